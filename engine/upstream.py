@@ -1,0 +1,644 @@
+"""One connection to one upstream MCP server, kept alive and in sync.
+
+`Upstream.run()` supervises the connection for the life of the catalog: connect (streamable HTTP
+or stdio, either protocol era via the SDK's `Client`), list tools and prompts, keep them fresh
+(list_changed notifications, `subscriptions/listen` on 2026-era servers, an interval, on
+demand), and reconnect with capped exponential backoff when the server dies or drops us.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp.client.client import Client
+from mcp.client.session import IncomingMessage
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from engine.config import ServerConfig
+from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_START_S: Final = 0.5
+BACKOFF_CAP_S: Final = 30.0
+MAX_LIST_PAGES: Final = 100
+"""A server whose cursors never end must not hang a sync."""
+
+_T = TypeVar("_T")
+_Transport = AbstractAsyncContextManager[tuple[Any, Any]]
+
+
+class _ConfigProblem(Exception):
+    """The server's configuration cannot work as written; retrying will not help."""
+
+
+def _read_secret(config: ServerConfig) -> str:
+    """The bearer token, read from the referenced variable or file at connect time."""
+    if config.bearer_token_env:
+        value = os.environ.get(config.bearer_token_env)
+        if not value:
+            raise _ConfigProblem(
+                f"bearer token variable {config.bearer_token_env} is not set or empty"
+            )
+        return value.strip()
+    if config.bearer_token_file:
+        try:
+            with open(config.bearer_token_file, encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError as exc:
+            raise _ConfigProblem(
+                f"cannot read bearer token file {config.bearer_token_file}: {exc.strerror}"
+            ) from None
+        if not value:
+            raise _ConfigProblem(f"bearer token file {config.bearer_token_file} is empty")
+        return value
+    raise _ConfigProblem(
+        "auth_type is bearer but neither bearer_token_env nor bearer_token_file is set"
+    )
+
+
+def _public_url(url: str) -> str:
+    """The URL without userinfo, query or fragment, which may carry credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside nested exception groups (task groups wrap transport errors)."""
+    while isinstance(exc, BaseExceptionGroup):
+        inner = [e for e in exc.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
+        exc = (inner or list(exc.exceptions))[0]
+    return exc
+
+
+class _EofWatchingStream:
+    """A read stream that reports when the server side ends (a stdio child exited).
+
+    The SDK's dispatcher ends quietly on EOF; the supervisor needs to know so it can restart.
+    """
+
+    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_eof = on_eof
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._on_eof()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _EofWatchingStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _EofWatchingStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+@asynccontextmanager
+async def _watch_eof(
+    transport: _Transport, on_eof: Callable[[], None]
+) -> AsyncIterator[tuple[Any, Any]]:
+    async with transport as (read_stream, write_stream):
+        yield _EofWatchingStream(read_stream, on_eof), write_stream
+
+
+@dataclass(eq=False)
+class _Connection:
+    """State of one connection attempt; replaced wholesale on reconnect."""
+
+    client: Client | None = None
+    lost: anyio.Event = field(default_factory=anyio.Event)
+    lost_error: ErrorDetails | None = None
+    expired: bool = False
+    """The server answered 404 to our Mcp-Session-Id: reconnect at once, it is not an outage."""
+    http_status: int | None = None
+    resync_wanted: anyio.Event = field(default_factory=anyio.Event)
+
+    def lose(self, error: ErrorDetails | None) -> None:
+        if not self.lost.is_set():
+            self.lost_error = error
+            self.lost.set()
+
+    def want_resync(self) -> None:
+        self.resync_wanted.set()
+
+    @property
+    def modern(self) -> bool:
+        return self.client is not None and self.client.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+class Upstream:
+    """Connection, catalog and health of one upstream server."""
+
+    def __init__(self, config: ServerConfig, on_change: Callable[[str], None]) -> None:
+        self.config = config
+        self._on_change = on_change
+        self._status = ServerStatus(server_id=config.id, state=ServerState.WAITING)
+        self._tools: list[types.Tool] = []
+        self._prompts: list[types.Prompt] = []
+        self._conn: _Connection | None = None
+        self._changed = anyio.Event()
+        self._wake = anyio.Event()
+        self._sync_lock = anyio.Lock()
+        self._secret = ""
+        self._settled = anyio.Event()
+
+    # ----- read side -----
+
+    @property
+    def status(self) -> ServerStatus:
+        return self._status
+
+    @property
+    def tools(self) -> list[types.Tool]:
+        return list(self._tools) if self._status.state is ServerState.READY else []
+
+    @property
+    def prompts(self) -> list[types.Prompt]:
+        return list(self._prompts) if self._status.state is ServerState.READY else []
+
+    async def wait_settled(self) -> None:
+        """Return once the first connection attempt ended in Ready or Error."""
+        with anyio.move_on_after(self.config.connect_timeout_s + 5):
+            await self._settled.wait()
+
+    # ----- state changes -----
+
+    def _publish(self, status: ServerStatus) -> None:
+        self._status = status
+        if status.state is not ServerState.WAITING:
+            self._settled.set()
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+        try:
+            self._on_change(self.config.id)
+        except Exception:  # a listener's bug must not take the connection down
+            logger.exception("on_change callback failed for server %s", self.config.id)
+
+    def _set_error(self, details: ErrorDetails) -> None:
+        logger.warning("upstream %s: %s", self.config.id, details.cause)
+        self._publish(
+            self._status.model_copy(
+                update={
+                    "state": ServerState.ERROR,
+                    "error_details": details,
+                    "last_synced": datetime.now(UTC),
+                }
+            )
+        )
+
+    def _set_waiting(self) -> None:
+        if self._status.state is not ServerState.WAITING:
+            self._publish(
+                self._status.model_copy(
+                    update={"state": ServerState.WAITING, "error_details": None}
+                )
+            )
+
+    # ----- supervisor -----
+
+    async def run(self) -> None:
+        """Keep the server connected until cancelled. Never raises for upstream failures."""
+        if self.config.auth_type == "oauth":
+            self._set_error(
+                ErrorDetails(cause="oauth not configured", is_upstream=False, retryable=False)
+            )
+            await anyio.sleep_forever()
+        backoff = BACKOFF_START_S
+        while True:
+            conn = _Connection()
+            reached_ready = await self._connect_and_serve(conn)
+            if conn.expired:
+                continue  # a new session is all it takes; no outage, no backoff
+            if reached_ready:
+                backoff = BACKOFF_START_S
+            with anyio.move_on_after(backoff):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            backoff = min(backoff * 2, BACKOFF_CAP_S)
+
+    async def _connect_and_serve(self, conn: _Connection) -> bool:
+        """One connection's life. Returns whether it reached Ready."""
+        reached_ready = False
+        error: ErrorDetails | None = None
+        if self._status.state is ServerState.ERROR and not conn.expired:
+            self._set_waiting()
+        try:
+            timeout = self.config.connect_timeout_s
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as connect_scope:
+                async with self._open(conn) as client:
+                    conn.client = client
+                    await self._sync(conn)
+                    connect_scope.deadline = math.inf
+                    reached_ready = True
+                    self._conn = conn
+                    await self._serve(conn)
+            if connect_scope.cancelled_caught:
+                error = ErrorDetails(
+                    cause=f"no answer within connect_timeout_s={timeout:g} s while connecting"
+                    f" to {self._where()}",
+                    is_upstream=False,
+                    retryable=True,
+                )
+            else:
+                error = conn.lost_error
+        except Exception as exc:
+            error = conn.lost_error or self._describe(exc, conn)
+        finally:
+            if self._conn is conn:
+                self._conn = None
+        if error is not None and not conn.expired:
+            self._set_error(error)
+        return reached_ready
+
+    async def _serve(self, conn: _Connection) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._resync_worker, conn)
+            tg.start_soon(self._interval_loop, conn)
+            if conn.modern:
+                tg.start_soon(self._listen_loop, conn)
+            await conn.lost.wait()
+            tg.cancel_scope.cancel()
+
+    @asynccontextmanager
+    async def _open(self, conn: _Connection) -> AsyncIterator[Client]:
+        async with AsyncExitStack() as stack:
+            transport = await self._transport(conn, stack)
+
+            def eof() -> None:
+                conn.lose(
+                    ErrorDetails(
+                        cause=f"connection to {self._where()} closed"
+                        + (" (the server process exited)" if self.config.command else ""),
+                        is_upstream=False,
+                        retryable=True,
+                    )
+                )
+
+            async def on_message(message: IncomingMessage) -> None:
+                if isinstance(
+                    message, types.ToolListChangedNotification | types.PromptListChangedNotification
+                ):
+                    conn.want_resync()
+                elif isinstance(message, Exception):
+                    logger.debug("upstream %s transport fault: %r", self.config.id, message)
+
+            client = Client(
+                _watch_eof(transport, eof),
+                mode="auto",
+                cache=None,  # the catalog is the cache; re-syncs must reach the server
+                message_handler=on_message,
+            )
+            yield await stack.enter_async_context(client)
+
+    async def _transport(self, conn: _Connection, stack: AsyncExitStack) -> _Transport:
+        cfg = self.config
+        if cfg.url:
+            headers: dict[str, str] = {}
+            if cfg.auth_type == "bearer":
+                self._secret = _read_secret(cfg)
+                headers["Authorization"] = f"Bearer {self._secret}"
+
+            async def record(response: httpx2.Response) -> None:
+                # The SDK folds HTTP failures into JSON-RPC errors: keep the status.
+                status = response.status_code
+                conn.http_status = status if status >= 400 else None
+                if status == 404 and response.request.headers.get("mcp-session-id"):
+                    conn.expired = True
+
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    headers=headers,
+                    # No read timeout: calls carry their own per-server deadline, and the
+                    # standing SSE stream of 2025-era servers is silent for long periods.
+                    timeout=httpx2.Timeout(cfg.connect_timeout_s, read=None),
+                    event_hooks={"response": [record]},
+                )
+            )
+            return streamable_http_client(cfg.url, http_client=http)
+        if cfg.command:
+            params = StdioServerParameters(
+                command=cfg.command, args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
+            )
+            return stdio_client(params, errlog=sys.stderr)
+        raise _ConfigProblem("neither url nor command is set")
+
+    # ----- sync -----
+
+    async def _sync(self, conn: _Connection) -> None:
+        client = conn.client
+        assert client is not None
+        async with self._sync_lock:
+            with anyio.fail_after(self.config.connect_timeout_s):
+                caps = client.server_capabilities
+                tools = (
+                    await _all_pages(lambda cursor: _tools_page(client, cursor), "tools/list")
+                    if caps.tools is not None
+                    else []
+                )
+                prompts = (
+                    await _all_pages(lambda cursor: _prompts_page(client, cursor), "prompts/list")
+                    if caps.prompts is not None
+                    else []
+                )
+            if conn.lost.is_set():
+                return
+            now = datetime.now(UTC)
+            self._tools, self._prompts = tools, prompts
+            self._publish(
+                ServerStatus(
+                    server_id=self.config.id,
+                    state=ServerState.READY,
+                    last_synced=now,
+                    last_successful_sync=now,
+                    tool_count=len(tools),
+                    prompt_count=len(prompts),
+                    protocol_version=client.protocol_version,
+                )
+            )
+
+    async def _resync(self, conn: _Connection) -> None:
+        try:
+            await self._sync(conn)
+        except Exception as exc:
+            conn.lose(None if conn.expired else self._describe(exc, conn))
+
+    async def _resync_worker(self, conn: _Connection) -> None:
+        while True:
+            await conn.resync_wanted.wait()
+            conn.resync_wanted = anyio.Event()
+            await self._resync(conn)
+
+    async def _interval_loop(self, conn: _Connection) -> None:
+        while True:
+            await anyio.sleep(self.config.sync_interval_s)
+            conn.want_resync()
+
+    async def _listen_loop(self, conn: _Connection) -> None:
+        """2026-era servers push list changes only on a `subscriptions/listen` stream."""
+        client = conn.client
+        assert client is not None
+        caps = client.server_capabilities
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        if not (tools or prompts):
+            return
+        delay = BACKOFF_START_S
+        while True:
+            try:
+                async with client.listen(
+                    tools_list_changed=tools, prompts_list_changed=prompts
+                ) as subscription:
+                    delay = BACKOFF_START_S
+                    async for _event in subscription:
+                        conn.want_resync()
+            except ListenNotSupportedError:
+                return
+            except Exception as exc:
+                logger.debug("upstream %s: listen stream ended: %r", self.config.id, exc)
+            # No replay after a drop: refetch, which also tells us whether the server is gone.
+            conn.want_resync()
+            await anyio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_CAP_S)
+
+    async def sync(self) -> ServerStatus:
+        """Re-sync now; reconnect at once if the server is not connected."""
+        conn = self._conn
+        if conn is not None and not conn.lost.is_set():
+            await self._resync(conn)
+            if not conn.lost.is_set():
+                return self._status
+        if self.config.auth_type == "oauth":
+            return self._status
+        changed = self._changed
+        self._wake.set()
+        with anyio.move_on_after(self.config.connect_timeout_s + 5):
+            while True:
+                await changed.wait()
+                changed = self._changed
+                if self._status.state is not ServerState.WAITING:
+                    break
+        return self._status
+
+    # ----- calls -----
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None, timeout_s: float | None
+    ) -> types.CallToolResult:
+        timeout = timeout_s if timeout_s is not None else self.config.call_timeout_s
+
+        async def op(client: Client) -> types.CallToolResult:
+            return await client.call_tool(name, arguments)
+
+        return await self._request(f"tools/call {name}", op, timeout)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str] | None
+    ) -> types.GetPromptResult:
+        async def op(client: Client) -> types.GetPromptResult:
+            return await client.get_prompt(name, arguments)
+
+        return await self._request(f"prompts/get {name}", op, self.config.call_timeout_s)
+
+    async def _request(
+        self, what: str, op: Callable[[Client], Awaitable[_T]], limit_s: float
+    ) -> _T:
+        conn = self._live_connection()
+        for attempt in range(2):
+            assert conn.client is not None
+            try:
+                with anyio.fail_after(limit_s):
+                    return await op(conn.client)
+            except TimeoutError:
+                raise UpstreamError(
+                    self.config.id,
+                    ErrorDetails(
+                        cause=f"{what} got no answer within {limit_s:g} s (the server's"
+                        " call_timeout_s or the call's timeout); the request was cancelled",
+                        is_upstream=False,
+                        retryable=True,
+                    ),
+                ) from None
+            except Exception as exc:
+                if conn.expired and attempt == 0:
+                    conn = await self._reestablish(conn)
+                    continue
+                details = self._describe(exc, conn)
+                if not details.is_upstream:
+                    conn.lose(details)
+                raise UpstreamError(self.config.id, details) from None
+        raise AssertionError("unreachable")
+
+    def _live_connection(self) -> _Connection:
+        conn = self._conn
+        if conn is None or conn.lost.is_set() or self._status.state is not ServerState.READY:
+            details = self._status.error_details or ErrorDetails(
+                cause="not connected yet", is_upstream=False, retryable=True
+            )
+            # Reaching a server in Error is always worth retrying later: backoff reconnects it.
+            raise UpstreamError(
+                self.config.id,
+                details.model_copy(
+                    update={
+                        "cause": f"server is {self._status.state.value}: {details.cause}",
+                        "retryable": self.config.auth_type != "oauth",
+                    }
+                ),
+            )
+        return conn
+
+    async def _reestablish(self, stale: _Connection) -> _Connection:
+        """The server forgot our session (404): open a new one and hand it back."""
+        logger.info("upstream %s: session expired, reconnecting", self.config.id)
+        stale.lose(None)
+        with anyio.move_on_after(self.config.connect_timeout_s + 5):
+            while True:
+                changed = self._changed
+                conn = self._conn
+                if conn is not None and conn is not stale and not conn.lost.is_set():
+                    return conn
+                if self._status.state is ServerState.ERROR:
+                    break
+                await changed.wait()
+        return self._live_connection()
+
+    # ----- errors -----
+
+    def _where(self) -> str:
+        if self.config.url:
+            return _public_url(self.config.url)
+        return f"command {self.config.command}"
+
+    def _describe(self, exc: BaseException, conn: _Connection | None) -> ErrorDetails:
+        details = self._classify(_leaf(exc), conn.http_status if conn else None)
+        if self._secret and self._secret in details.cause:
+            details = details.model_copy(
+                update={"cause": details.cause.replace(self._secret, "***")}
+            )
+        return details
+
+    def _classify(self, exc: BaseException, http_status: int | None) -> ErrorDetails:
+        where = self._where()
+        code = exc.code if isinstance(exc, MCPError) else None
+        if isinstance(exc, _ConfigProblem):
+            return ErrorDetails(cause=str(exc), is_upstream=False, retryable=False)
+        if http_status in (401, 403):
+            ref = self.config.bearer_token_env or self.config.bearer_token_file
+            hint = f"check the bearer token in {ref}" if ref else "the server requires credentials"
+            return ErrorDetails(
+                cause=f"{where} answered HTTP {http_status}: {hint}",
+                is_upstream=True,
+                mcp_code=code,
+                status_code=http_status,
+                retryable=False,
+            )
+        if isinstance(exc, MCPError):
+            if code == types.CONNECTION_CLOSED:
+                return ErrorDetails(
+                    cause=f"connection to {where} closed: {exc.message}",
+                    is_upstream=False,
+                    mcp_code=code,
+                    retryable=True,
+                )
+            status_note = f" (HTTP {http_status})" if http_status else ""
+            return ErrorDetails(
+                cause=f"{where} answered with error {code}: {exc.message}{status_note}",
+                is_upstream=True,
+                mcp_code=code,
+                status_code=http_status,
+                retryable=http_status is not None and http_status >= 500,
+            )
+        if isinstance(exc, FileNotFoundError) and self.config.command:
+            return ErrorDetails(
+                cause=f"cannot start {self.config.command}: command not found",
+                is_upstream=False,
+                retryable=False,
+            )
+        if isinstance(exc, httpx2.TransportError | OSError | anyio.BrokenResourceError):
+            reason = str(exc) or type(exc).__name__
+            return ErrorDetails(
+                cause=f"cannot reach {where}: {reason}", is_upstream=False, retryable=True
+            )
+        if isinstance(exc, TimeoutError):
+            return ErrorDetails(
+                cause=f"{where} did not answer within connect_timeout_s="
+                f"{self.config.connect_timeout_s:g} s",
+                is_upstream=False,
+                retryable=True,
+            )
+        return ErrorDetails(
+            cause=f"{where}: {type(exc).__name__}: {exc}", is_upstream=True, retryable=False
+        )
+
+
+async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:
+    page = await client.list_tools(cursor=cursor)
+    return page.tools, page.next_cursor
+
+
+async def _prompts_page(
+    client: Client, cursor: str | None
+) -> tuple[list[types.Prompt], str | None]:
+    page = await client.list_prompts(cursor=cursor)
+    return page.prompts, page.next_cursor
+
+
+_Named = TypeVar("_Named", types.Tool, types.Prompt)
+
+
+async def _all_pages(
+    fetch: Callable[[str | None], Awaitable[tuple[list[_Named], str | None]]], what: str
+) -> list[_Named]:
+    """Follow nextCursor to the end; a cursor seen twice or too many pages ends the walk."""
+    items: dict[str, _Named] = {}
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_LIST_PAGES):
+        page, cursor = await fetch(cursor)
+        for item in page:
+            items.setdefault(item.name, item)  # a repeated name keeps its first definition
+        if cursor is None:
+            return list(items.values())
+        if cursor in seen:
+            break
+        seen.add(cursor)
+    logger.warning("%s: stopped after %d pages (cursor loop?)", what, len(seen) + 1)
+    return list(items.values())
+
+
+__all__ = ["BACKOFF_CAP_S", "BACKOFF_START_S", "MAX_LIST_PAGES", "Upstream"]
