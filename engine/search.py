@@ -1,0 +1,193 @@
+"""Ranked tool search for the `query` tool and `codemode.search`.
+
+BM25 over a weighted bag of terms per tool: name (split on `_ - . /` and camelCase), description,
+parameter names and parameter descriptions, all lowercased, stop words dropped and stemmed
+(Snowball English), so "commits" finds `git_log`'s "commit". Exact-name and prefix matches rank
+above every text match.
+
+Why our own BM25 instead of `bm25s` or `rank-bm25`: both pull in numpy (and `bm25s` scipy for
+indexing) for catalogs of at most a few thousand short documents, neither supports per-field
+weights (the name must count more than a parameter description) and neither is typed. The
+scoring below is the textbook formula in a few lines; an index of 1,000 tools builds and
+answers well within a request (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import snowballstemmer  # type: ignore[import-untyped]
+
+K1 = 1.2
+B = 0.75
+WEIGHTS = {"name": 3.0, "param_name": 1.5, "description": 1.0, "param_description": 0.7}
+_MAX_SCHEMA_DEPTH = 4
+
+_STOP_TEXT = """a an and are as at be by can could do does for from have how i in into is it
+    its me my of on or our please should show tell that the their them then there these this
+    to us was we what when where which who why will with would you your"""
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def tokens(text: str) -> list[str]:
+    """Search terms of a text: split on non-alphanumerics and camelCase, stemmed, no stop words."""
+    out: list[str] = []
+    for chunk in _SPLIT.split(text):
+        for part in _CAMEL.findall(chunk):
+            word = part.lower()
+            if word not in _STOP_WORDS:
+                out.append(_stem(word))
+    return out
+
+
+class Searchable(Protocol):
+    """Anything with a tool's name, description and input schema (CuratedTool, mcp Tool)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=Searchable)
+Match = Literal["exact", "prefix", "text"]
+_TIER: dict[Match, int] = {"exact": 2, "prefix": 1, "text": 0}
+
+
+@dataclass(frozen=True)
+class SearchHit(Generic[T]):
+    item: T
+    score: float
+    match: Match
+
+    @property
+    def name(self) -> str:
+        return self.item.name
+
+
+def _parameters(schema: Any, depth: int = 0) -> Iterable[tuple[str, str]]:
+    """(name, description) of every property in a JSON schema, nested ones included."""
+    if not isinstance(schema, dict) or depth > _MAX_SCHEMA_DEPTH:
+        return
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        for pname, sub in props.items():
+            text = ""
+            if isinstance(sub, dict):
+                text = " ".join(str(sub.get(k, "")) for k in ("title", "description"))
+            yield str(pname), text
+            yield from _parameters(sub, depth + 1)
+    for key in ("items", "additionalProperties"):
+        yield from _parameters(schema.get(key), depth + 1)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key) or []:
+            yield from _parameters(sub, depth + 1)
+
+
+def _bag(item: Searchable) -> dict[str, float]:
+    """Weighted term frequencies: a term in the name counts more than one in a description."""
+    bag: dict[str, float] = {}
+
+    def add(text: str, weight: float) -> None:
+        for term in tokens(text):
+            bag[term] = bag.get(term, 0.0) + weight
+
+    add(item.name, WEIGHTS["name"])
+    add(item.description or "", WEIGHTS["description"])
+    for pname, pdesc in _parameters(item.input_schema):
+        add(pname, WEIGHTS["param_name"])
+        add(pdesc, WEIGHTS["param_description"])
+    return bag
+
+
+class ToolIndex(Generic[T]):
+    """An immutable BM25 index over a fixed list of tools."""
+
+    def __init__(self, items: Sequence[T]) -> None:
+        self.items = list(items)
+        bags = [_bag(item) for item in self.items]
+        self._lengths = [sum(bag.values()) for bag in bags]
+        self._avg_length = (sum(self._lengths) / len(bags)) if bags else 1.0
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        for doc, bag in enumerate(bags):
+            for term, tf in bag.items():
+                self._postings.setdefault(term, []).append((doc, tf))
+        n = len(bags)
+        self._idf = {
+            term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5))
+            for term, p in self._postings.items()
+        }
+        self._names = [item.name.lower() for item in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def search(self, query: str, limit: int = 10) -> list[SearchHit[T]]:
+        """Best matches first: exact names, then name prefixes, then by BM25 score."""
+        query = query.strip()
+        if not query or limit <= 0:
+            return []
+        scores = self._bm25(tokens(query))
+        hits = []
+        for doc, item in enumerate(self.items):
+            match = self._name_match(query.lower(), self._names[doc])
+            score = scores.get(doc, 0.0)
+            if match != "text" or score > 0:
+                hits.append(SearchHit(item=item, score=round(score, 4), match=match))
+        hits.sort(key=lambda h: (-_TIER[h.match], -h.score, h.item.name))
+        return hits[:limit]
+
+    def _bm25(self, terms: list[str]) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        for term in set(terms):
+            idf = self._idf.get(term)
+            if idf is None:
+                continue
+            for doc, tf in self._postings[term]:
+                norm = tf + K1 * (1 - B + B * self._lengths[doc] / self._avg_length)
+                scores[doc] = scores.get(doc, 0.0) + idf * tf * (K1 + 1) / norm
+        return scores
+
+    @staticmethod
+    def _name_match(query: str, name: str) -> Match:
+        # `get_current_time` should find `time_get_current_time` as well as the full name.
+        if query == name or name.endswith("_" + query):
+            return "exact"
+        if " " not in query and (name.startswith(query) or f"_{query}" in name):
+            return "prefix"
+        return "text"
+
+
+class IndexCache(Generic[T]):
+    """Keeps the index of the last tool list; rebuilds only when handed a different list.
+
+    Holding the list itself makes the identity check safe: its id cannot be reused while the
+    cache refers to it. Hand the same list object for as long as the catalog is unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._items: Sequence[T] | None = None
+        self._index: ToolIndex[T] | None = None
+        self.builds = 0
+
+    def get(self, items: Sequence[T]) -> ToolIndex[T]:
+        if self._index is None or items is not self._items:
+            self._index = ToolIndex(items)
+            self._items = items
+            self.builds += 1
+        return self._index
