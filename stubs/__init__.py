@@ -1,0 +1,29 @@
+"""TypeScript declarations of `codemode.*` from MCP tool schemas, name sanitising, and
+TypeScript-tolerant agent code.
+
+    names = sanitize_names(["github_create-issue", "jira.search"])  # {original: js_name}
+    text = declare(tools)              # mcp_types.Tool objects or tools/list dicts
+    line = declare([tool], brief=True) # one-line signature, for search results
+    js = strip_types(agent_code)       # TypeScript-annotated agent code -> JavaScript
+"""
+
+from stubs.declare import declare, declare_tool
+from stubs.errors import StripError, StubsError, ToolSpecError
+from stubs.names import HELPER_NAMES, RESERVED_NAMES, reverse_names, sanitize_name, sanitize_names
+from stubs.strip import strip_types
+from stubs.tokens import count_tokens
+
+__all__ = [
+    "HELPER_NAMES",
+    "RESERVED_NAMES",
+    "StripError",
+    "StubsError",
+    "ToolSpecError",
+    "count_tokens",
+    "declare",
+    "declare_tool",
+    "reverse_names",
+    "sanitize_name",
+    "sanitize_names",
+    "strip_types",
+]
