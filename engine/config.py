@@ -51,6 +51,7 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _SECRET_WORDS = frozenset(
     {"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "pat"}
 )
+_REFERENCE_WORDS = frozenset({"file", "path", "env", "var", "dir", "url", "type"})
 _SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key")})
 # Values this short are flags ("1", "true"), not credentials.
 _MIN_SECRET_LEN = 8
@@ -94,7 +95,10 @@ class _Problems(ValueError):
 
 
 def _looks_like_secret_name(key: str) -> bool:
-    parts = [p for p in re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", key.lower()) if p]
+    parts = [p for p in re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", key) if p]
+    parts = [p.lower() for p in parts]
+    if any(p in _REFERENCE_WORDS for p in parts):
+        return False  # names a place holding the secret (`token_file`), not the secret
     if any(p in _SECRET_WORDS for p in parts):
         return True
     return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
