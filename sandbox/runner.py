@@ -1,18 +1,180 @@
-"""Placeholder: the real runner lands with the sandbox implementation."""
+"""`Sandbox`: the async API. One fresh guest per run, driven off the event loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
+import anyio
+import anyio.abc
+
+from sandbox import report
+from sandbox.drive import Call, Driver, Mailbox, Step
+from sandbox.errors import ToolError
+from sandbox.guest import Guest
 from sandbox.limits import Limits
-from sandbox.result import HostCall, RunResult
+from sandbox.pool import GuestPool
+from sandbox.result import HostCall, LogEntry, RunResult
+from sandbox.shape import unfence
+from sandbox.wasm import shared_module
+
+log = logging.getLogger("codemode.sandbox")
 
 
 class Sandbox:
-    def __init__(self, limits: Limits | None = None) -> None:
+    """Runs agent JavaScript, each run in its own QuickJS-in-wasmtime instance.
+
+    The wasm module is compiled once per process (and cached on disk); `pool_size` guests are
+    kept initialised in the background so a run starts without paying instantiation.
+    """
+
+    def __init__(
+        self, limits: Limits | None = None, *, pool_size: int = 4, max_threads: int = 64
+    ) -> None:
         self.limits = limits or Limits()
+        self._wasm = shared_module()
+        self._pool = GuestPool(self._wasm, self.limits, pool_size)
+        self._threads = anyio.CapacityLimiter(max_threads)
 
     async def run(
-        self, code: str, *, call: HostCall, names: Iterable[str], limits: Limits | None = None
+        self,
+        code: str,
+        *,
+        call: HostCall,
+        names: Iterable[str],
+        limits: Limits | None = None,
+        on_log: Callable[[LogEntry], None] | None = None,
     ) -> RunResult:
-        raise NotImplementedError
+        """Run `code`; `codemode.<name>(args)` for each of `names` calls `call(name, args)`.
+
+        Never raises for anything the code does: failures come back as `RunResult.error`.
+        `on_log` receives console output as it happens (on the event loop's thread).
+        """
+        limits = limits or self.limits
+        started = time.perf_counter()
+        code = unfence(code)
+        if len(code.encode("utf-8", "surrogatepass")) > limits.max_code_bytes:
+            return RunResult(
+                error=report.limit(
+                    f"the code is {len(code)} characters; the limit is "
+                    f"{limits.max_code_bytes} bytes. Send less code per run."
+                )
+            )
+        result = await _Run(self, code, call, sorted(set(names)), limits, on_log).execute()
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def take_guest(self, limits: Limits) -> Guest:
+        return self._pool.take(limits)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _Run:
+    """One execution: owns the guest, the host-call tasks and the hand-offs between threads."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        code: str,
+        call: HostCall,
+        names: list[str],
+        limits: Limits,
+        on_log: Callable[[LogEntry], None] | None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.code = code
+        self.call = call
+        self.names = names
+        self.limits = limits
+        self.on_log = on_log
+        self.loop = asyncio.get_running_loop()
+        self.results_ready = asyncio.Event()
+        self.mailbox = Mailbox(self.results_ready.set)
+        self.slots = anyio.Semaphore(limits.max_concurrent_calls)
+        self.tasks: anyio.abc.TaskGroup | None = None
+        self.finished = False
+
+    async def execute(self) -> RunResult:
+        driver = Driver(
+            lambda: self.sandbox.take_guest(self.limits),
+            self.code,
+            self.names,
+            self.limits,
+            self.mailbox,
+            self._dispatch_threadsafe,
+            self._log_threadsafe if self.on_log else None,
+        )
+        try:
+            async with anyio.create_task_group() as tasks:
+                self.tasks = tasks
+                while True:
+                    step = await anyio.to_thread.run_sync(
+                        driver.pump, abandon_on_cancel=True, limiter=self.sandbox._threads
+                    )
+                    if step is Step.DONE:
+                        break
+                    await self._wait_for_results(driver)
+                self.finished = True
+                tasks.cancel_scope.cancel()  # calls the code started but never awaited
+        finally:
+            self.finished = True
+            driver.finish()
+        return RunResult(
+            value=driver.value if driver.error is None else None,
+            logs=driver.logs,
+            error=driver.error,
+            calls=driver.calls,
+        )
+
+    async def _wait_for_results(self, driver: Driver) -> None:
+        remaining = driver.deadline - time.perf_counter()
+        self.results_ready.clear()
+        if driver.resume_ready() or remaining <= 0:
+            return
+        with anyio.move_on_after(remaining):
+            await self.results_ready.wait()
+
+    # -- called from the driver's thread ------------------------------------------------------
+
+    def _dispatch_threadsafe(self, calls: list[Call]) -> None:
+        self.loop.call_soon_threadsafe(self._spawn, calls)
+
+    def _log_threadsafe(self, entry: LogEntry) -> None:
+        if self.on_log is not None:
+            self.loop.call_soon_threadsafe(self.on_log, entry)
+
+    # -- on the event loop --------------------------------------------------------------------
+
+    def _spawn(self, calls: list[Call]) -> None:
+        if self.finished or self.tasks is None:
+            return
+        for call in calls:
+            self.tasks.start_soon(self._call_one, call)
+
+    async def _call_one(self, call: Call) -> None:
+        async with self.slots:
+            try:
+                value = await self.call(call.name, json.loads(call.args_json))
+            except ToolError as exc:
+                self.mailbox.put((call.id, False, _tool_error(exc)))
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:
+                log.exception("host call %s failed", call.name)
+                message = f"codemode.{call.name} failed inside the host ({type(exc).__name__})"
+                self.mailbox.put((call.id, False, {"message": message, "retryable": False}))
+            else:
+                self.mailbox.put((call.id, True, value))
+
+
+def _tool_error(exc: ToolError) -> dict[str, Any]:
+    payload: dict[str, Any] = {"message": exc.message, "retryable": exc.retryable}
+    if exc.code is not None:
+        payload["code"] = exc.code
+    return payload

@@ -1,0 +1,65 @@
+"""A small stock of ready guests, refilled in the background, so a run starts at once.
+
+A guest serves exactly one run and is then discarded: the pool only moves instantiation and
+prelude evaluation (a few ms) off the critical path, it never reuses an instance.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from sandbox.guest import Guest
+from sandbox.limits import Limits
+from sandbox.wasm import WasmModule
+
+
+class GuestPool:
+    def __init__(self, wasm: WasmModule, limits: Limits, size: int) -> None:
+        self._wasm = wasm
+        self._limits = limits
+        self._size = size
+        self._ready: deque[Guest] = deque()
+        self._wanted = threading.Event()
+        self._closed = False
+        self._filler: threading.Thread | None = None
+        if size > 0:
+            self._filler = threading.Thread(target=self._fill, name="codemode-pool", daemon=True)
+            self._filler.start()
+            self._wanted.set()
+
+    def take(self, limits: Limits) -> Guest:
+        """A fresh guest for `limits`: from the stock when its memory limits match."""
+        if self._compatible(limits):
+            try:
+                guest = self._ready.popleft()
+            except IndexError:
+                guest = None
+            self._wanted.set()
+            if guest is not None:
+                return guest
+        return Guest(self._wasm, limits)
+
+    def _compatible(self, limits: Limits) -> bool:
+        return (
+            self._size > 0
+            and limits.memory_bytes == self._limits.memory_bytes
+            and limits.store_memory_bytes == self._limits.store_memory_bytes
+        )
+
+    def _fill(self) -> None:
+        while not self._closed:
+            self._wanted.wait()
+            self._wanted.clear()
+            while not self._closed and len(self._ready) < self._size:
+                self._ready.append(Guest(self._wasm, self._limits))
+
+    @property
+    def ready(self) -> int:
+        return len(self._ready)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wanted.set()
+        while self._ready:
+            self._ready.popleft().close()

@@ -1,0 +1,217 @@
+"""One QuickJS runtime + context inside its own wasmtime Store: the unit of isolation.
+
+Lifetimes are explicit (after quickjs-rs): a `QuickJS` owns its Store, linear memory, runtime
+and context; `close()` drops all of them at once. Values are raw NaN-boxed `JSValue`s (ints);
+the caller frees the ref-counted ones it owns. An instance that trapped is never used again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+
+from sandbox.fastcall import RawCall, bind
+from sandbox.wasm import WasmModule
+
+EVAL_GLOBAL = 0
+EVAL_ASYNC = 1 << 7
+"""Top-level `await` allowed; the eval returns a Promise of `{value: <completion value>}`."""
+
+TAG_EXCEPTION = 6
+TAG_INT = 0
+_FIRST_REFCOUNTED_TAG = -11  # quickjs-ng: tags below 0 (objects, strings, ...) hold a reference
+
+_EXPORTS = (
+    "malloc",
+    "free",
+    "JS_NewRuntime",
+    "JS_NewContext",
+    "JS_SetMemoryLimit",
+    "JS_Eval",
+    "JS_Call",
+    "JS_ExecutePendingJob",
+    "JS_GetException",
+    "JS_ToCStringLen2",
+    "JS_FreeCString",
+    "JS_FreeValue",
+    "JS_GetPropertyStr",
+    "JS_NewStringLen",
+    "JS_GetGlobalObject",
+)
+
+_SCRATCH_BYTES = 64  # [0:4] length out-param, [8:12] ctx out-param, [16:64] argv (6 JSValues)
+_ARGV = 16
+
+
+def tag_of(value: int) -> int:
+    tag = (value >> 32) & 0xFFFFFFFF
+    return tag - (1 << 32) if tag & 0x80000000 else tag
+
+
+def int_of(value: int) -> int:
+    low = value & 0xFFFFFFFF
+    return low - (1 << 32) if low & 0x80000000 else low
+
+
+class Interrupted(Exception):
+    """The epoch callback stopped wasm execution (deadline, CPU budget or cancellation)."""
+
+
+class Trapped(Exception):
+    """wasm trapped (stack overflow into linear memory, out of memory, ...): discard the instance."""
+
+
+class QuickJS:
+    """A bare QuickJS context (no std/os, no print) in a fresh wasmtime Store."""
+
+    def __init__(self, wasm: WasmModule, *, memory_limit: int, store_memory_limit: int) -> None:
+        self.store = wasmtime.Store(wasm.engine)
+        self.store.set_limits(memory_size=store_memory_limit)
+        self.store.set_wasi(wasmtime.WasiConfig())  # no args, env, preopens or stdin
+        self.store.set_epoch_deadline(1)
+        self.should_stop: Callable[[], str | None] = lambda: None
+        self.stop_reason: str | None = None
+        self._epoch_callback = self._install_epoch_callback()
+        linker = wasmtime.Linker(wasm.engine)
+        linker.define_wasi()
+        instance = linker.instantiate(self.store, wasm.module)
+        exports = instance.exports(self.store)
+        self.memory: wasmtime.Memory = exports["memory"]
+        bind(self.store, exports["_initialize"])()
+        self.fn: dict[str, RawCall] = {name: bind(self.store, exports[name]) for name in _EXPORTS}
+        self.rt = self.fn["JS_NewRuntime"]()
+        self.fn["JS_SetMemoryLimit"](self.rt, memory_limit)
+        self.ctx = self.fn["JS_NewContext"](self.rt)
+        self.scratch = self.fn["malloc"](_SCRATCH_BYTES)
+        self._buf, self._buf_size = 0, 0
+        self.closed = False
+
+    # -- interruption -------------------------------------------------------------------------
+
+    def _install_epoch_callback(self) -> Any:
+        """Every epoch tick while wasm runs, ask `should_stop`; a reason traps the instance."""
+        # private API, pinned with the wasmtime major version in pyproject
+        from wasmtime import _bindings as bindings
+        from wasmtime import _ffi as ffi
+
+        def on_tick(_ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
+            reason = self.should_stop()
+            if reason is not None:
+                self.stop_reason = reason
+                err = ffi.wasmtime_error_new(reason.encode())
+                return ctypes.cast(err, ctypes.c_void_p).value or 0
+            delta[0] = 1
+            kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+            return 0
+
+        callback_type = bindings._wasmtime_store_epoch_deadline_callback.argtypes[1]
+        callback = callback_type(on_tick)
+        finalizer = ctypes.cast(0, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
+        ffi.wasmtime_store_epoch_deadline_callback(self.store.ptr(), callback, None, finalizer)
+        return callback  # kept alive as long as the store
+
+    def guarded(self, name: str, *args: int) -> int:
+        """Call an export, turning traps into `Interrupted` / `Trapped`."""
+        try:
+            return self.fn[name](*args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            self.closed = True
+            if self.stop_reason is not None:
+                raise Interrupted(self.stop_reason) from None
+            raise Trapped(str(exc)) from None
+
+    # -- memory -------------------------------------------------------------------------------
+
+    def _base(self) -> int:
+        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
+
+    def write(self, data: bytes) -> int:
+        """Copy `data` (NUL-terminated) into the reusable transfer buffer; return its address."""
+        need = len(data) + 1
+        if need > self._buf_size:
+            if self._buf:
+                self.fn["free"](self._buf)
+            self._buf_size = max(need, 2 * self._buf_size, 4096)
+            self._buf = self.fn["malloc"](self._buf_size)
+            if not self._buf:
+                raise MemoryError("sandbox could not allocate a transfer buffer")
+        ctypes.memmove(self._base() + self._buf, data + b"\0", need)
+        return self._buf
+
+    def read(self, address: int, size: int) -> bytes:
+        return ctypes.string_at(self._base() + address, size)
+
+    def _read_u32(self, address: int) -> int:
+        return int.from_bytes(self.read(address, 4), "little")
+
+    # -- values -------------------------------------------------------------------------------
+
+    def eval(self, source: str, filename: str, flags: int = EVAL_GLOBAL) -> int:
+        data = source.encode("utf-8", "surrogatepass")
+        name_at = self.fn["malloc"](len(filename) + 1)
+        ctypes.memmove(self._base() + name_at, filename.encode() + b"\0", len(filename) + 1)
+        src = self.write(data)
+        try:
+            return self.guarded("JS_Eval", self.ctx, src, len(data), name_at, flags)
+        finally:
+            if not self.closed:
+                self.fn["free"](name_at)
+
+    def call(self, func: int, *args: int) -> int:
+        argv = self.scratch + _ARGV
+        for i, arg in enumerate(args):
+            ctypes.c_int64.from_address(self._base() + argv + 8 * i).value = arg
+        return self.guarded("JS_Call", self.ctx, func, _UNDEFINED, len(args), argv)
+
+    def new_string(self, text: str) -> int:
+        data = text.encode("utf-8", "surrogatepass")
+        return self.guarded("JS_NewStringLen", self.ctx, self.write(data), len(data))
+
+    def to_str(self, value: int) -> str:
+        address = self.guarded("JS_ToCStringLen2", self.ctx, self.scratch, value, 0)
+        if not address:
+            raise Trapped("could not convert a value to a string (out of memory)")
+        text = self.read(address, self._read_u32(self.scratch)).decode("utf-8", "replace")
+        self.fn["JS_FreeCString"](self.ctx, address)
+        return text
+
+    def get(self, obj: int, prop: str) -> int:
+        at = self.write(prop.encode())
+        return self.guarded("JS_GetPropertyStr", self.ctx, obj, at)
+
+    def free(self, value: int) -> None:
+        if tag_of(value) < 0 and not self.closed:
+            self.fn["JS_FreeValue"](self.ctx, value)
+
+    def take_exception(self) -> int:
+        return self.fn["JS_GetException"](self.ctx)
+
+    def run_jobs(self) -> None:
+        """Run pending promise jobs until none is left."""
+        job = self.fn["JS_ExecutePendingJob"]
+        out = self.scratch + 8
+        try:
+            while job(self.rt, out) > 0:
+                pass
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            self.closed = True
+            if self.stop_reason is not None:
+                raise Interrupted(self.stop_reason) from None
+            raise Trapped(str(exc)) from None
+
+    def close(self) -> None:
+        """Drop the store: its linear memory, runtime and context go with it."""
+        self.closed = True
+        self.fn = {}
+        del self.store
+
+
+_UNDEFINED = 3 << 32  # JS_UNDEFINED under NaN boxing: tag 3, payload 0
+
+
+def now() -> float:
+    return time.perf_counter()

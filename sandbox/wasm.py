@@ -1,0 +1,74 @@
+"""The QuickJS WebAssembly module: compiled once per process, cached on disk, and the engine-wide
+epoch ticker that lets the host interrupt running JavaScript."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
+
+import wasmtime
+
+EPOCH_TICK_S = 0.005
+"""Granularity of interruption: a runaway loop is stopped within a few ticks of its deadline."""
+
+
+def _wasm_bytes() -> bytes:
+    return (resources.files("qjs-wasi-reactor") / "qjs-wasi-reactor.wasm").read_bytes()
+
+
+def _cache_dir() -> Path:
+    if explicit := os.environ.get("CODEMODE_CACHE_DIR"):
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "codemode"
+
+
+class WasmModule:
+    """Engine + compiled module + epoch ticker, shared by every sandbox of the process."""
+
+    def __init__(self) -> None:
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self.engine = wasmtime.Engine(config)
+        self.module = self._load(_wasm_bytes())
+        self._ticker = threading.Thread(target=self._tick, name="codemode-epoch", daemon=True)
+        self._ticker.start()
+
+    def _load(self, wasm: bytes) -> wasmtime.Module:
+        key = hashlib.sha256(
+            wasm + metadata.version("wasmtime").encode() + b"epoch-v1"
+        ).hexdigest()[:24]
+        path = _cache_dir() / f"qjs-{key}.cwasm"
+        try:
+            return wasmtime.Module.deserialize_file(self.engine, str(path))
+        except (OSError, wasmtime.WasmtimeError):
+            pass  # no cache yet, or a stale/corrupt one: compile and (re)write it
+        module = wasmtime.Module(self.engine, wasm)
+        self._store_cache(path, module.serialize())
+        return module
+
+    @staticmethod
+    def _store_cache(path: Path, blob: bytearray) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, path)  # atomic: concurrent processes never read a torn file
+        except OSError:
+            pass  # a read-only home only costs the compile time on the next start
+
+    def _tick(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(EPOCH_TICK_S):
+            self.engine.increment_epoch()
+
+
+@lru_cache(maxsize=1)
+def shared_module() -> WasmModule:
+    return WasmModule()
