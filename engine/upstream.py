@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from engine.config import ServerConfig
+from engine.config import CredentialError, ServerConfig, read_secret, resolve_env
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -44,33 +43,14 @@ _T = TypeVar("_T")
 _Transport = AbstractAsyncContextManager[tuple[Any, Any]]
 
 
-class _ConfigProblem(Exception):
-    """The server's configuration cannot work as written; retrying will not help."""
-
-
-def _read_secret(config: ServerConfig) -> str:
-    """The bearer token, read from the referenced variable or file at connect time."""
-    if config.bearer_token_env:
-        value = os.environ.get(config.bearer_token_env)
-        if not value:
-            raise _ConfigProblem(
-                f"bearer token variable {config.bearer_token_env} is not set or empty"
-            )
-        return value.strip()
-    if config.bearer_token_file:
-        try:
-            with open(config.bearer_token_file, encoding="utf-8") as f:
-                value = f.read().strip()
-        except OSError as exc:
-            raise _ConfigProblem(
-                f"cannot read bearer token file {config.bearer_token_file}: {exc.strerror}"
-            ) from None
-        if not value:
-            raise _ConfigProblem(f"bearer token file {config.bearer_token_file} is empty")
-        return value
-    raise _ConfigProblem(
-        "auth_type is bearer but neither bearer_token_env nor bearer_token_file is set"
-    )
+def backoff_delays(
+    start_s: float = BACKOFF_START_S, cap_s: float = BACKOFF_CAP_S
+) -> Iterator[float]:
+    """Seconds to wait before each reconnect attempt: doubling from `start_s`, capped at `cap_s`."""
+    delay = start_s
+    while True:
+        yield delay
+        delay = min(delay * 2, cap_s)
 
 
 def _public_url(url: str) -> str:
@@ -177,6 +157,7 @@ class Upstream:
         self._sync_lock = anyio.Lock()
         self._secret = ""
         self._settled = anyio.Event()
+        self._logged_cause = ""
 
     # ----- read side -----
 
@@ -211,7 +192,10 @@ class Upstream:
             logger.exception("on_change callback failed for server %s", self.config.id)
 
     def _set_error(self, details: ErrorDetails) -> None:
-        logger.warning("upstream %s: %s", self.config.id, details.cause)
+        # Retries keep failing the same way; say it once, not every backoff round.
+        if details.cause != self._logged_cause:
+            logger.warning("upstream %s: %s", self.config.id, details.cause)
+            self._logged_cause = details.cause
         self._publish(
             self._status.model_copy(
                 update={
@@ -222,14 +206,6 @@ class Upstream:
             )
         )
 
-    def _set_waiting(self) -> None:
-        if self._status.state is not ServerState.WAITING:
-            self._publish(
-                self._status.model_copy(
-                    update={"state": ServerState.WAITING, "error_details": None}
-                )
-            )
-
     # ----- supervisor -----
 
     async def run(self) -> None:
@@ -239,25 +215,23 @@ class Upstream:
                 ErrorDetails(cause="oauth not configured", is_upstream=False, retryable=False)
             )
             await anyio.sleep_forever()
-        backoff = BACKOFF_START_S
+        delays = backoff_delays()
         while True:
             conn = _Connection()
             reached_ready = await self._connect_and_serve(conn)
             if conn.expired:
                 continue  # a new session is all it takes; no outage, no backoff
             if reached_ready:
-                backoff = BACKOFF_START_S
-            with anyio.move_on_after(backoff):
-                await self._wake.wait()
+                self._logged_cause = ""
+                delays = backoff_delays()
+            with anyio.move_on_after(next(delays)):
+                await self._wake.wait()  # an on-demand sync cuts the wait short
             self._wake = anyio.Event()
-            backoff = min(backoff * 2, BACKOFF_CAP_S)
 
     async def _connect_and_serve(self, conn: _Connection) -> bool:
         """One connection's life. Returns whether it reached Ready."""
         reached_ready = False
         error: ErrorDetails | None = None
-        if self._status.state is ServerState.ERROR and not conn.expired:
-            self._set_waiting()
         try:
             timeout = self.config.connect_timeout_s
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as connect_scope:
@@ -331,7 +305,7 @@ class Upstream:
         if cfg.url:
             headers: dict[str, str] = {}
             if cfg.auth_type == "bearer":
-                self._secret = _read_secret(cfg)
+                self._secret = read_secret(cfg)
                 headers["Authorization"] = f"Bearer {self._secret}"
 
             async def record(response: httpx2.Response) -> None:
@@ -351,12 +325,11 @@ class Upstream:
                 )
             )
             return streamable_http_client(cfg.url, http_client=http)
-        if cfg.command:
-            params = StdioServerParameters(
-                command=cfg.command, args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
-            )
-            return stdio_client(params, errlog=sys.stderr)
-        raise _ConfigProblem("neither url nor command is set")
+        assert cfg.command is not None  # ServerConfig guarantees url xor command
+        params = StdioServerParameters(
+            command=cfg.command, args=list(cfg.args), env=resolve_env(cfg) or None, cwd=cfg.cwd
+        )
+        return stdio_client(params, errlog=sys.stderr)
 
     # ----- sync -----
 
@@ -555,7 +528,7 @@ class Upstream:
     def _classify(self, exc: BaseException, http_status: int | None) -> ErrorDetails:
         where = self._where()
         code = exc.code if isinstance(exc, MCPError) else None
-        if isinstance(exc, _ConfigProblem):
+        if isinstance(exc, CredentialError):
             return ErrorDetails(cause=str(exc), is_upstream=False, retryable=False)
         if http_status in (401, 403):
             ref = self.config.bearer_token_env or self.config.bearer_token_file
@@ -641,4 +614,4 @@ async def _all_pages(
     return list(items.values())
 
 
-__all__ = ["BACKOFF_CAP_S", "BACKOFF_START_S", "MAX_LIST_PAGES", "Upstream"]
+__all__ = ["BACKOFF_CAP_S", "BACKOFF_START_S", "MAX_LIST_PAGES", "Upstream", "backoff_delays"]

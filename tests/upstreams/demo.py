@@ -68,6 +68,8 @@ class DemoState:
         default_factory=lambda: {"slow_started": 0, "slow_finished": 0, "slow_cancelled": 0}
     )
     bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
+    cursor_loop: bool = False
+    """A broken server: every tools/list page says the next page is the first one again."""
 
     def __post_init__(self) -> None:
         self.tools = [
@@ -130,6 +132,8 @@ def build_server(state: DemoState) -> DemoServer:
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         page, cursor = _page(state.tools, params, TOOL_PAGE_SIZE)
+        if state.cursor_loop:
+            cursor = "0"
         return types.ListToolsResult(tools=page, next_cursor=cursor)
 
     async def list_prompts(
@@ -286,8 +290,12 @@ def main() -> None:
     parser.add_argument("--stdio", action="store_true")
     parser.add_argument("--token", default=os.environ.get("DEMO_TOKEN"))
     parser.add_argument("--legacy", action="store_true")
+    parser.add_argument(
+        "--cursor-loop", action="store_true", help="tools/list always points back at page one"
+    )
+    parser.add_argument("--tag", help="ignored; lets tests find this process by its command line")
     args = parser.parse_args()
-    state = DemoState()
+    state = DemoState(cursor_loop=args.cursor_loop)
     if args.stdio:
         anyio.run(_serve_stdio, state)
         return
