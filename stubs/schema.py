@@ -52,6 +52,10 @@ class TsType:
     text: str
     precedence: int = PRIMARY
     is_object_literal: bool = False
+    # A union keeps its members, to lay them out one per line when one spans lines.
+    parts: tuple[str, ...] = ()
+    # Set for such a one-per-line union: the indent its closing parenthesis goes at.
+    block_indent: str | None = None
 
 
 UNKNOWN = TsType("unknown")
@@ -64,13 +68,23 @@ def union(members: Sequence[TsType]) -> TsType:
     for member in members:
         if member.text == "unknown":
             return UNKNOWN
-        if member.text != "never" and member.text not in texts:
-            texts.append(member.text)
+        for text in member.parts if member.precedence == UNION else (member.text,):
+            if text != "never" and text not in texts:
+                texts.append(text)
     if not texts:
         return NEVER
     if len(texts) == 1:
-        return next(m for m in members if m.text == texts[0])
-    return TsType(" | ".join(texts), UNION)
+        return next((m for m in members if m.text == texts[0]), TsType(texts[0]))
+    return TsType(" | ".join(texts), UNION, parts=tuple(texts))
+
+
+def _one_per_line(t: TsType, indent: str) -> TsType:
+    """Lay out a union whose members span lines the way prettier does: `| A` on each line."""
+    if t.precedence != UNION or "\n" not in t.text or t.block_indent is not None:
+        return t
+    shift = INDENT + "  "
+    lines = [f"{indent}{INDENT}| {part.replace(chr(10), chr(10) + shift)}" for part in t.parts]
+    return TsType("\n" + "\n".join(lines), UNION, parts=t.parts, block_indent=indent)
 
 
 def intersection(members: Sequence[TsType]) -> TsType:
@@ -87,7 +101,21 @@ def intersection(members: Sequence[TsType]) -> TsType:
 
 
 def _wrap(t: TsType, context: int) -> str:
-    return f"({t.text})" if t.precedence < context else t.text
+    if t.precedence >= context:
+        return t.text
+    if t.block_indent is not None:
+        return f"({t.text}\n{t.block_indent})"
+    return f"({t.text})"
+
+
+def _inline(t: TsType) -> int:
+    """The binding to ask `_wrap` for so that `t` can sit inside one line of other text."""
+    return INTERSECTION if t.block_indent is not None else UNION
+
+
+def _after_colon(t: TsType) -> str:
+    """`key: type`, or `key:` then the lines of a one-per-line union."""
+    return t.text if t.block_indent is not None else " " + t.text
 
 
 def literal(value: Any) -> TsType | None:
@@ -173,7 +201,7 @@ class TypeRegistry:
         if body.is_object_literal:
             text = f"interface {name} {body.text}"
         else:
-            text = f"type {name} = {body.text};"
+            text = f"type {name} ={_after_colon(body)};"
         self.declarations[name] = "\n".join([*head, text])
 
     def text(self) -> str:
@@ -282,7 +310,7 @@ class SchemaConverter:
         result = intersection(parts)
         if schema.get("nullable") is True and result.text not in ("unknown", "never"):
             result = union([result, NULL])
-        return result
+        return _one_per_line(result, indent)
 
     def _value_type(
         self, schema: Mapping[str, Any], depth: int, indent: str, describe_props: bool, hint: str
@@ -351,7 +379,7 @@ class SchemaConverter:
         texts = []
         for i, element in enumerate(elements):
             t = self.convert(element, depth + 1, indent)
-            texts.append(f"{_wrap(t, PRIMARY)}?" if i >= required else t.text)
+            texts.append(f"{_wrap(t, PRIMARY)}?" if i >= required else _wrap(t, _inline(t)))
         if rest is True or isinstance(rest, Mapping):
             texts.append(f"...{_wrap(self.convert(rest, depth + 1, indent), PRIMARY)}[]")
         return TsType(f"[{', '.join(texts)}]")
@@ -380,13 +408,16 @@ class SchemaConverter:
             optional = key not in required
             declared.append(union([t, TsType("undefined")]) if optional else t)
             doc = self._property_doc(sub, describe_props)
-            members.append((doc, f"{property_key(str(key))}{'?' if optional else ''}: {t.text}"))
+            mark = "?" if optional else ""
+            members.append((doc, f"{property_key(str(key))}{mark}:{_after_colon(t)}"))
         for key in sorted(required - set(props)):
             members.append(([], f"{property_key(key)}: unknown"))
             declared.append(UNKNOWN)
         index = self._index_signature(schema, depth, inner, declared)
+        if index is not None and not members and not index[0]:
+            return TsType(f"Record<string, {index[1]}>")
         if index is not None:
-            members.append(index)
+            members.append((index[0], f"[key: string]: {index[1]}"))
         elif not members:
             closed = schema.get("additionalProperties") is False or isinstance(properties, Mapping)
             return TsType("Record<string, never>" if closed else "Record<string, unknown>")
@@ -413,6 +444,7 @@ class SchemaConverter:
     def _index_signature(
         self, schema: Mapping[str, Any], depth: int, indent: str, declared: list[TsType]
     ) -> tuple[list[str], str] | None:
+        """(comment lines, value type) of the index signature, or None if there is none."""
         values: list[TsType] = []
         notes: list[str] = []
         additional = schema.get("additionalProperties")
@@ -431,13 +463,14 @@ class SchemaConverter:
             value = union([value, *declared])
             if len(value.text) > INDEX_UNION_MAX or "\n" in value.text:
                 value = UNKNOWN
-        doc = [] if self.brief else notes
-        return doc, f"[key: string]: {value.text}"
+        return ([] if self.brief else notes), _wrap(value, _inline(value))
 
     def _layout(self, members: list[tuple[list[str], str]], indent: str) -> TsType:
-        one_line = "{ " + "; ".join(m for _, m in members) + " }"
+        # Tag-only comments may stay on one line: `{ /** @format email */ email: string }`.
+        inline = [f"/** {doc[0]} */ {m}" if doc and not self.brief else m for doc, m in members]
+        one_line = "{ " + "; ".join(inline) + " }"
         if self.brief or (
-            not any(doc for doc, _ in members)
+            all(not doc or _inline_tags(doc) for doc, _ in members)
             and "\n" not in one_line
             and len(indent) + len(one_line) <= INLINE_MAX
         ):

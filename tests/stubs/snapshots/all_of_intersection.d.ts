@@ -1,0 +1,9 @@
+interface TagItemInput { item: { id: string } & { tags?: string[] }; either_and?: string | number }
+/**
+ * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
+ * Promise<unknown> resolves to the tool's structuredContent if present, else its text content parsed as JSON when it parses, else the raw text.
+ */
+declare const codemode: {
+  /** Tag an item. */
+  tag_item(input: TagItemInput): Promise<unknown>;
+};

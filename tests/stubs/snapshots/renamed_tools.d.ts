@@ -1,0 +1,9 @@
+interface GithubCreateIssueV2Input { title: string }
+/**
+ * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
+ * Promise<unknown> resolves to the tool's structuredContent if present, else its text content parsed as JSON when it parses, else the raw text.
+ */
+declare const codemode: {
+  /** A name that needs sanitising. */
+  github_create_issue_v2(input: GithubCreateIssueV2Input): Promise<unknown>;
+};

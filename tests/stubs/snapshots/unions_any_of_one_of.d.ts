@@ -1,0 +1,12 @@
+interface LookupInput {
+  who: { id: number } | { /** @format email */ email: string };
+  limit?: number | string;
+}
+/**
+ * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
+ * Promise<unknown> resolves to the tool's structuredContent if present, else its text content parsed as JSON when it parses, else the raw text.
+ */
+declare const codemode: {
+  /** Look up a user by id or by email. */
+  lookup(input: LookupInput): Promise<unknown>;
+};

@@ -1,0 +1,101 @@
+"""The TypeScript compiler checks what `declare` writes, on real tools/list output.
+
+One strict tsc run covers, per corpus server, the declarations plus a usage file that must
+compile and a wrong-usage file whose every line marked `// TS<code>` must fail with that code;
+plus every snapshot of the tricky-schema set.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stubs import declare
+from tests.stubs.conftest import CORPUS, HERE, TscError, corpus_tools, run_tsc
+
+USAGE = HERE / "usage"
+SNAPSHOTS = HERE / "snapshots"
+# The sandbox provides console; lib es2022 (no DOM) does not declare it.
+PRELUDE = "declare const console: { log(...args: unknown[]): void };\n"
+_EXPECT = re.compile(r"// (TS\d+)\s*$")
+
+
+def _program(declarations: str, usage: str) -> tuple[str, int]:
+    """File text (a module, so each file has its own `codemode`) and the usage's line offset."""
+    head = declarations + PRELUDE
+    return head + usage + "export {};\n", head.count("\n")
+
+
+def _expected(usage: str, offset: int) -> set[tuple[int, str]]:
+    return {
+        (offset + number, m[1])
+        for number, line in enumerate(usage.splitlines(), start=1)
+        if (m := _EXPECT.search(line))
+    }
+
+
+@pytest.fixture(scope="module")
+def compiled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, set[tuple[int, str]]], list[TscError], str]:
+    """Write every program, run tsc once; return expected errors per file and what tsc said."""
+    work = tmp_path_factory.mktemp("tsc")
+    files: list[Path] = []
+    expected: dict[str, set[tuple[int, str]]] = {}
+    for server in CORPUS:
+        declarations = declare(corpus_tools(server))
+        for kind in ("ok", "bad"):
+            usage = (USAGE / f"{server}.{kind}.ts").read_text()
+            text, offset = _program(declarations, usage)
+            path = work / f"{server}_{kind}.ts"
+            path.write_text(text)
+            files.append(path)
+            expected[path.name] = _expected(usage, offset)
+    for snapshot in sorted(SNAPSHOTS.glob("*.d.ts")):
+        path = work / f"snapshot_{snapshot.name.removesuffix('.d.ts')}.ts"
+        path.write_text(snapshot.read_text() + "export {};\n")
+        files.append(path)
+        expected[path.name] = set()
+    _, errors, output = run_tsc(files, work)
+    return expected, errors, output
+
+
+@pytest.mark.parametrize("server", CORPUS)
+def test_declarations_and_valid_usage_compile(
+    server: str, compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
+) -> None:
+    _, errors, output = compiled
+    mine = [e for e in errors if e.file == f"{server}_ok.ts"]
+    assert not mine, output
+
+
+@pytest.mark.parametrize("server", CORPUS)
+def test_wrong_usage_fails_where_marked(
+    server: str, compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
+) -> None:
+    expected_by_file, errors, output = compiled
+    name = f"{server}_bad.ts"
+    expected = expected_by_file[name]
+    assert expected, f"{name} marks no lines"
+    got = {(e.line, e.code) for e in errors if e.file == name}
+    assert got == expected, output
+
+
+def test_snapshots_compile(
+    compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str],
+) -> None:
+    expected_by_file, errors, output = compiled
+    snapshot_files = [n for n in expected_by_file if n.startswith("snapshot_")]
+    assert snapshot_files, "no snapshots found"
+    assert not [e for e in errors if e.file.startswith("snapshot_")], output
+
+
+def test_compiler_output_was_parsed(
+    compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str],
+) -> None:
+    # Every diagnostic line tsc printed must have been understood, or a failure could hide.
+    _, errors, output = compiled
+    printed = [line for line in output.splitlines() if ": error TS" in line]
+    assert len(printed) == len(errors), output
