@@ -25,13 +25,42 @@ import snowballstemmer  # type: ignore[import-untyped]
 
 K1 = 1.2
 B = 0.75
-WEIGHTS = {"name": 3.0, "param_name": 1.5, "description": 1.0, "param_description": 0.7}
+WEIGHTS = {
+    "name": 3.0,
+    "server": 1.0,
+    "param_name": 1.5,
+    "description": 1.0,
+    "param_description": 0.7,
+}
 _MAX_SCHEMA_DEPTH = 4
 
 _STOP_TEXT = """a an and are as at be by can could do does for from have how i in into is it
     its me my of on or our please should show tell that the their them then there these this
     to us was we what when where which who why will with would you your"""
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
+# People and tools name the same things differently ("folder" vs "directory"). A query word
+# also searches its group, at half weight, so the tool's own word still ranks first.
+_SYNONYM_GROUPS = (
+    "folder directory dir",
+    "delete remove erase",
+    "make create",
+    "find search lookup locate",
+    "rename move",
+    "download fetch retrieve",
+    "web url internet website webpage",
+    "history log",
+    "switch checkout",
+    "edit modify change update",
+    "save write store",
+    "remember memory",
+    "clock time",
+    "list ls",
+)
+_SYNONYM_WEIGHT = 0.5
+# A query word also matches longer indexed words it starts ("time" finds "timezone",
+# "config" finds "configuration"), at reduced weight.
+_PREFIX_WEIGHT = 0.4
+_MIN_PREFIX_LEN = 4
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -53,8 +82,34 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def _synonym_table() -> dict[str, tuple[str, ...]]:
+    table: dict[str, tuple[str, ...]] = {}
+    for group in _SYNONYM_GROUPS:
+        stems = [_stem(w) for w in group.split()]
+        for stem in stems:
+            table[stem] = tuple(o for o in stems if o != stem)
+    return table
+
+
+_SYNONYMS = _synonym_table()
+
+
+def query_terms(query: str) -> dict[str, float]:
+    """The query's terms with weights: its own words 1, their synonyms less."""
+    terms: dict[str, float] = {}
+    for term in tokens(query):
+        terms[term] = 1.0
+    for term in list(terms):
+        for other in _SYNONYMS.get(term, ()):
+            terms.setdefault(other, _SYNONYM_WEIGHT)
+    return terms
+
+
 class Searchable(Protocol):
-    """Anything with a tool's name, description and input schema (CuratedTool, mcp Tool)."""
+    """Anything with a tool's name, description and input schema (CuratedTool, mcp Tool).
+
+    An optional `server_id` attribute (CuratedTool has one) marks the name's namespace head.
+    """
 
     @property
     def name(self) -> str: ...
@@ -107,7 +162,13 @@ def _bag(item: Searchable) -> dict[str, float]:
         for term in tokens(text):
             bag[term] = bag.get(term, 0.0) + weight
 
-    add(item.name, WEIGHTS["name"])
+    # The `<server_id>_` head is shared by all of a server's tools: a category, not a name.
+    server_id = getattr(item, "server_id", None)
+    name = item.name
+    if isinstance(server_id, str) and name.startswith(server_id + "_"):
+        add(server_id, WEIGHTS["server"])
+        name = name[len(server_id) + 1 :]
+    add(name, WEIGHTS["name"])
     add(item.description or "", WEIGHTS["description"])
     for pname, pdesc in _parameters(item.input_schema):
         add(pname, WEIGHTS["param_name"])
@@ -133,6 +194,7 @@ class ToolIndex(Generic[T]):
             for term, p in self._postings.items()
         }
         self._names = [item.name.lower() for item in self.items]
+        self._vocabulary = sorted(self._postings)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -142,7 +204,7 @@ class ToolIndex(Generic[T]):
         query = query.strip()
         if not query or limit <= 0:
             return []
-        scores = self._bm25(tokens(query))
+        scores = self._bm25(self._with_prefixes(query_terms(query)))
         hits = []
         for doc, item in enumerate(self.items):
             match = self._name_match(query.lower(), self._names[doc])
@@ -152,15 +214,25 @@ class ToolIndex(Generic[T]):
         hits.sort(key=lambda h: (-_TIER[h.match], -h.score, h.item.name))
         return hits[:limit]
 
-    def _bm25(self, terms: list[str]) -> dict[int, float]:
+    def _with_prefixes(self, terms: dict[str, float]) -> dict[str, float]:
+        out = dict(terms)
+        for term, weight in terms.items():
+            if len(term) < _MIN_PREFIX_LEN:
+                continue
+            for word in self._vocabulary:
+                if word.startswith(term) and word != term:
+                    out[word] = max(out.get(word, 0.0), weight * _PREFIX_WEIGHT)
+        return out
+
+    def _bm25(self, terms: dict[str, float]) -> dict[int, float]:
         scores: dict[int, float] = {}
-        for term in set(terms):
+        for term, weight in terms.items():
             idf = self._idf.get(term)
             if idf is None:
                 continue
             for doc, tf in self._postings[term]:
                 norm = tf + K1 * (1 - B + B * self._lengths[doc] / self._avg_length)
-                scores[doc] = scores.get(doc, 0.0) + idf * tf * (K1 + 1) / norm
+                scores[doc] = scores.get(doc, 0.0) + weight * idf * tf * (K1 + 1) / norm
         return scores
 
     @staticmethod

@@ -368,7 +368,9 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 
 def bearer(**kw: str) -> ServerConfig:
-    return ServerConfig(id="api", url="https://api.example/mcp", auth_type="bearer", **kw)
+    return ServerConfig.model_validate(
+        {"id": "api", "url": "https://api.example/mcp", "auth_type": "bearer", **kw}
+    )
 
 
 def test_read_secret_from_env_and_file(tmp_path: Path) -> None:

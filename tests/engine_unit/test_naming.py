@@ -27,10 +27,11 @@ keys = st.tuples(ids, upstream_names)
 @st.composite
 def wanted_maps(draw: st.DrawFn) -> dict[tuple[str, str], str]:
     chosen = draw(st.lists(keys, max_size=40, unique=True))
-    out = {}
+    out: dict[tuple[str, str], str] = {}
     for server_id, name in chosen:
         # Mostly the namespaced name; sometimes an alias that collides with another entry.
-        if out and draw(st.booleans()) and draw(st.booleans()):
+        collide: bool = draw(st.integers(min_value=0, max_value=3)) == 0
+        if out and collide:
             out[(server_id, name)] = draw(st.sampled_from(sorted(out.values())))
         else:
             out[(server_id, name)] = namespaced(server_id, name)
