@@ -125,7 +125,7 @@ _SECRET_HINT = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
@@ -144,9 +144,13 @@ class Override(_Strict):
         default=None, description="Force on or off; unset follows default_disabled."
     )
     server_alias: str | None = Field(default=None, pattern=_ALIAS_PATTERN)
+    """Name to expose instead of the upstream one (still prefixed `<server_id>_`)."""
     server_description: str | None = None
+    """Description to expose instead of the upstream one."""
     portal_alias: str | None = Field(default=None, pattern=_ALIAS_PATTERN)
+    """Like server_alias, and wins over it."""
     portal_description: str | None = None
+    """Like server_description, and wins over it."""
 
 
 class ToolOverride(Override):
@@ -176,6 +180,7 @@ class ServerConfig(_Strict):
     """One upstream MCP server: streamable HTTP (`url`) or stdio (`command`)."""
 
     id: str = Field(max_length=32, pattern=_ID_PATTERN)
+    """Server id: the `<server_id>_` prefix of its tools' names."""
     name: str = Field(default="", max_length=350)
     description: str = Field(default="", max_length=512)
     url: str | None = Field(default=None, description="Streamable HTTP endpoint of the server.")
@@ -187,17 +192,25 @@ class ServerConfig(_Strict):
         "gateway's environment at start.",
     )
     cwd: str | None = None
+    """Working directory of a stdio server (relative to the config file)."""
     auth_type: AuthType = "unauthenticated"
+    """How the gateway authenticates to the server (`oauth` is accepted, not yet connected)."""
     bearer_token_env: str | None = None
     """Name of the environment variable holding the bearer token (never the token itself)."""
     bearer_token_file: str | None = None
     """Path of a file holding the bearer token."""
     default_disabled: bool = False
+    """New tools and prompts of this server start disabled."""
     call_timeout_s: float = Field(default=60.0, gt=0)
+    """Seconds one upstream tool call may take."""
     sync_interval_s: float = Field(default=24 * 3600.0, gt=0)
+    """Seconds between two syncs of the tool and prompt lists."""
     connect_timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds to connect and list capabilities."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
+    """Server-level curation of tools."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
+    """Server-level curation of prompts."""
 
     @field_validator("bearer_token_file", "cwd")
     @classmethod
@@ -312,11 +325,14 @@ class PortalServer(_Strict):
     """A server as one portal uses it, with that portal's tool and prompt curation."""
 
     server_id: str = Field(max_length=32, pattern=_ID_PATTERN)
+    """Id of an entry in [[servers]]."""
     default_disabled: bool | None = Field(
         default=None, description="Overrides the server's default_disabled in this portal."
     )
     updated_tools: list[ToolOverride] = Field(default_factory=list)
+    """Portal-level curation of this server's tools; beats the server-level entries."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
+    """Portal-level curation of this server's prompts; beats the server-level entries."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -338,6 +354,7 @@ class PortalConfig(_Strict):
     )
     description: str = Field(default="", max_length=512)
     allow_code_mode: bool = True
+    """Offer the code-running surfaces (`code`, `execute`) on this portal."""
     servers: list[PortalServer] = Field(default_factory=list)
     api_keys: list[str] = Field(
         default_factory=list,
