@@ -18,13 +18,10 @@ from stubs.names import sanitize_names, type_name
 from stubs.schema import INDENT, SchemaConverter, TypeRegistry
 from stubs.tools import ToolLike, ToolSpec, tool_spec
 
-RESULT_NOTE = (
-    "Each method calls one tool and returns a Promise. A tool error rejects it with an Error "
-    "carrying the tool's message."
-)
+RESULT_NOTE = "A tool error rejects with an Error holding the tool's message."
 UNKNOWN_NOTE = (
-    "Promise<unknown> resolves to the tool's structuredContent if present, else its text "
-    "content parsed as JSON when it parses, else the raw text."
+    "Promise<unknown> resolves to structuredContent, else to the text parsed as JSON, "
+    "else the text."
 )
 # One-line summaries in brief mode are cut to this many characters.
 SUMMARY_MAX = 120

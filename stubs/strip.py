@@ -137,5 +137,15 @@ def _locate(code: str) -> tuple[int, int]:
     before = code[: starts[good]]
     for column in range(len(line), max(-1, len(line) - _COLUMN_SCAN_MAX - 1), -1):
         if _viable(before + line[:column]):
-            return good + 1, column + 1
+            return good + 1, _token_start(line, column) + 1
     return good + 1, 1
+
+
+_OPERATOR_CHARS = frozenset("=<>!&|+-*/%^?.:")
+
+
+def _token_start(line: str, column: int) -> int:
+    """Move a cut that splits an operator (`=` | `>` of `=>`) back to where the operator starts."""
+    while 0 < column < len(line) and {line[column - 1], line[column]} <= _OPERATOR_CHARS:
+        column -= 1
+    return column

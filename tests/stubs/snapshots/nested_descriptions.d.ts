@@ -21,9 +21,7 @@ interface SendMessageOutput {
   /** How many parts it was split into. */
   parts: number;
 }
-/**
- * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
- */
+/** A tool error rejects with an Error holding the tool's message. */
 declare const codemode: {
   /**
    * Send a message.

@@ -8,8 +8,8 @@ interface SetHeadersInput {
   };
 }
 /**
- * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
- * Promise<unknown> resolves to the tool's structuredContent if present, else its text content parsed as JSON when it parses, else the raw text.
+ * A tool error rejects with an Error holding the tool's message.
+ * Promise<unknown> resolves to structuredContent, else to the text parsed as JSON, else the text.
  */
 declare const codemode: {
   /** Set HTTP headers. */

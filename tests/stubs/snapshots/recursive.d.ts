@@ -6,9 +6,7 @@ interface SaveTreeOutput {
   tree?: Echo;
   echo?: { again?: SaveTreeOutput };
 }
-/**
- * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
- */
+/** A tool error rejects with an Error holding the tool's message. */
 declare const codemode: {
   /** Save a tree of categories. */
   save_tree(input: SaveTreeInput): Promise<SaveTreeOutput>;

@@ -8,9 +8,7 @@ interface ReadMediaOutput {
       }
   )[];
 }
-/**
- * Each method calls one tool and returns a Promise. A tool error rejects it with an Error carrying the tool's message.
- */
+/** A tool error rejects with an Error holding the tool's message. */
 declare const codemode: {
   /** Read a media file. */
   read_media(input: ReadMediaInput): Promise<ReadMediaOutput>;
