@@ -602,16 +602,49 @@ def problems_from(exc: ValidationError) -> list[ConfigProblem]:
             for sub, message in cause.problems:
                 problems.append(ConfigProblem(_join(format_path(loc), sub), message))
         elif err["type"] == "extra_forbidden":
-            secret = _looks_like_literal_secret(str(loc[-1]), err["input"]) if loc else False
-            problems.append(
-                ConfigProblem(format_path(loc), _SECRET_HINT if secret else "unknown key")
-            )
+            problems.append(ConfigProblem(format_path(loc), _unknown_key(loc, err["input"])))
         elif err["type"] == "missing":
             problems.append(ConfigProblem(format_path(loc), "required key is missing"))
         else:
             message = str(cause) if isinstance(cause, ValueError) else err["msg"]
             problems.append(ConfigProblem(format_path(loc), message))
     return problems
+
+
+# Keys of exported Cloudflare portal configs that have no place here, and what to do instead.
+_READ_ONLY = (
+    "is reported by the gateway (status API), not configured: remove it",
+    (
+        "created_at",
+        "created_by",
+        "modified_at",
+        "modified_by",
+        "last_synced",
+        "last_successful_sync",
+        "status",
+        "error",
+        "error_details",
+        "tools",
+        "prompts",
+    ),
+)
+_UNSUPPORTED = (
+    "is not supported here: remove it",
+    ("on_behalf", "secure_web_gateway", "is_shared_oauth_callback_enabled"),
+)
+_KEY_HINTS: dict[str, str] = {
+    "hostname": 'unknown key; a server\'s address is "url" (the admin API calls it hostname)',
+    "id": 'unknown key; a portal\'s server entry names its server with "server_id"',
+    **{key: f"unknown key; {_READ_ONLY[0]}" for key in _READ_ONLY[1]},
+    **{key: f"unknown key; {_UNSUPPORTED[0]}" for key in _UNSUPPORTED[1]},
+}
+
+
+def _unknown_key(loc: Sequence[int | str], value: object) -> str:
+    key = str(loc[-1]) if loc else ""
+    if _looks_like_literal_secret(key, value):
+        return _SECRET_HINT
+    return _KEY_HINTS.get(key, "unknown key")
 
 
 def _join(base: str, sub: str) -> str:

@@ -473,3 +473,28 @@ def test_check_command_reports_problems(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     assert f"{path}: servers[0]: set exactly one of url" in run.stderr
+
+
+def test_exported_admin_api_fields_get_specific_hints() -> None:
+    # Shaped like a portal read back from the admin API.
+    data = {
+        "servers": [
+            {
+                "id": "docs",
+                "hostname": "https://docs.example.com/mcp",
+                "status": "Ready",
+                "on_behalf": True,
+            }
+        ],
+        "portals": [
+            {"id": "p", "servers": [{"id": "docs", "updated_tools": [{"name": "t"}]}]},
+        ],
+    }
+    with pytest.raises(ConfigError) as exc:
+        Config.from_dict(data)
+    found = problems(exc)
+    assert '"url"' in found["servers[0].hostname"]
+    assert "reported by the gateway" in found["servers[0].status"]
+    assert "not supported" in found["servers[0].on_behalf"]
+    assert '"server_id"' in found["portals[0].servers[0].id"]
+    assert found["portals[0].servers[0].server_id"] == "required key is missing"
