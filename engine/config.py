@@ -536,6 +536,8 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = _duplicates(servers, "servers", "id", "server id")
     problems += _duplicates(portals, "portals", "id", "portal id")
     problems += _duplicates(portals, "portals", "hostname", "hostname", fold=True)
+    if not isinstance(data.get("servers", []), list):
+        return problems  # references cannot be checked against a malformed server list
     known = sorted({s["id"] for _, s in servers if isinstance(s.get("id"), str)})
     for i, portal in portals:
         for j, ref in _items(portal, "servers"):
@@ -603,13 +605,21 @@ def problems_from(exc: ValidationError) -> list[ConfigProblem]:
                 problems.append(ConfigProblem(_join(format_path(loc), sub), message))
         elif err["type"] == "extra_forbidden":
             problems.append(ConfigProblem(format_path(loc), _unknown_key(loc, err["input"])))
-        elif err["type"] == "missing":
-            problems.append(ConfigProblem(format_path(loc), "required key is missing"))
+        elif err["type"] in _TYPE_MESSAGES:
+            problems.append(ConfigProblem(format_path(loc), _TYPE_MESSAGES[err["type"]]))
         else:
             message = str(cause) if isinstance(cause, ValueError) else err["msg"]
             problems.append(ConfigProblem(format_path(loc), message))
     return problems
 
+
+# Pydantic's wording names Python types; say it in TOML terms.
+_TYPE_MESSAGES = {
+    "missing": "required key is missing",
+    "list_type": "must be a list (in TOML, one [[...]] block per entry, or [a, b])",
+    "model_type": "must be a table ([...] or { key = value })",
+    "dict_type": "must be a table ([...] or { key = value })",
+}
 
 # Keys of exported Cloudflare portal configs that have no place here, and what to do instead.
 _READ_ONLY = (
