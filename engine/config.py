@@ -442,9 +442,10 @@ class SandboxSettings(_Strict):
 
 
 class Settings(_Strict):
-    request_log_path: str = Field(
+    request_log_path: str | None = Field(
         default="codemode-logs.sqlite3",
-        description='SQLite file of the request log; ":memory:" keeps it in memory only.',
+        description='SQLite file of the request log; ":memory:" (or None from Python) keeps it '
+        "in memory only.",
     )
     request_log_jsonl_path: str | None = Field(
         default=None, description="Also append each request log entry to this JSON-lines file."

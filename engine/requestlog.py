@@ -397,7 +397,7 @@ class FanOut(RequestLog):
 
 def open_request_log(settings: Settings) -> RequestLog:
     """The log the settings ask for: SQLite, plus a JSON-lines file when configured."""
-    sqlite_log = SqliteRequestLog(settings.request_log_path)
+    sqlite_log = SqliteRequestLog(settings.request_log_path or ":memory:")
     if settings.request_log_jsonl_path is None:
         return sqlite_log
     return FanOut([sqlite_log, JsonlRequestLog(settings.request_log_jsonl_path)])

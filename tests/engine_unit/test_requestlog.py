@@ -193,6 +193,9 @@ def test_open_request_log_from_settings(tmp_path: Path) -> None:
     assert (tmp_path / "r.jsonl").read_text().count("\n") == 1
     with open_request_log(Settings(request_log_path=str(tmp_path / "r.sqlite3"))) as only:
         assert isinstance(only, SqliteRequestLog) and only.count() == 1
+    with open_request_log(Settings(request_log_path=None)) as memory:
+        assert isinstance(memory, SqliteRequestLog) and memory.path == ":memory:"
+        assert memory.count() == 0
 
 
 @pytest.mark.anyio
