@@ -51,11 +51,11 @@ def test_method_input_is_optional_only_when_nothing_is_required() -> None:
 
 
 def test_names_mapping_keeps_identifiers_of_the_full_set() -> None:
-    tools = [
+    tools: list[dict[str, Any]] = [
         {"name": "srv_get-item", "inputSchema": {"type": "object"}},
         {"name": "srv_get.item", "inputSchema": {"type": "object"}},
     ]
-    names = sanitize_names(t["name"] for t in tools)
+    names = sanitize_names(str(t["name"]) for t in tools)
     alone = declare_tool(tools[0], names=names)
     assert f"{names['srv_get-item']}(input?:" in alone
     assert names["srv_get-item"] != names["srv_get.item"]

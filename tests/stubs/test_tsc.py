@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stubs import declare
+from stubs import declare, declare_tool, sanitize_names
 from tests.stubs.conftest import CORPUS, HERE, TscError, corpus_tools, run_tsc
 
 USAGE = HERE / "usage"
@@ -20,6 +20,9 @@ SNAPSHOTS = HERE / "snapshots"
 # The sandbox provides console; lib es2022 (no DOM) does not declare it.
 PRELUDE = "declare const console: { log(...args: unknown[]): void };\n"
 _EXPECT = re.compile(r"// (TS\d+)\s*$")
+
+# Expected (line, code) errors per file name; the errors tsc reported; its raw output.
+Compiled = tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
 
 
 def _program(declarations: str, usage: str) -> tuple[str, int]:
@@ -39,7 +42,7 @@ def _expected(usage: str, offset: int) -> set[tuple[int, str]]:
 @pytest.fixture(scope="module")
 def compiled(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[dict[str, set[tuple[int, str]]], list[TscError], str]:
+) -> Compiled:
     """Write every program, run tsc once; return expected errors per file and what tsc said."""
     work = tmp_path_factory.mktemp("tsc")
     files: list[Path] = []
@@ -53,6 +56,13 @@ def compiled(
             path.write_text(text)
             files.append(path)
             expected[path.name] = _expected(usage, offset)
+        # Each tool alone (what `codemode.describe` shows) must be complete too.
+        names = sanitize_names(t["name"] for t in corpus_tools(server))
+        for i, tool in enumerate(corpus_tools(server)):
+            path = work / f"alone_{server}_{i}.ts"
+            path.write_text(declare_tool(tool, names=names) + "export {};\n")
+            files.append(path)
+            expected[path.name] = set()
     for snapshot in sorted(SNAPSHOTS.glob("*.d.ts")):
         path = work / f"snapshot_{snapshot.name.removesuffix('.d.ts')}.ts"
         path.write_text(snapshot.read_text() + "export {};\n")
@@ -63,18 +73,14 @@ def compiled(
 
 
 @pytest.mark.parametrize("server", CORPUS)
-def test_declarations_and_valid_usage_compile(
-    server: str, compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
-) -> None:
+def test_declarations_and_valid_usage_compile(server: str, compiled: Compiled) -> None:
     _, errors, output = compiled
     mine = [e for e in errors if e.file == f"{server}_ok.ts"]
     assert not mine, output
 
 
 @pytest.mark.parametrize("server", CORPUS)
-def test_wrong_usage_fails_where_marked(
-    server: str, compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
-) -> None:
+def test_wrong_usage_fails_where_marked(server: str, compiled: Compiled) -> None:
     expected_by_file, errors, output = compiled
     name = f"{server}_bad.ts"
     expected = expected_by_file[name]
@@ -84,7 +90,7 @@ def test_wrong_usage_fails_where_marked(
 
 
 def test_snapshots_compile(
-    compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str],
+    compiled: Compiled,
 ) -> None:
     expected_by_file, errors, output = compiled
     snapshot_files = [n for n in expected_by_file if n.startswith("snapshot_")]
@@ -92,8 +98,15 @@ def test_snapshots_compile(
     assert not [e for e in errors if e.file.startswith("snapshot_")], output
 
 
+def test_each_tool_alone_compiles(compiled: Compiled) -> None:
+    expected_by_file, errors, output = compiled
+    alone = [n for n in expected_by_file if n.startswith("alone_")]
+    assert len(alone) == sum(len(corpus_tools(s)) for s in CORPUS)
+    assert not [e for e in errors if e.file.startswith("alone_")], output
+
+
 def test_compiler_output_was_parsed(
-    compiled: tuple[dict[str, set[tuple[int, str]]], list[TscError], str],
+    compiled: Compiled,
 ) -> None:
     # Every diagnostic line tsc printed must have been understood, or a failure could hide.
     _, errors, output = compiled
