@@ -108,7 +108,8 @@ def query_terms(query: str) -> dict[str, float]:
 class Searchable(Protocol):
     """Anything with a tool's name, description and input schema (CuratedTool, mcp Tool).
 
-    An optional `server_id` attribute (CuratedTool has one) marks the name's namespace head.
+    Optional attributes CuratedTool has: `server_id` marks the name's namespace head, and
+    `upstream_name` is matched exactly like the name.
     """
 
     @property
@@ -176,6 +177,23 @@ def _bag(item: Searchable) -> dict[str, float]:
     return bag
 
 
+def _names_of(item: Searchable) -> tuple[str, ...]:
+    """The names a user may type for a tool: the client-visible one and the upstream one."""
+    names = [item.name.lower()]
+    upstream = getattr(item, "upstream_name", None)
+    if isinstance(upstream, str) and upstream.lower() not in names:
+        names.append(upstream.lower())
+    return tuple(names)
+
+
+def _name_match(query: str, names: tuple[str, ...]) -> Match:
+    if query in names:
+        return "exact"
+    if " " not in query and any(n.startswith(query) for n in names):
+        return "prefix"
+    return "text"
+
+
 class ToolIndex(Generic[T]):
     """An immutable BM25 index over a fixed list of tools."""
 
@@ -193,7 +211,7 @@ class ToolIndex(Generic[T]):
             term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5))
             for term, p in self._postings.items()
         }
-        self._names = [item.name.lower() for item in self.items]
+        self._names = [_names_of(item) for item in self.items]
         self._vocabulary = sorted(self._postings)
 
     def __len__(self) -> int:
@@ -207,7 +225,7 @@ class ToolIndex(Generic[T]):
         scores = self._bm25(self._with_prefixes(query_terms(query)))
         hits = []
         for doc, item in enumerate(self.items):
-            match = self._name_match(query.lower(), self._names[doc])
+            match = _name_match(query.lower(), self._names[doc])
             score = scores.get(doc, 0.0)
             if match != "text" or score > 0:
                 hits.append(SearchHit(item=item, score=round(score, 4), match=match))
@@ -234,15 +252,6 @@ class ToolIndex(Generic[T]):
                 norm = tf + K1 * (1 - B + B * self._lengths[doc] / self._avg_length)
                 scores[doc] = scores.get(doc, 0.0) + weight * idf * tf * (K1 + 1) / norm
         return scores
-
-    @staticmethod
-    def _name_match(query: str, name: str) -> Match:
-        # `get_current_time` should find `time_get_current_time` as well as the full name.
-        if query == name or name.endswith("_" + query):
-            return "exact"
-        if " " not in query and (name.startswith(query) or f"_{query}" in name):
-            return "prefix"
-        return "text"
 
 
 class IndexCache(Generic[T]):

@@ -147,3 +147,24 @@ def test_index_is_rebuilt_only_when_the_catalog_changes() -> None:
     second = portal_tools(5)
     assert cache.get(second) is not index and cache.builds == 2
     assert len(cache.get(second)) == len(second)
+
+
+def test_a_plain_word_is_not_an_exact_match(big_index: ToolIndex[CuratedTool]) -> None:
+    hits = big_index.search("time", limit=5)
+    assert "exact" not in {h.match for h in hits}
+    # "time" starts the names of the time server's tools: those come first.
+    assert {h.name for h in hits[:2]} == {"time_convert_time", "time_get_current_time"}
+    assert [h.match for h in hits[:2]] == ["prefix", "prefix"]
+
+
+def test_upstream_name_prefix_counts_as_prefix(big_index: ToolIndex[CuratedTool]) -> None:
+    hits = big_index.search("read_", limit=10)
+    prefixed = {h.name for h in hits if h.match == "prefix"}
+    assert prefixed == {
+        "filesystem_read_file",
+        "filesystem_read_text_file",
+        "filesystem_read_media_file",
+        "filesystem_read_multiple_files",
+        "memory_read_graph",
+    }
+    assert [h.match for h in hits[:5]] == ["prefix"] * 5
