@@ -36,7 +36,7 @@ PARK_AFTER_S = 0.02
 class Call:
     id: int
     name: str
-    args_json: str
+    args: Any
 
 
 Settlement = tuple[int, bool, Any]
@@ -110,6 +110,7 @@ class Driver:
         self.value: Any = None
         self.error: SandboxError | None = None
         self.prepared = as_script(code)
+        self.first_instruction_at = 0.0
 
     @property
     def guest(self) -> Guest:
@@ -174,6 +175,7 @@ class Driver:
     def _start(self) -> bool:
         self.guest.configure(self.names, self.limits)
         prepared = as_script(self.code)
+        self.first_instruction_at = time.perf_counter()
         promise = self.guest.js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL | EVAL_ASYNC)
         if tag_of(promise) == TAG_EXCEPTION:
             info = self._exception_info()
@@ -240,7 +242,7 @@ class Driver:
         message = json.loads(raw)
         for level, text in message["l"]:
             self._log(LogEntry(level, text))
-        calls = [Call(int(i), str(n), json.dumps(a)) for i, n, a in message["c"]]
+        calls = [Call(int(i), str(n), a) for i, n, a in message["c"]]
         if calls:
             self._dispatch(calls)
         outcome = message.get("o")

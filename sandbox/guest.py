@@ -6,11 +6,21 @@ import json
 from importlib import resources
 
 from sandbox.limits import Limits
-from sandbox.quickjs import EVAL_GLOBAL, TAG_EXCEPTION, QuickJS, Trapped, tag_of
+from sandbox.quickjs import (
+    EVAL_GLOBAL,
+    TAG_EXCEPTION,
+    TAG_INT,
+    QuickJS,
+    Trapped,
+    int_of,
+    tag_of,
+)
 from sandbox.wasm import WasmModule
 
 _PRELUDE = (resources.files("sandbox") / "prelude.js").read_text(encoding="utf-8")
 _PRELUDE_FILE = "codemode-bridge.js"
+WIRE_UNITS = 32 * 1024
+"""UTF-16 code units in the shared window; larger messages cross as JS strings."""
 
 
 class Guest:
@@ -27,7 +37,15 @@ class Guest:
         self.start_fn = self.js.get(bridge, "start")
         self.collect_fn = self.js.get(bridge, "collect")
         self.settle_fn = self.js.get(bridge, "settle")
+        attach = self.js.get(bridge, "attach")
         self.js.free(bridge)
+        self.wire = self.js.fn["malloc"](2 * WIRE_UNITS)
+        window = self.js.new_array_buffer(self.wire, 2 * WIRE_UNITS)
+        try:
+            self._expect_ok(self.js.call(attach, window))
+        finally:
+            self.js.free(window)
+            self.js.free(attach)
 
     def configure(self, names: list[str], limits: Limits) -> None:
         guest_limits = {
@@ -50,15 +68,22 @@ class Guest:
     def collect(self) -> str | None:
         """JSON of new calls, logs and the outcome; None when nothing is new."""
         out = self.js.call(self.collect_fn)
-        if tag_of(out) >= 0:
+        if tag_of(out) == TAG_INT:
+            units = int_of(out)
+            return self.js.read_utf16(self.wire, units) if units else None
+        if tag_of(out) == TAG_EXCEPTION:
             self._expect_ok(out)
-            return None
-        try:
+        try:  # too big for the wire: a string (flat or rope)
             return self.js.to_str(out)
         finally:
             self.js.free(out)
 
     def settle(self, batch_json: str) -> None:
+        if len(batch_json) <= WIRE_UNITS:
+            units = self.js.write_utf16(self.wire, batch_json)
+            if units <= WIRE_UNITS:
+                self._expect_ok(self.js.call(self.settle_fn, units))
+                return
         arg = self.js.new_string(batch_json)
         try:
             self._expect_ok(self.js.call(self.settle_fn, arg))

@@ -57,6 +57,25 @@
   let calls = 0;
   let outcome = null; // JSON text of {"ok":..} once the top-level promise settles
   let reported = false;
+  // A window on a buffer in linear memory that the host reads and writes directly: small
+  // messages cross as UTF-16 code units without allocating, converting or freeing JS strings.
+  let wire = null;
+  const fromCharCode = String.fromCharCode;
+  const WIRE_CHUNK = 8192;
+
+  function readWire(n) {
+    let text = "";
+    for (let i = 0; i < n; i += WIRE_CHUNK) {
+      text += apply(fromCharCode, null, wire.subarray(i, i + WIRE_CHUNK < n ? i + WIRE_CHUNK : n));
+    }
+    return text;
+  }
+
+  function writeWire(text) {
+    if (text.length > wire.length) return text; // too big for the window: hand over the string
+    for (let i = 0; i < text.length; i++) wire[i] = text.charCodeAt(i);
+    return text.length;
+  }
 
   // ---- JSON conversion with defined behaviour for values JSON cannot carry ------------------
   // BigInt -> decimal string; Date -> ISO string (its toJSON); Map -> object; Set -> array;
@@ -122,6 +141,24 @@
     }
     const item = toPlain(value, path, seen);
     return item === undefined ? null : item;
+  }
+
+  // Arguments take JSON.stringify's fast path; only what it rejects (BigInt, cycles) or turns
+  // into nothing takes the walk above, for its conversions and its error messages.
+  function argumentsJson(input) {
+    let json;
+    try {
+      json = stringify(input);
+    } catch (_) {
+      json = undefined;
+    }
+    if (json === undefined || json[0] !== "{") {
+      if (input === null || typeof input !== "object" || isArray(input)) {
+        throw new TypeErrorC("tool input must be an object, e.g. codemode.tool({ name: \"value\" })");
+      }
+      json = toJson(input, "input");
+    }
+    return json;
   }
 
   function toJson(value, path) {
@@ -224,7 +261,7 @@
     }
     let argsJson;
     try {
-      argsJson = toJson(input === undefined ? {} : input, "input");
+      argsJson = argumentsJson(input === undefined ? {} : input);
     } catch (e) {
       return rejectWith(e);
     }
@@ -238,13 +275,30 @@
     return new PromiseC((resolve, reject) => { apply(mapSet, pending, [id, [resolve, reject]]); });
   }
 
+  // Methods are made on first use: configuring a run with a thousand names stays cheap.
   const methods = create(null);
-  const codemode = new Proxy(methods, {
-    get(target, prop) {
+  function method(name) {
+    let fn = methods[name];
+    if (fn === undefined) {
+      fn = function (input) { return callTool(name, input); };
+      defineProperty(fn, "name", { value: name });
+      methods[name] = fn;
+    }
+    return fn;
+  }
+  const codemode = new Proxy(create(null), {
+    get(_, prop) {
       if (typeof prop !== "string") return undefined;
-      if (hasOwn(target, prop)) return target[prop];
+      if (names[prop] === true) return method(prop);
       if (prop === "then" || prop === "toJSON") return undefined;
       return function () { return rejectWith(unknownName(prop)); };
+    },
+    has(_, prop) { return typeof prop === "string" && names[prop] === true; },
+    ownKeys() { return nameList.slice(); },
+    getOwnPropertyDescriptor(_, prop) {
+      return typeof prop === "string" && names[prop] === true
+        ? { value: method(prop), writable: false, enumerable: true, configurable: true }
+        : undefined;
     },
     set() { return false; },
     defineProperty() { return false; },
@@ -287,19 +341,16 @@
   }
 
   return freeze({
+    // attach(arrayBuffer): the shared window, created by the host over its own allocation.
+    attach(buffer) {
+      wire = new Uint16Array(buffer);
+      return 0;
+    },
     // configure(namesJson, limitsJson): the names the agent may call and the guest-side limits.
     configure(namesJson, limitsJson) {
       nameList = parse(namesJson);
       names = create(null);
-      for (const n of nameList) {
-        names[n] = true;
-        const name = n;
-        defineProperty(methods, name, {
-          value: function (input) { return callTool(name, input); },
-          enumerable: true,
-        });
-      }
-      freeze(methods);
+      for (let i = 0; i < nameList.length; i++) names[nameList[i]] = true;
       const l = parse(limitsJson);
       maxCalls = l.maxCalls; maxArgsBytes = l.maxArgsBytes;
       maxResultBytes = l.maxResultBytes; maxLogBytes = l.maxLogBytes;
@@ -319,7 +370,8 @@
       apply(promiseThen, value, [finish, fail]);
       return 0;
     },
-    // collect(): 0 when nothing is new, else JSON {c: calls, l: logs, o: outcome}.
+    // collect(): 0 when nothing is new, else JSON {c: calls, l: logs, o: outcome}: its length
+    // when written to the wire, or the string itself when it does not fit.
     collect() {
       if (queue.length === 0 && logs.length === 0 && (outcome === null || reported)) return 0;
       let out = '{"c":[';
@@ -327,15 +379,15 @@
         const [id, name, args] = queue[i];
         out += `${i ? "," : ""}[${id},${stringify(name)},${args}]`;
       }
-      out += `],"l":${stringify(logs)}`;
+      out += logs.length ? `],"l":${stringify(logs)}` : '],"l":[]';
       if (outcome !== null && !reported) { out += `,"o":${outcome}`; reported = true; }
       queue = [];
       logs = [];
-      return out + "}";
+      return writeWire(out + "}");
     },
-    // settle(json): [[id, 1, value] | [id, 0, {message, retryable, code}], ...]
+    // settle(json | length on the wire): [[id, 1, value] | [id, 0, {message, retryable, code}]]
     settle(json) {
-      const batch = parse(json);
+      const batch = parse(typeof json === "number" ? readWire(json) : json);
       for (const [id, ok, payload] of batch) {
         const entry = apply(mapGet, pending, [id]);
         if (entry === undefined) continue;

@@ -8,7 +8,6 @@ the caller frees the ref-counted ones it owns. An instance that trapped is never
 from __future__ import annotations
 
 import ctypes
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ EVAL_ASYNC = 1 << 7
 
 TAG_EXCEPTION = 6
 TAG_INT = 0
-_FIRST_REFCOUNTED_TAG = -11  # quickjs-ng: tags below 0 (objects, strings, ...) hold a reference
+# quickjs-ng: values with a negative tag (objects, strings, ...) hold a reference to free.
 
 _EXPORTS = (
     "malloc",
@@ -40,7 +39,7 @@ _EXPORTS = (
     "JS_FreeValue",
     "JS_GetPropertyStr",
     "JS_NewStringLen",
-    "JS_GetGlobalObject",
+    "JS_NewArrayBuffer",
 )
 
 _SCRATCH_BYTES = 64  # [0:4] length out-param, [8:12] ctx out-param, [16:64] argv (6 JSValues)
@@ -62,7 +61,7 @@ class Interrupted(Exception):
 
 
 class Trapped(Exception):
-    """wasm trapped (stack overflow into linear memory, out of memory, ...): discard the instance."""
+    """wasm trapped (stack overflow into linear memory, ...): the instance must be discarded."""
 
 
 class QuickJS:
@@ -80,9 +79,13 @@ class QuickJS:
         linker.define_wasi()
         instance = linker.instantiate(self.store, wasm.module)
         exports = instance.exports(self.store)
-        self.memory: wasmtime.Memory = exports["memory"]
-        bind(self.store, exports["_initialize"])()
-        self.fn: dict[str, RawCall] = {name: bind(self.store, exports[name]) for name in _EXPORTS}
+        memory = exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        self.memory = memory
+        bind(self.store, _func(exports, "_initialize"))()
+        self.fn: dict[str, RawCall] = {
+            name: bind(self.store, _func(exports, name)) for name in _EXPORTS
+        }
         self.rt = self.fn["JS_NewRuntime"]()
         self.fn["JS_SetMemoryLimit"](self.rt, memory_limit)
         self.ctx = self.fn["JS_NewContext"](self.rt)
@@ -145,6 +148,15 @@ class QuickJS:
     def read(self, address: int, size: int) -> bytes:
         return ctypes.string_at(self._base() + address, size)
 
+    def write_utf16(self, address: int, text: str) -> int:
+        """Write `text` as UTF-16 code units at `address`; return the number of units."""
+        data = text.encode("utf-16-le", "surrogatepass")
+        ctypes.memmove(self._base() + address, data, len(data))
+        return len(data) // 2
+
+    def read_utf16(self, address: int, units: int) -> str:
+        return self.read(address, 2 * units).decode("utf-16-le", "surrogatepass")
+
     def _read_u32(self, address: int) -> int:
         return int.from_bytes(self.read(address, 4), "little")
 
@@ -179,6 +191,10 @@ class QuickJS:
         self.fn["JS_FreeCString"](self.ctx, address)
         return text
 
+    def new_array_buffer(self, address: int, size: int) -> int:
+        """An ArrayBuffer over our own allocation (no free function: we own the memory)."""
+        return self.guarded("JS_NewArrayBuffer", self.ctx, address, size, 0, 0, 0)
+
     def get(self, obj: int, prop: str) -> int:
         at = self.write(prop.encode())
         return self.guarded("JS_GetPropertyStr", self.ctx, obj, at)
@@ -210,8 +226,11 @@ class QuickJS:
         del self.store
 
 
+def _func(exports: Any, name: str) -> wasmtime.Func:
+    func = exports[name]
+    if not isinstance(func, wasmtime.Func):
+        raise TypeError(f"the QuickJS module's export {name!r} is not a function")
+    return func
+
+
 _UNDEFINED = 3 << 32  # JS_UNDEFINED under NaN boxing: tag 3, payload 0
-
-
-def now() -> float:
-    return time.perf_counter()

@@ -31,6 +31,8 @@ class RunResult:
     error: SandboxError | None = None
     calls: int = 0
     duration_ms: float = 0.0
+    startup_ms: float = 0.0
+    """From `run()` to the start of evaluating the agent's code (pool hit: well under 1 ms)."""
 
     @property
     def ok(self) -> bool:

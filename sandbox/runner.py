@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
-import anyio.abc
 
 from sandbox import report
-from sandbox.drive import Call, Driver, Mailbox, Step
+from sandbox.drive import Call, Driver, Mailbox, Settlement, Step
 from sandbox.errors import ToolError
 from sandbox.guest import Guest
 from sandbox.limits import Limits
@@ -64,7 +62,7 @@ class Sandbox:
                     f"{limits.max_code_bytes} bytes. Send less code per run."
                 )
             )
-        result = await _Run(self, code, call, sorted(set(names)), limits, on_log).execute()
+        result = await _Run(self, code, call, sorted(set(names)), limits, on_log).execute(started)
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -96,11 +94,11 @@ class _Run:
         self.loop = asyncio.get_running_loop()
         self.results_ready = asyncio.Event()
         self.mailbox = Mailbox(self.results_ready.set)
-        self.slots = anyio.Semaphore(limits.max_concurrent_calls)
-        self.tasks: anyio.abc.TaskGroup | None = None
+        self.slots = asyncio.Semaphore(limits.max_concurrent_calls)
+        self.tasks: set[asyncio.Task[None]] = set()
         self.finished = False
 
-    async def execute(self) -> RunResult:
+    async def execute(self, started: float) -> RunResult:
         driver = Driver(
             lambda: self.sandbox.take_guest(self.limits),
             self.code,
@@ -111,25 +109,23 @@ class _Run:
             self._log_threadsafe if self.on_log else None,
         )
         try:
-            async with anyio.create_task_group() as tasks:
-                self.tasks = tasks
-                while True:
-                    step = await anyio.to_thread.run_sync(
-                        driver.pump, abandon_on_cancel=True, limiter=self.sandbox._threads
-                    )
-                    if step is Step.DONE:
-                        break
-                    await self._wait_for_results(driver)
-                self.finished = True
-                tasks.cancel_scope.cancel()  # calls the code started but never awaited
+            while True:
+                step = await anyio.to_thread.run_sync(
+                    driver.pump, abandon_on_cancel=True, limiter=self.sandbox._threads
+                )
+                if step is Step.DONE:
+                    break
+                await self._wait_for_results(driver)
         finally:
             self.finished = True
             driver.finish()
+            await self._cancel_calls()
         return RunResult(
             value=driver.value if driver.error is None else None,
             logs=driver.logs,
             error=driver.error,
             calls=driver.calls,
+            startup_ms=max(driver.first_instruction_at - started, 0.0) * 1000,
         )
 
     async def _wait_for_results(self, driver: Driver) -> None:
@@ -139,6 +135,15 @@ class _Run:
             return
         with anyio.move_on_after(remaining):
             await self.results_ready.wait()
+
+    async def _cancel_calls(self) -> None:
+        """Cancel calls still running (started but never awaited, or cut off by an error)."""
+        pending = [task for task in self.tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait(pending)
 
     # -- called from the driver's thread ------------------------------------------------------
 
@@ -152,25 +157,31 @@ class _Run:
     # -- on the event loop --------------------------------------------------------------------
 
     def _spawn(self, calls: list[Call]) -> None:
-        if self.finished or self.tasks is None:
+        # Plain asyncio tasks, not a task group: a bridge round must stay cheap, and
+        # `_cancel_calls` gives the same guarantee that none outlives the run.
+        if self.finished:
             return
         for call in calls:
-            self.tasks.start_soon(self._call_one, call)
+            task = self.loop.create_task(self._call_one(call))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     async def _call_one(self, call: Call) -> None:
+        self.mailbox.put(await self._settlement(call))
+
+    async def _settlement(self, call: Call) -> Settlement:
         async with self.slots:
             try:
-                value = await self.call(call.name, json.loads(call.args_json))
+                value = await self.call(call.name, call.args)
             except ToolError as exc:
-                self.mailbox.put((call.id, False, _tool_error(exc)))
-            except anyio.get_cancelled_exc_class():
+                return (call.id, False, _tool_error(exc))
+            except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.exception("host call %s failed", call.name)
                 message = f"codemode.{call.name} failed inside the host ({type(exc).__name__})"
-                self.mailbox.put((call.id, False, {"message": message, "retryable": False}))
-            else:
-                self.mailbox.put((call.id, True, value))
+                return (call.id, False, {"message": message, "retryable": False})
+            return (call.id, True, value)
 
 
 def _tool_error(exc: ToolError) -> dict[str, Any]:
