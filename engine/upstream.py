@@ -202,6 +202,8 @@ class Upstream:
                     "state": ServerState.ERROR,
                     "error_details": details,
                     "last_synced": datetime.now(UTC),
+                    "tool_count": 0,  # as tools() says: nothing is offered while in Error
+                    "prompt_count": 0,
                 }
             )
         )
@@ -219,10 +221,9 @@ class Upstream:
         while True:
             conn = _Connection()
             reached_ready = await self._connect_and_serve(conn)
-            if conn.expired:
+            if conn.expired and reached_ready:
                 continue  # a new session is all it takes; no outage, no backoff
             if reached_ready:
-                self._logged_cause = ""
                 delays = backoff_delays()
             with anyio.move_on_after(next(delays)):
                 await self._wake.wait()  # an on-demand sync cuts the wait short
@@ -237,10 +238,10 @@ class Upstream:
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as connect_scope:
                 async with self._open(conn) as client:
                     conn.client = client
+                    self._conn = conn  # before Ready is published, so waiters find it
                     await self._sync(conn)
                     connect_scope.deadline = math.inf
                     reached_ready = True
-                    self._conn = conn
                     await self._serve(conn)
             if connect_scope.cancelled_caught:
                 error = ErrorDetails(
@@ -256,7 +257,7 @@ class Upstream:
         finally:
             if self._conn is conn:
                 self._conn = None
-        if error is not None and not conn.expired:
+        if error is not None and not (conn.expired and reached_ready):
             self._set_error(error)
         return reached_ready
 
@@ -353,6 +354,7 @@ class Upstream:
                 return
             now = datetime.now(UTC)
             self._tools, self._prompts = tools, prompts
+            self._logged_cause = ""
             self._publish(
                 ServerStatus(
                     server_id=self.config.id,
@@ -451,7 +453,7 @@ class Upstream:
     async def _request(
         self, what: str, op: Callable[[Client], Awaitable[_T]], limit_s: float
     ) -> _T:
-        conn = self._live_connection()
+        conn = await self._connection()
         for attempt in range(2):
             assert conn.client is not None
             try:
@@ -469,7 +471,10 @@ class Upstream:
                 ) from None
             except Exception as exc:
                 if conn.expired and attempt == 0:
-                    conn = await self._reestablish(conn)
+                    # The server forgot our session (404): open a new one, retry once.
+                    logger.info("upstream %s: session expired, reconnecting", self.config.id)
+                    conn.lose(None)
+                    conn = await self._connection(stale=conn)
                     continue
                 details = self._describe(exc, conn)
                 if not details.is_upstream:
@@ -477,38 +482,32 @@ class Upstream:
                 raise UpstreamError(self.config.id, details) from None
         raise AssertionError("unreachable")
 
-    def _live_connection(self) -> _Connection:
-        conn = self._conn
-        if conn is None or conn.lost.is_set() or self._status.state is not ServerState.READY:
-            details = self._status.error_details or ErrorDetails(
-                cause="not connected yet", is_upstream=False, retryable=True
-            )
-            # Reaching a server in Error is always worth retrying later: backoff reconnects it.
-            raise UpstreamError(
-                self.config.id,
-                details.model_copy(
-                    update={
-                        "cause": f"server is {self._status.state.value}: {details.cause}",
-                        "retryable": self.config.auth_type != "oauth",
-                    }
-                ),
-            )
-        return conn
-
-    async def _reestablish(self, stale: _Connection) -> _Connection:
-        """The server forgot our session (404): open a new one and hand it back."""
-        logger.info("upstream %s: session expired, reconnecting", self.config.id)
-        stale.lose(None)
+    async def _connection(self, stale: _Connection | None = None) -> _Connection:
+        """A live connection. Waits while a Ready server swaps sessions; else refuses at once."""
         with anyio.move_on_after(self.config.connect_timeout_s + 5):
-            while True:
+            while self._status.state is ServerState.READY:
                 changed = self._changed
                 conn = self._conn
                 if conn is not None and conn is not stale and not conn.lost.is_set():
                     return conn
-                if self._status.state is ServerState.ERROR:
-                    break
-                await changed.wait()
-        return self._live_connection()
+                await changed.wait()  # every loss ends in a publish: Ready again, or Error
+        raise self._unavailable()
+
+    def _unavailable(self) -> UpstreamError:
+        state = self._status.state
+        details = self._status.error_details or ErrorDetails(
+            cause="not connected yet", is_upstream=False, retryable=True
+        )
+        return UpstreamError(
+            self.config.id,
+            details.model_copy(
+                update={
+                    "cause": f"server unavailable ({state.value}): {details.cause}",
+                    # Backoff keeps reconnecting, so a later call may work; oauth never will.
+                    "retryable": self.config.auth_type != "oauth",
+                }
+            ),
+        )
 
     # ----- errors -----
 

@@ -216,9 +216,18 @@ async def test_expired_session_is_reestablished_and_call_retried(
         async with httpx2.AsyncClient() as http:
             forgotten = (await http.post(f"{legacy_demo.base}/admin/forget-sessions")).json()
             assert forgotten == {"forgotten": 1}
-            result = await catalog.call_tool("demo", "echo", {"value": 2})
-            assert result.structured_content == {"value": 2}
-            # The retry ran on a new session, which the server now knows.
+            results: dict[int, object] = {}
+
+            async def call(i: int) -> None:
+                results[i] = (
+                    await catalog.call_tool("demo", "echo", {"value": i})
+                ).structured_content
+
+            async with anyio.create_task_group() as tg:
+                for i in range(5):
+                    tg.start_soon(call, i)
+            assert results == {i: {"value": i} for i in range(5)}
+            # The five retries shared one new session, which the server now knows.
             again = (await http.post(f"{legacy_demo.base}/admin/forget-sessions")).json()
             assert again == {"forgotten": 1}
         assert catalog.status()["demo"].state is ServerState.READY
@@ -261,19 +270,46 @@ async def test_unreachable_server_never_blocks_the_others(
         assert not (await catalog.call_tool("demo", "echo", {})).is_error
 
 
-async def test_dead_http_server_leaves_and_comes_back(demo: RunningServer, token_env: str) -> None:
-    async with Catalog([bearer(demo, token_env, sync_interval_s=0.3)]) as catalog:
+async def test_call_that_kills_the_server_is_a_retryable_error(
+    demo: RunningServer, token_env: str
+) -> None:
+    async with Catalog([bearer(demo, token_env)]) as catalog:
+        with pytest.raises(UpstreamError) as raised:
+            await catalog.call_tool("demo", "crash", {})
+        assert raised.value.retryable
+        assert not raised.value.details.is_upstream
+        await eventually(lambda: catalog.status()["demo"].state is ServerState.ERROR, "Error")
+        assert catalog.tools("demo") == []
+
+
+@pytest.mark.parametrize("era", ["2026", "legacy"])
+async def test_dead_http_server_leaves_and_comes_back(
+    era: str, demo: RunningServer, legacy_demo: RunningServer, token_env: str
+) -> None:
+    # 2026 era: the dropped subscriptions/listen stream reveals the death, no interval needed.
+    # 2025 era has no such signal (the SSE stream just ends), so the interval re-sync finds it.
+    if era == "2026":
+        server, config = demo, bearer(demo, token_env)
+    else:
+        server = legacy_demo
+        config = ServerConfig(id="demo", url=legacy_demo.url, sync_interval_s=0.3)
+    async with Catalog([config]) as catalog:
         seen: list[tuple[ServerState, int]] = []
         catalog.on_change(
             lambda sid: seen.append((catalog.status()[sid].state, len(catalog.tools(sid))))
         )
-        with pytest.raises(UpstreamError) as raised:
-            await catalog.call_tool("demo", "crash", {})
-        assert raised.value.retryable
+        await anyio.to_thread.run_sync(server.kill)
         await eventually(lambda: (ServerState.ERROR, 0) in seen, "server in Error, tools gone")
-        await anyio.to_thread.run_sync(demo.start)
+        details = catalog.status()["demo"].error_details
+        assert details is not None
+        assert (details.is_upstream, details.retryable) == (False, True)
+        with anyio.fail_after(5):
+            with pytest.raises(UpstreamError):
+                await catalog.call_tool("demo", "echo", {})
+        await anyio.to_thread.run_sync(server.start)
         await eventually(lambda: is_ready(catalog, "demo"), "reconnected after restart")
         assert len(catalog.tools("demo")) == 31
+        assert not (await catalog.call_tool("demo", "echo", {})).is_error
 
 
 async def test_cursor_loop_ends_the_walk() -> None:
