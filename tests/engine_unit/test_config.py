@@ -8,6 +8,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from engine.config import (
@@ -498,3 +500,41 @@ def test_exported_admin_api_fields_get_specific_hints() -> None:
     assert "not supported" in found["servers[0].on_behalf"]
     assert '"server_id"' in found["portals[0].servers[0].id"]
     assert found["portals[0].servers[0].server_id"] == "required key is missing"
+
+
+_keys = st.sampled_from(
+    [
+        "servers",
+        "portals",
+        "settings",
+        "id",
+        "url",
+        "command",
+        "server_id",
+        "updated_tools",
+        "name",
+        "enabled",
+        "env",
+        "args",
+        "auth_type",
+        "hostname",
+        "token",
+        "sandbox",
+        "x",
+    ]
+)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=4))
+def test_any_data_gives_a_config_or_a_config_error(data: dict[str, Any]) -> None:
+    try:
+        Config.from_dict(data)
+    except ConfigError as exc:
+        assert exc.problems
+        assert all(isinstance(p.path, str) and p.message for p in exc.problems)
