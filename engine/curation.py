@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from mcp_types import Prompt, Tool
 
-from engine.config import Override, PortalServer, ServerConfig
+from engine.config import Config, Override, PortalConfig, PortalServer, ServerConfig
 from engine.naming import Key, NameTable, assign_names, namespaced
 
 
@@ -185,6 +185,32 @@ def curate(catalogs: Sequence[ServerCatalog]) -> Curation:
         tool_names=tool_names,
         prompt_names=prompt_names,
         unmatched=unmatched,
+    )
+
+
+def curate_portal(
+    config: Config,
+    portal: PortalConfig,
+    tools: Mapping[str, Sequence[Tool]],
+    prompts: Mapping[str, Sequence[Prompt]] | None = None,
+) -> Curation:
+    """Curation of `portal` from the current upstream lists, keyed by server id.
+
+    A server absent from `tools` (not synced, or in Error) contributes nothing: its tools
+    leave the lists until it is back.
+    """
+    prompts = prompts or {}
+    return curate(
+        [
+            ServerCatalog(
+                server=server,
+                portal_ref=ref,
+                tools=tools[server.id],
+                prompts=prompts.get(server.id, ()),
+            )
+            for ref, server in config.portal_servers(portal)
+            if server.id in tools
+        ]
     )
 
 

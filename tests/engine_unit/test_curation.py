@@ -4,8 +4,8 @@ from typing import Any
 
 from mcp_types import Prompt, PromptArgument, Tool
 
-from engine.config import PortalServer, PromptOverride, ServerConfig, ToolOverride
-from engine.curation import ServerCatalog, UnmatchedOverride, curate
+from engine.config import Config, PortalServer, PromptOverride, ServerConfig, ToolOverride
+from engine.curation import ServerCatalog, UnmatchedOverride, curate, curate_portal
 from engine.naming import is_valid_name
 
 SCHEMA: dict[str, Any] = {
@@ -210,3 +210,41 @@ def test_tools_and_prompts_are_separate_namespaces() -> None:
 def test_enabled_tools_list_is_stable_for_index_caching() -> None:
     cur = curate([catalog(server(), [tool("a")])])
     assert cur.enabled_tools is cur.enabled_tools
+
+
+def test_curate_portal_from_config_skips_servers_without_lists() -> None:
+    config = Config.from_dict(
+        {
+            "servers": [
+                {"id": "time", "command": "x", "default_disabled": True},
+                {"id": "git", "command": "y"},
+                {"id": "down", "url": "http://127.0.0.1:9/mcp"},
+            ],
+            "portals": [
+                {
+                    "id": "p",
+                    "servers": [
+                        {"server_id": "git"},
+                        {
+                            "server_id": "time",
+                            "updated_tools": [{"name": "now", "enabled": True}],
+                        },
+                        {"server_id": "down"},
+                    ],
+                }
+            ],
+        }
+    )
+    cur = curate_portal(
+        config,
+        config.portal("p"),
+        tools={"time": [tool("now"), tool("later")], "git": [tool("git_log")]},
+        prompts={"git": [Prompt(name="review")]},
+    )
+    # Portal order, the server in Error (absent from the lists) left out.
+    assert [(t.name, t.enabled) for t in cur.tools] == [
+        ("git_git_log", True),
+        ("time_now", True),
+        ("time_later", False),
+    ]
+    assert [p.name for p in cur.prompts] == ["git_review"]
