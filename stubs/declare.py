@@ -101,15 +101,12 @@ def _method(
     owner = type_name(js_name)
     input_schema = _input_schema(spec)
     converter = SchemaConverter(registry, input_schema, owner=owner, root_name=input_name)
-    registry.define(input_name, converter.convert(input_schema, describe_props=False))
+    converter.define(input_name, input_schema, describe_props=False)
     if output_name is not None:
         out = SchemaConverter(registry, spec.output_schema, owner=owner, root_name=output_name)
         description = _get(spec.output_schema, "description")
-        registry.define(
-            output_name,
-            out.convert(spec.output_schema),
-            [jsdoc.escape(description)] if isinstance(description, str) else [],
-        )
+        doc = [jsdoc.escape(description)] if isinstance(description, str) else []
+        out.define(output_name, spec.output_schema, doc)
     returns = output_name or "unknown"
     optional = "" if _input_required(input_schema) else "?"
     signature = f"{js_name}(input{optional}: {input_name}): Promise<{returns}>"
@@ -146,7 +143,9 @@ def _method_doc(spec: ToolSpec, input_schema: Any) -> list[str]:
         for key, sub in properties.items():
             description = _get(sub, "description")
             if isinstance(description, str) and description.strip():
-                doc.append(f"@param input.{key} - {jsdoc.escape(description.strip())}")
+                doc.append(
+                    f"@param input.{jsdoc.escape(str(key))} - {jsdoc.escape(description.strip())}"
+                )
     return doc
 
 

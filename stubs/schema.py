@@ -140,6 +140,7 @@ class TypeRegistry:
     _taken: set[str] = field(default_factory=set)
     _by_schema: dict[str, str] = field(default_factory=dict)
     _repeated: set[str] = field(default_factory=set)
+    _direct: dict[str, set[str]] = field(default_factory=dict)  # alias -> names it is made of
 
     def count_objects(self, schemas: Sequence[Any]) -> None:
         """Note the object schemas that occur more than once, to write each once by name."""
@@ -196,8 +197,13 @@ class TypeRegistry:
     def remember(self, key: str, name: str) -> None:
         self._by_schema[key] = name
 
+    def direct_edge(self, source: str, target: str) -> None:
+        self._direct.setdefault(source, set()).add(target)
+
     def define(self, name: str, body: TsType, doc: Sequence[str] = ()) -> None:
         head = jsdoc.comment(doc, "")
+        if body.is_object_literal:
+            self._direct.pop(name, None)  # an interface may refer to itself freely
         if body.is_object_literal:
             text = f"interface {name} {body.text}"
         else:
@@ -205,7 +211,27 @@ class TypeRegistry:
         self.declarations[name] = "\n".join([*head, text])
 
     def text(self) -> str:
+        """All declarations; a type alias that is its own member (`A = A | B`) becomes unknown."""
+        for name in self._cyclic():
+            doc = self.declarations[name].rpartition("\ntype ")[0]
+            self.declarations[name] = "\n".join(p for p in (doc, f"type {name} = unknown;") if p)
         return "\n".join(self.declarations.values())
+
+    def _cyclic(self) -> list[str]:
+        """Type aliases that reach themselves through direct references only."""
+        cyclic = []
+        for start in self._direct:
+            seen: set[str] = set()
+            stack = list(self._direct[start])
+            while stack:
+                node = stack.pop()
+                if node == start:
+                    cyclic.append(start)
+                    break
+                if node not in seen:
+                    seen.add(node)
+                    stack.extend(self._direct.get(node, ()))
+        return cyclic
 
 
 def _object_key(schema: Mapping[str, Any]) -> str | None:
@@ -275,6 +301,7 @@ class SchemaConverter:
         self.owner = owner
         self.brief = brief
         self.refs: dict[str, str] = {"#": root_name} if root_name else {}
+        self._defining: list[str] = []  # named types whose bodies are being converted
 
     def convert(
         self,
@@ -284,8 +311,14 @@ class SchemaConverter:
         *,
         describe_props: bool = True,
         hint: str = "",
+        direct: bool = False,
     ) -> TsType:
-        """The TypeScript type of `schema`; nested lines are indented relative to `indent`."""
+        """The TypeScript type of `schema`; nested lines are indented relative to `indent`.
+
+        `direct` says the type being written is the body of a named type itself (or a member
+        of a union or intersection there), where TypeScript cannot defer a reference to that
+        name: such references are recorded so that cycles can be broken.
+        """
         if schema is True:
             return UNKNOWN
         if schema is False:
@@ -295,18 +328,22 @@ class SchemaConverter:
         parts: list[TsType] = []
         ref = schema.get("$ref")
         if isinstance(ref, str):
-            parts.append(self._ref(ref))
+            parts.append(self._ref(ref, direct))
         base = self._value_type(schema, depth, indent, describe_props, hint)
         if base is not None:
             parts.append(base)
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
             if isinstance(options, list) and options:
-                members = [self.convert(s, depth + 1, indent, hint=hint) for s in options]
+                members = [
+                    self.convert(s, depth + 1, indent, hint=hint, direct=direct) for s in options
+                ]
                 parts.append(union(members))
         all_of = schema.get("allOf")
         if isinstance(all_of, list):
-            parts.extend(self.convert(s, depth + 1, indent, hint=hint) for s in all_of)
+            parts.extend(
+                self.convert(s, depth + 1, indent, hint=hint, direct=direct) for s in all_of
+            )
         result = intersection(parts)
         if schema.get("nullable") is True and result.text not in ("unknown", "never"):
             result = union([result, NULL])
@@ -414,7 +451,9 @@ class SchemaConverter:
             members.append(([], f"{property_key(key)}: unknown"))
             declared.append(UNKNOWN)
         index = self._index_signature(schema, depth, inner, declared)
-        if index is not None and not members and not index[0]:
+        if index is not None and not members and not index[0] and _no_named_types(index[1]):
+            # `Record<..>` is not a deferred position: a type that refers back to its own
+            # alias must keep the `{ [key: string]: ... }` form.
             return TsType(f"Record<string, {index[1]}>")
         if index is not None:
             members.append((index[0], f"[key: string]: {index[1]}"))
@@ -429,7 +468,7 @@ class SchemaConverter:
         if name is None:
             name = self.registry.allocate(hint or "Item", self.owner)
             self.registry.remember(key, name)
-            body = self._object(schema, 0, "", True, hint)
+            body = self._object(schema, 0, "", True, hint)  # an interface: no direct refs
             description = schema.get("description")
             doc = [jsdoc.escape(description)] if isinstance(description, str) else []
             self.registry.define(name, body, doc)
@@ -486,28 +525,50 @@ class SchemaConverter:
         lines.append(indent + "}")
         return TsType("\n".join(lines), is_object_literal=True)
 
-    def _ref(self, ref: str) -> TsType:
+    def define(self, name: str, schema: Any, doc: Sequence[str] = (), **options: Any) -> None:
+        """Convert `schema` as the body of the named type `name` and register it."""
+        self._defining.append(name)
+        try:
+            body = self.convert(schema, 0, "", direct=True, **options)
+        finally:
+            self._defining.pop()
+        self.registry.define(name, body, doc)
+
+    def _ref(self, ref: str, direct: bool) -> TsType:
+        name = self._ref_name(ref)
+        if name is not None and direct and self._defining:
+            self.registry.direct_edge(self._defining[-1], name)
+        return UNKNOWN if name is None else TsType(name)
+
+    def _ref_name(self, ref: str) -> str | None:
         name = self.refs.get(ref)
         if name is not None:
-            return TsType(name)
+            return name
         target = resolve_pointer(self.root, ref)
         if target is None:
-            return UNKNOWN
+            return None
         if self.brief:
-            return TsType(_type_identifier(ref.rsplit("/", 1)[-1] or "Type"))
+            return _type_identifier(ref.rsplit("/", 1)[-1] or "Type")
         shared = self.registry.shared(target) if isinstance(target, Mapping) else None
         if shared is not None and shared[1]:
             self.refs[ref] = shared[1]
-            return TsType(shared[1])
+            return shared[1]
         name = self.registry.allocate(ref.rsplit("/", 1)[-1], self.owner)
         self.refs[ref] = name  # before converting: a recursive ref now resolves to the name
         if shared is not None:
             self.registry.remember(shared[0], name)
-        body = self.convert(target, 0, "")
         description = target.get("description") if isinstance(target, Mapping) else None
-        doc = [jsdoc.escape(description)] if isinstance(description, str) else []
-        self.registry.define(name, body, doc)
-        return TsType(name)
+        self.define(
+            name, target, [jsdoc.escape(description)] if isinstance(description, str) else []
+        )
+        return name
+
+
+_NAMED_TYPE = re.compile(r"(?<![\w$\"])(?!Record\b)[A-Z_$][\w$]*")
+
+
+def _no_named_types(text: str) -> bool:
+    return _NAMED_TYPE.search(re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)) is None
 
 
 def _inline_tags(doc: list[str]) -> bool:

@@ -368,6 +368,7 @@ CASES: dict[str, dict[str, Any]] = {
         {
             "type": "object",
             "properties": {
+                "*/": {"type": "string", "description": "A key that ends a comment."},
                 "glob": {
                     "type": "string",
                     "description": "A glob like src/**/*.ts",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stubs import declare, declare_tool, sanitize_names
+from tests.stubs import fuzz
 from tests.stubs.conftest import CORPUS, HERE, TscError, corpus_tools, run_tsc
 
 USAGE = HERE / "usage"
@@ -21,6 +22,8 @@ SNAPSHOTS = HERE / "snapshots"
 PRELUDE = "declare const console: { log(...args: unknown[]): void };\n"
 _EXPECT = re.compile(r"// (TS\d+)\s*$")
 
+# Files of random schemas (8 tools each) compiled in the same run.
+FUZZ_FILES = 25
 # Expected (line, code) errors per file name; the errors tsc reported; its raw output.
 Compiled = tuple[dict[str, set[tuple[int, str]]], list[TscError], str]
 
@@ -63,6 +66,11 @@ def compiled(
             path.write_text(declare_tool(tool, names=names) + "export {};\n")
             files.append(path)
             expected[path.name] = set()
+    for seed in range(FUZZ_FILES):
+        path = work / f"fuzz_{seed}.ts"
+        path.write_text(declare(fuzz.tools(seed, 8)) + "export {};\n")
+        files.append(path)
+        expected[path.name] = set()
     for snapshot in sorted(SNAPSHOTS.glob("*.d.ts")):
         path = work / f"snapshot_{snapshot.name.removesuffix('.d.ts')}.ts"
         path.write_text(snapshot.read_text() + "export {};\n")
@@ -103,6 +111,11 @@ def test_each_tool_alone_compiles(compiled: Compiled) -> None:
     alone = [n for n in expected_by_file if n.startswith("alone_")]
     assert len(alone) == sum(len(corpus_tools(s)) for s in CORPUS)
     assert not [e for e in errors if e.file.startswith("alone_")], output
+
+
+def test_random_schemas_give_declarations_that_compile(compiled: Compiled) -> None:
+    _, errors, output = compiled
+    assert not [e for e in errors if e.file.startswith("fuzz_")], output
 
 
 def test_compiler_output_was_parsed(

@@ -1,4 +1,5 @@
 interface DangerInput {
+  "*/"?: string;
   /** @pattern ^[^*]*\/*$ */ glob?: string;
   nested?: {
     /** more *\/ trouble @default "*\/" */
@@ -12,6 +13,7 @@ interface DangerInput {
 declare const codemode: {
   /**
    * Ends a comment early: *\/ and then /* again.
+   * @param input.*\/ - A key that ends a comment.
    * @param input.glob - A glob like src/**\/*.ts
    */
   danger(input?: DangerInput): Promise<unknown>;
