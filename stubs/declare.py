@@ -8,6 +8,7 @@ written only there, nested ones as inline JSDoc, so no text appears twice.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from stubs import jsdoc
 from stubs.errors import ToolSpecError
 from stubs.names import sanitize_names, type_name
-from stubs.schema import INDENT, SchemaConverter, TypeRegistry
+from stubs.schema import INDENT, SchemaConverter, TypeRegistry, property_key
 from stubs.tools import ToolLike, ToolSpec, tool_spec
 
 RESULT_NOTE = "A tool error rejects with an Error holding the tool's message."
@@ -29,7 +30,6 @@ SUMMARY_MAX = 120
 
 @dataclass(frozen=True, slots=True)
 class _Method:
-    js_name: str
     doc: list[str]
     signature: str
 
@@ -74,6 +74,10 @@ def declare_tool(tool: ToolLike, names: Mapping[str, str] | None = None) -> str:
 
 
 def _js_names(specs: list[ToolSpec], names: Mapping[str, str] | None) -> dict[str, str]:
+    counts = Counter(spec.name for spec in specs)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
+    if duplicates:
+        raise ToolSpecError(f"tool names must be unique; listed more than once: {duplicates}")
     if names is None:
         return sanitize_names(spec.name for spec in specs)
     missing = [spec.name for spec in specs if spec.name not in names]
@@ -109,8 +113,8 @@ def _method(
         out.define(output_name, spec.output_schema, doc)
     returns = output_name or "unknown"
     optional = "" if _input_required(input_schema) else "?"
-    signature = f"{js_name}(input{optional}: {input_name}): Promise<{returns}>"
-    return _Method(js_name, _method_doc(spec, input_schema), signature)
+    signature = f"{property_key(js_name)}(input{optional}: {input_name}): Promise<{returns}>"
+    return _Method(_method_doc(spec, input_schema), signature)
 
 
 def _input_schema(spec: ToolSpec) -> Any:
@@ -162,7 +166,7 @@ def _brief_line(spec: ToolSpec, js_name: str) -> str:
         converter = SchemaConverter(registry, spec.output_schema, owner=owner, brief=True)
         output = converter.convert(spec.output_schema).text
     optional = "" if _input_required(input_schema) else "?"
-    line = f"{js_name}(input{optional}: {input_type.text}): Promise<{output}>;"
+    line = f"{property_key(js_name)}(input{optional}: {input_type.text}): Promise<{output}>;"
     summary = _summary(spec.description)
     return f"{line} // {summary}" if summary else line
 

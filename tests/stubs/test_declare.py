@@ -66,6 +66,11 @@ def test_names_mapping_must_cover_every_tool() -> None:
         declare([FETCH], names={"other": "other"})
 
 
+def test_duplicate_tool_names_are_a_typed_error() -> None:
+    with pytest.raises(ToolSpecError, match="more than once"):
+        declare([FETCH, FETCH])
+
+
 @pytest.mark.parametrize("bad", [42, {"description": "no name"}, {"name": ""}])
 def test_not_a_tool_is_a_typed_error(bad: Any) -> None:
     with pytest.raises(ToolSpecError):
