@@ -49,27 +49,28 @@ class Step(Enum):
 
 
 class Mailbox:
-    """Host results travelling from the event loop to the driver's thread."""
+    """Batches of host results travelling from the event loop to the driver's thread."""
 
     def __init__(self, on_put: Callable[[], None]) -> None:
-        self._queue: queue.SimpleQueue[Settlement] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Settlement]] = queue.SimpleQueue()
         self._on_put = on_put
 
-    def put(self, item: Settlement) -> None:
-        self._queue.put(item)
+    def put(self, batch: list[Settlement]) -> None:
+        self._queue.put(batch)
         self._on_put()
 
-    def get(self, timeout: float) -> Settlement | None:
+    def get(self, timeout: float) -> list[Settlement]:
+        """The next batch, waiting up to `timeout`; empty if none came."""
         try:
             return self._queue.get(timeout=max(timeout, 0.0))
         except queue.Empty:
-            return None
+            return []
 
     def drain(self) -> list[Settlement]:
-        items = []
+        items: list[Settlement] = []
         while True:
             try:
-                items.append(self._queue.get_nowait())
+                items.extend(self._queue.get_nowait())
             except queue.Empty:
                 return items
 
@@ -220,13 +221,13 @@ class Driver:
                 if self.in_flight == 0:
                     self.error = report.deadlock()
                     return Step.DONE
-                first = self.mailbox.get(min(PARK_AFTER_S, self.deadline - time.perf_counter()))
-                if first is None:
+                batch = self.mailbox.get(min(PARK_AFTER_S, self.deadline - time.perf_counter()))
+                if not batch:
                     if time.perf_counter() > self.deadline:
                         self.error = report.interrupted("timeout", self.limits)
                         return Step.DONE
                     return Step.PARKED
-                batch = [first, *self.mailbox.drain()]
+                batch.extend(self.mailbox.drain())
             self._settle(batch)
 
     def resume_ready(self) -> bool:

@@ -96,6 +96,9 @@ class _Run:
         self.mailbox = Mailbox(self.results_ready.set)
         self.slots = asyncio.Semaphore(limits.max_concurrent_calls)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.running = 0
+        self.ready: list[Settlement] = []
+        self.flush_scheduled = False
         self.finished = False
 
     async def execute(self, started: float) -> RunResult:
@@ -161,13 +164,29 @@ class _Run:
         # `_cancel_calls` gives the same guarantee that none outlives the run.
         if self.finished:
             return
+        self.running += len(calls)
         for call in calls:
             task = self.loop.create_task(self._call_one(call))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _call_one(self, call: Call) -> None:
-        self.mailbox.put(await self._settlement(call))
+        settlement = await self._settlement(call)
+        self.running -= 1
+        self.ready.append(settlement)
+        # Results finishing in the same loop iteration cross to the driver as one batch (one
+        # wake-up, one settle round); the last call of a batch never waits for that.
+        if self.running == 0:
+            self._flush()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.ready:
+            batch, self.ready = self.ready, []
+            self.mailbox.put(batch)
 
     async def _settlement(self, call: Call) -> Settlement:
         async with self.slots:
