@@ -16,8 +16,10 @@ from typing import Any
 from stubs import jsdoc
 from stubs.errors import ToolSpecError
 from stubs.names import sanitize_names, type_name
-from stubs.schema import INDENT, SchemaConverter, TypeRegistry, property_key
+from stubs.registry import TypeRegistry
+from stubs.schema import SchemaConverter
 from stubs.tools import ToolLike, ToolSpec, tool_spec
+from stubs.tstype import INDENT, property_key
 
 RESULT_NOTE = "A tool error rejects with an Error holding the tool's message."
 UNKNOWN_NOTE = (

@@ -9,15 +9,28 @@ definitions are written once.
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stubs import jsdoc
-from stubs.names import IDENTIFIER
+from stubs.registry import TypeRegistry, type_identifier
+from stubs.tstype import (
+    INDENT,
+    NEVER,
+    NULL,
+    PRIMARY,
+    UNKNOWN,
+    TsType,
+    after_colon,
+    inline_binding,
+    intersection,
+    literal,
+    one_per_line,
+    property_key,
+    union,
+    wrap,
+)
 
 # Nesting deeper than this renders as `unknown`: a real tool's schema is far shallower, and a
 # pathological one must not produce megabytes of declarations.
@@ -27,237 +40,6 @@ INLINE_MAX = 80
 # An index signature must admit every declared property's type; a union longer than this is
 # replaced by `unknown` to stay readable.
 INDEX_UNION_MAX = 60
-INDENT = "  "
-
-UNION, INTERSECTION, PRIMARY = 0, 1, 2
-
-# Global type names of TypeScript's default libs that a `$defs` name could shadow.
-_GLOBAL_TYPE_NAMES_TEXT = """
-    Array ArrayBuffer Awaited Blob Boolean Capitalize Comment ConstructorParameters DataView
-    Date Document Element Error Event EvalError Exclude Extract File FormData Function Headers
-    History Image InstanceType Iterable Iterator JSON Location Lowercase Map Math Node
-    NonNullable Notification Number Object Omit Option Parameters Partial Pick Position
-    Promise PromiseLike Proxy Range RangeError Readonly ReadonlyArray Record ReferenceError
-    Reflect RegExp Request Required Response ReturnType Selection Set Storage String Symbol
-    SyntaxError Text TypeError URIError URL Uint8Array Uncapitalize Uppercase WeakMap WeakSet
-    Window Worker
-    """
-GLOBAL_TYPE_NAMES = frozenset(_GLOBAL_TYPE_NAMES_TEXT.split())
-
-
-@dataclass(frozen=True, slots=True)
-class TsType:
-    """A rendered type: its text (may span lines) and how tightly it binds."""
-
-    text: str
-    precedence: int = PRIMARY
-    is_object_literal: bool = False
-    # A union keeps its members, to lay them out one per line when one spans lines.
-    parts: tuple[str, ...] = ()
-    # Set for such a one-per-line union: the indent its closing parenthesis goes at.
-    block_indent: str | None = None
-
-
-UNKNOWN = TsType("unknown")
-NEVER = TsType("never")
-NULL = TsType("null")
-
-
-def union(members: Sequence[TsType]) -> TsType:
-    texts: list[str] = []
-    for member in members:
-        if member.text == "unknown":
-            return UNKNOWN
-        for text in member.parts if member.precedence == UNION else (member.text,):
-            if text != "never" and text not in texts:
-                texts.append(text)
-    if not texts:
-        return NEVER
-    if len(texts) == 1:
-        return next((m for m in members if m.text == texts[0]), TsType(texts[0]))
-    return TsType(" | ".join(texts), UNION, parts=tuple(texts))
-
-
-def _one_per_line(t: TsType, indent: str) -> TsType:
-    """Lay out a union whose members span lines the way prettier does: `| A` on each line."""
-    if t.precedence != UNION or "\n" not in t.text or t.block_indent is not None:
-        return t
-    shift = INDENT + "  "
-    lines = [f"{indent}{INDENT}| {part.replace(chr(10), chr(10) + shift)}" for part in t.parts]
-    return TsType("\n" + "\n".join(lines), UNION, parts=t.parts, block_indent=indent)
-
-
-def intersection(members: Sequence[TsType]) -> TsType:
-    parts = [m for m in members if m.text != "unknown"]
-    unique: list[TsType] = []
-    for part in parts:
-        if part.text not in (u.text for u in unique):
-            unique.append(part)
-    if not unique:
-        return UNKNOWN
-    if len(unique) == 1:
-        return unique[0]
-    return TsType(" & ".join(_wrap(m, INTERSECTION) for m in unique), INTERSECTION)
-
-
-def _wrap(t: TsType, context: int) -> str:
-    if t.precedence >= context:
-        return t.text
-    if t.block_indent is not None:
-        return f"({t.text}\n{t.block_indent})"
-    return f"({t.text})"
-
-
-def _inline(t: TsType) -> int:
-    """The binding to ask `_wrap` for so that `t` can sit inside one line of other text."""
-    return INTERSECTION if t.block_indent is not None else UNION
-
-
-def _after_colon(t: TsType) -> str:
-    """`key: type`, or `key:` then the lines of a one-per-line union."""
-    return t.text if t.block_indent is not None else " " + t.text
-
-
-def literal(value: Any) -> TsType | None:
-    """A JSON value as a TypeScript literal type, or None if it has none."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        return TsType(json.dumps(value, ensure_ascii=False))
-    except (TypeError, ValueError):
-        return None
-
-
-def property_key(name: str) -> str:
-    return name if IDENTIFIER.match(name) else json.dumps(name, ensure_ascii=False)
-
-
-@dataclass
-class TypeRegistry:
-    """The named types of one declaration file, in the order they were defined."""
-
-    declarations: dict[str, str] = field(default_factory=dict)
-    _taken: set[str] = field(default_factory=set)
-    _by_schema: dict[str, str] = field(default_factory=dict)
-    _repeated: set[str] = field(default_factory=set)
-    _direct: dict[str, set[str]] = field(default_factory=dict)  # alias -> names it is made of
-
-    def count_objects(self, schemas: Sequence[Any]) -> None:
-        """Note the object schemas that occur more than once, to write each once by name."""
-        seen: set[str] = set()
-        stack: list[tuple[Any, int]] = [(s, 0) for s in schemas]
-        while stack:
-            node, depth = stack.pop()
-            if depth > MAX_DEPTH:
-                continue
-            if isinstance(node, list):
-                stack.extend((item, depth + 1) for item in node)
-            elif isinstance(node, Mapping):
-                key = _object_key(node) if depth > 0 else None
-                if key is not None:
-                    if key in seen:
-                        self._repeated.add(key)
-                    seen.add(key)
-                stack.extend((v, depth + 1) for v in node.values())
-
-    def repeated(self, schema: Mapping[str, Any]) -> str | None:
-        """The key of a repeated object schema, or None if it occurs once."""
-        key = _object_key(schema)
-        return key if key in self._repeated else None
-
-    def allocate(self, preferred: str, owner: str = "") -> str:
-        """Reserve a unique type name, preferring `preferred`, then `owner + preferred`."""
-        base = _type_identifier(preferred)
-        candidates = [base, owner + base] if owner else [base]
-        for candidate in candidates:
-            if candidate not in self._taken and candidate not in GLOBAL_TYPE_NAMES:
-                self._taken.add(candidate)
-                return candidate
-        stem = candidates[-1]
-        for suffix in range(2, 10_000):
-            candidate = f"{stem}{suffix}"
-            if candidate not in self._taken:
-                self._taken.add(candidate)
-                return candidate
-        raise RuntimeError("type name space exhausted")  # pragma: no cover - 10k clashes
-
-    def shared(self, schema: Mapping[str, Any]) -> tuple[str, str] | None:
-        """Key and existing name of an identical, self-contained schema defined before."""
-        try:
-            key = json.dumps(schema, sort_keys=True)
-        except (TypeError, ValueError):
-            return None
-        if "$ref" in key:  # its refs point into its own root: not comparable across roots
-            return None
-        return key, self._by_schema.get(key, "")
-
-    def name_of(self, key: str) -> str | None:
-        return self._by_schema.get(key)
-
-    def remember(self, key: str, name: str) -> None:
-        self._by_schema[key] = name
-
-    def direct_edge(self, source: str, target: str) -> None:
-        self._direct.setdefault(source, set()).add(target)
-
-    def define(self, name: str, body: TsType, doc: Sequence[str] = ()) -> None:
-        head = jsdoc.comment(doc, "")
-        if body.is_object_literal:
-            self._direct.pop(name, None)  # an interface may refer to itself freely
-        if body.is_object_literal:
-            text = f"interface {name} {body.text}"
-        else:
-            text = f"type {name} ={_after_colon(body)};"
-        self.declarations[name] = "\n".join([*head, text])
-
-    def text(self) -> str:
-        """All declarations; a type alias that is its own member (`A = A | B`) becomes unknown."""
-        for name in self._cyclic():
-            doc = self.declarations[name].rpartition("\ntype ")[0]
-            self.declarations[name] = "\n".join(p for p in (doc, f"type {name} = unknown;") if p)
-        return "\n".join(self.declarations.values())
-
-    def _cyclic(self) -> list[str]:
-        """Type aliases that reach themselves through direct references only."""
-        cyclic = []
-        for start in self._direct:
-            seen: set[str] = set()
-            stack = list(self._direct[start])
-            while stack:
-                node = stack.pop()
-                if node == start:
-                    cyclic.append(start)
-                    break
-                if node not in seen:
-                    seen.add(node)
-                    stack.extend(self._direct.get(node, ()))
-        return cyclic
-
-
-def _object_key(schema: Mapping[str, Any]) -> str | None:
-    """Canonical text of a self-contained object schema with properties, else None."""
-    if not isinstance(schema.get("properties"), Mapping) or not schema["properties"]:
-        return None
-    try:
-        key = json.dumps(_normalized(schema), sort_keys=True)
-    except (TypeError, ValueError):
-        return None
-    return None if "$ref" in key else key
-
-
-# Keywords that do not change the TypeScript written for an object that has properties.
-_NO_TYPE_EFFECT = frozenset({"$schema", "$id", "title", "examples", "$comment"})
-
-
-def _normalized(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_normalized(item) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    out = {k: _normalized(v) for k, v in node.items() if k not in _NO_TYPE_EFFECT}
-    if out.get("additionalProperties") is False and out.get("properties"):
-        del out["additionalProperties"]
-    return out
 
 
 def singular(word: str) -> str:
@@ -267,17 +49,6 @@ def singular(word: str) -> str:
     if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         return word[:-1]
     return word + "Item" if word else "Item"
-
-
-def _type_identifier(text: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_$]", "", re.sub(r"[-. ]+(.)", lambda m: m[1].upper(), text))
-    if not cleaned:
-        return "Type"
-    cleaned = cleaned[0].upper() + cleaned[1:]
-    return "_" + cleaned if cleaned[0].isdigit() else cleaned
-
-
-RefNamer = Callable[[str], TsType]
 
 
 class SchemaConverter:
@@ -347,7 +118,7 @@ class SchemaConverter:
         result = intersection(parts)
         if schema.get("nullable") is True and result.text not in ("unknown", "never"):
             result = union([result, NULL])
-        return _one_per_line(result, indent)
+        return one_per_line(result, indent)
 
     def _value_type(
         self, schema: Mapping[str, Any], depth: int, indent: str, describe_props: bool, hint: str
@@ -404,7 +175,7 @@ class SchemaConverter:
         if isinstance(items, list):
             return self._tuple(schema, items, schema.get("additionalItems"), depth, indent)
         element = UNKNOWN if items is None else self.convert(items, depth + 1, indent, hint=hint)
-        return TsType(f"{_wrap(element, PRIMARY)}[]")
+        return TsType(f"{wrap(element, PRIMARY)}[]")
 
     def _tuple(
         self, schema: Mapping[str, Any], elements: list[Any], rest: Any, depth: int, indent: str
@@ -416,9 +187,9 @@ class SchemaConverter:
         texts = []
         for i, element in enumerate(elements):
             t = self.convert(element, depth + 1, indent)
-            texts.append(f"{_wrap(t, PRIMARY)}?" if i >= required else _wrap(t, _inline(t)))
+            texts.append(f"{wrap(t, PRIMARY)}?" if i >= required else wrap(t, inline_binding(t)))
         if rest is True or isinstance(rest, Mapping):
-            texts.append(f"...{_wrap(self.convert(rest, depth + 1, indent), PRIMARY)}[]")
+            texts.append(f"...{wrap(self.convert(rest, depth + 1, indent), PRIMARY)}[]")
         return TsType(f"[{', '.join(texts)}]")
 
     def _object(
@@ -446,7 +217,7 @@ class SchemaConverter:
             declared.append(union([t, TsType("undefined")]) if optional else t)
             doc = self._property_doc(sub, describe_props)
             mark = "?" if optional else ""
-            members.append((doc, f"{property_key(str(key))}{mark}:{_after_colon(t)}"))
+            members.append((doc, f"{property_key(str(key))}{mark}:{after_colon(t)}"))
         for key in sorted(required - set(props)):
             members.append(([], f"{property_key(key)}: unknown"))
             declared.append(UNKNOWN)
@@ -502,7 +273,7 @@ class SchemaConverter:
             value = union([value, *declared])
             if len(value.text) > INDEX_UNION_MAX or "\n" in value.text:
                 value = UNKNOWN
-        return ([] if self.brief else notes), _wrap(value, _inline(value))
+        return ([] if self.brief else notes), wrap(value, inline_binding(value))
 
     def _layout(self, members: list[tuple[list[str], str]], indent: str) -> TsType:
         # Tag-only comments may stay on one line: `{ /** @format email */ email: string }`.
@@ -548,7 +319,7 @@ class SchemaConverter:
         if target is None:
             return None
         if self.brief:
-            return _type_identifier(ref.rsplit("/", 1)[-1] or "Type")
+            return type_identifier(ref.rsplit("/", 1)[-1] or "Type")
         shared = self.registry.shared(target) if isinstance(target, Mapping) else None
         if shared is not None and shared[1]:
             self.refs[ref] = shared[1]
