@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stubs import ToolSpecError, count_tokens, declare, declare_tool, sanitize_names
-from tests.stubs.conftest import CORPUS, corpus_tools
+from tests.stubs.support import CORPUS, corpus_tools
 
 FETCH = corpus_tools("fetch")[0]
 

@@ -12,7 +12,7 @@ import pytest
 
 from stubs import declare
 from tests.stubs.cases import CASES
-from tests.stubs.conftest import CORPUS, HERE, corpus_tools
+from tests.stubs.support import CORPUS, HERE, corpus_tools
 
 SNAPSHOTS = HERE / "snapshots"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"

@@ -14,7 +14,7 @@ import pytest
 
 from stubs import declare, declare_tool, sanitize_names
 from tests.stubs import fuzz
-from tests.stubs.conftest import CORPUS, HERE, TscError, corpus_tools, run_tsc
+from tests.stubs.support import CORPUS, HERE, TscError, corpus_tools, run_tsc
 
 USAGE = HERE / "usage"
 SNAPSHOTS = HERE / "snapshots"
