@@ -55,12 +55,20 @@ class SandboxError:
 class ToolError(Exception):
     """Raised by a host bridge callable: the agent's promise rejects with this message.
 
-    `retryable` and `code` ride along for hosts that want to tell the agent more; the sandbox
-    exposes them on the rejected Error as `retryable` and `code` properties.
+    The rejection is an Error of class `name` (`Error`, `TypeError` or `RangeError`) whose
+    `retryable` and, when given, `code` properties ride along for the agent to act on.
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        code: str | None = None,
+        name: str = "Error",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.code = code
+        self.name = name

@@ -34,6 +34,7 @@
   const arrayFrom = Array.from;
   const errorStack = (e) => (e !== null && typeof e === "object" ? e.stack : undefined);
 
+  const errorClasses = { Error: ErrorC, TypeError: TypeErrorC, RangeError: RangeError };
   class LimitError extends ErrorC {}
   defineProperty(LimitError.prototype, "name", { value: "LimitError" });
   class UnserializableError extends TypeErrorC {}
@@ -152,9 +153,9 @@
     } catch (_) {
       json = undefined;
     }
-    if (json === undefined || json[0] !== "{") {
-      if (input === null || typeof input !== "object" || isArray(input)) {
-        throw new TypeErrorC("tool input must be an object, e.g. codemode.tool({ name: \"value\" })");
+    if (json === undefined) {
+      if (typeof input === "function" || typeof input === "symbol") {
+        throw new TypeErrorC(`a ${typeof input} cannot be a tool input; pass data, e.g. { q: "value" }`);
       }
       json = toJson(input, "input");
     }
@@ -395,7 +396,8 @@
         if (ok) {
           entry[0](payload);
         } else {
-          const error = new ErrorC(payload.message);
+          const ErrorClass = errorClasses[payload.name] || ErrorC;
+          const error = new ErrorClass(payload.message);
           if (payload.code !== undefined) error.code = payload.code;
           error.retryable = !!payload.retryable;
           entry[1](error);

@@ -204,7 +204,11 @@ class _Run:
 
 
 def _tool_error(exc: ToolError) -> dict[str, Any]:
-    payload: dict[str, Any] = {"message": exc.message, "retryable": exc.retryable}
+    payload: dict[str, Any] = {
+        "message": exc.message,
+        "retryable": exc.retryable,
+        "name": exc.name,
+    }
     if exc.code is not None:
         payload["code"] = exc.code
     return payload

@@ -25,11 +25,26 @@ async def test_call_without_arguments_sends_empty_object(box: Sandbox, host: Hos
     assert host.calls == [("echo", {})]
 
 
-async def test_non_object_arguments_reject(box: Sandbox, host: Host) -> None:
-    result = await run(box, "await codemode.echo('Paris')", host)
+async def test_non_object_arguments_pass_through(box: Sandbox, host: Host) -> None:
+    """The host decides what inputs mean (the engine validates them against schemas)."""
+    await run(box, "await codemode.echo('Paris'); await codemode.echo([1, 2])", host)
+    assert host.calls == [("echo", "Paris"), ("echo", [1, 2])]
+
+
+async def test_function_arguments_reject(box: Sandbox, host: Host) -> None:
+    result = await run(box, "await codemode.echo(() => 1)", host)
     assert result.error is not None and result.error.name == "TypeError"
-    assert "must be an object" in result.error.message
+    assert "cannot be a tool input" in result.error.message
     assert host.calls == []
+
+
+async def test_tool_error_class_is_chosen_by_the_host(box: Sandbox) -> None:
+    async def call(name: str, args: Any) -> Any:
+        raise ToolError("input.city: 1 is not of type 'string'", name="TypeError")
+
+    code = "try { await codemode.echo({city: 1}) } catch (e) { return [e.name, e.message] }"
+    result = await box.run(code, call=call, names={"echo"})
+    assert result.value == ["TypeError", "input.city: 1 is not of type 'string'"]
 
 
 async def test_promise_all_calls_overlap_on_host(box: Sandbox) -> None:
