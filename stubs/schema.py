@@ -328,10 +328,7 @@ class SchemaConverter:
         self.refs[ref] = name  # before converting: a recursive ref now resolves to the name
         if shared is not None:
             self.registry.remember(shared[0], name)
-        description = target.get("description") if isinstance(target, Mapping) else None
-        self.define(
-            name, target, [jsdoc.escape(description)] if isinstance(description, str) else []
-        )
+        self.define(name, target, self._property_doc(target, describe_props=True))
         return name
 
 

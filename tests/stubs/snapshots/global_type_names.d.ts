@@ -1,3 +1,4 @@
+/** @format date */
 type ScheduleDate = string;
 interface ScheduleError { code?: number }
 type ScheduleRecord = Record<string, string>;

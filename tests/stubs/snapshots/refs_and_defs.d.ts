@@ -1,6 +1,7 @@
 /** A postal address. */
 interface Address { street: string; city: string; zip?: string }
 interface Money { amount: number; /** @minLength 3 @maxLength 3 */ currency: string }
+/** @format date */
 type CreateOrderDate = string;
 interface CreateOrderInput {
   billing: Address;
