@@ -68,6 +68,14 @@ TYPESCRIPT_SNIPPETS: list[tuple[str, Any]] = [
         5,
     ),
     (
+        "function pick(x: string): string;\nfunction pick(x: number): number;\n"
+        "function pick(x: any) { return x; }\n"
+        "const isNum = (v: unknown): v is number => typeof v === 'number';\n"
+        "const keys: (keyof typeof obj)[] = ['a'];\nconst obj = { a: pick(1) };\n"
+        "return keys.filter((k) => isNum(obj[k]!)).length;",
+        1,
+    ),
+    (
         "const maybe: string | undefined = undefined;\n"
         "const len = maybe?.length ?? 0;\n"
         "declare const injected: number;\n"
