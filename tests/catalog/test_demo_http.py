@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import anyio
 import httpx2
@@ -12,7 +13,14 @@ import pytest
 from engine.catalog import Catalog
 from engine.config import ServerConfig
 from engine.status import ServerState, UpstreamError
-from tests.catalog.conftest import TOKEN, eventually, eventually_async, is_ready, tool_names
+from tests.catalog.conftest import (
+    TOKEN,
+    demo_stdio_args,
+    eventually,
+    eventually_async,
+    is_ready,
+    tool_names,
+)
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 
 pytestmark = pytest.mark.anyio
@@ -120,13 +128,18 @@ async def test_rejected_credentials_are_an_error_without_the_secret(
     assert "401" in caplog.text  # the log did see the failures it must keep secrets out of
 
 
-@pytest.mark.parametrize("era", ["2026", "legacy"])
-async def test_list_changed_notifications_resync(
-    era: str, demo: RunningServer, legacy_demo: RunningServer, token_env: str
-) -> None:
-    config = (
-        bearer(demo, token_env) if era == "2026" else ServerConfig(id="demo", url=legacy_demo.url)
-    )
+def by_era(era: str, request: pytest.FixtureRequest) -> ServerConfig:
+    """The demo server as a 2026-era HTTP, 2025-era HTTP or stdio upstream (started lazily)."""
+    if era == "2026":
+        return bearer(request.getfixturevalue("demo"), request.getfixturevalue("token_env"))
+    if era == "legacy":
+        return ServerConfig(id="demo", url=request.getfixturevalue("legacy_demo").url)
+    return ServerConfig(id="demo", command=sys.executable, args=demo_stdio_args())
+
+
+@pytest.mark.parametrize("era", ["2026", "legacy", "stdio"])
+async def test_list_changed_notifications_resync(era: str, request: pytest.FixtureRequest) -> None:
+    config = by_era(era, request)
     async with Catalog([config]) as catalog:
         changes: list[str] = []
         catalog.on_change(changes.append)
@@ -180,13 +193,11 @@ async def test_per_server_timeout_cancels_the_upstream_call(
         assert catalog.status()["demo"].state is ServerState.READY
 
 
-@pytest.mark.parametrize("era", ["2026", "legacy"])
+@pytest.mark.parametrize("era", ["2026", "legacy", "stdio"])
 async def test_cancelling_the_caller_cancels_upstream(
-    era: str, demo: RunningServer, legacy_demo: RunningServer, token_env: str
+    era: str, request: pytest.FixtureRequest
 ) -> None:
-    config = (
-        bearer(demo, token_env) if era == "2026" else ServerConfig(id="demo", url=legacy_demo.url)
-    )
+    config = by_era(era, request)
     async with Catalog([config]) as catalog:
         async with anyio.create_task_group() as tg:
 
@@ -284,15 +295,14 @@ async def test_call_that_kills_the_server_is_a_retryable_error(
 
 @pytest.mark.parametrize("era", ["2026", "legacy"])
 async def test_dead_http_server_leaves_and_comes_back(
-    era: str, demo: RunningServer, legacy_demo: RunningServer, token_env: str
+    era: str, request: pytest.FixtureRequest
 ) -> None:
     # 2026 era: the dropped subscriptions/listen stream reveals the death, no interval needed.
     # 2025 era has no such signal (the SSE stream just ends), so the interval re-sync finds it.
-    if era == "2026":
-        server, config = demo, bearer(demo, token_env)
-    else:
-        server = legacy_demo
-        config = ServerConfig(id="demo", url=legacy_demo.url, sync_interval_s=0.3)
+    config = by_era(era, request)
+    server: RunningServer = request.getfixturevalue("demo" if era == "2026" else "legacy_demo")
+    if era == "legacy":
+        config = config.model_copy(update={"sync_interval_s": 0.3})
     async with Catalog([config]) as catalog:
         seen: list[tuple[ServerState, int]] = []
         catalog.on_change(

@@ -168,3 +168,20 @@ def test_backoff_doubles_and_is_capped() -> None:
     delays = backoff_delays()
     first = [next(delays) for _ in range(9)]
     assert first == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+
+
+async def test_silent_server_hits_its_own_connect_timeout() -> None:
+    silent = ServerConfig(
+        id="silent",
+        command=sys.executable,
+        args=["-c", "import time; time.sleep(60)"],
+        connect_timeout_s=1,
+    )
+    time_server = ServerConfig(id="time", command=str(VENV_BIN / "mcp-server-time"))
+    async with Catalog([silent, time_server]) as catalog:
+        status = catalog.status()
+        assert status["time"].state is ServerState.READY
+        details = status["silent"].error_details
+        assert details is not None
+        assert "connect_timeout_s=1 s" in details.cause
+        assert details.retryable
