@@ -12,7 +12,7 @@ import logging
 import math
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 import mcp_types as types
-from mcp.client.client import Client
+from mcp.client import Client, Transport
 from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -40,7 +40,6 @@ MAX_LIST_PAGES: Final = 100
 """A server whose cursors never end must not hang a sync."""
 
 _T = TypeVar("_T")
-_Transport = AbstractAsyncContextManager[tuple[Any, Any]]
 
 
 def backoff_delays(
@@ -111,7 +110,7 @@ class _EofWatchingStream:
 
 @asynccontextmanager
 async def _watch_eof(
-    transport: _Transport, on_eof: Callable[[], None]
+    transport: Transport, on_eof: Callable[[], None]
 ) -> AsyncIterator[tuple[Any, Any]]:
     async with transport as (read_stream, write_stream):
         yield _EofWatchingStream(read_stream, on_eof), write_stream
@@ -301,7 +300,7 @@ class Upstream:
             )
             yield await stack.enter_async_context(client)
 
-    async def _transport(self, conn: _Connection, stack: AsyncExitStack) -> _Transport:
+    async def _transport(self, conn: _Connection, stack: AsyncExitStack) -> Transport:
         cfg = self.config
         if cfg.url:
             headers: dict[str, str] = {}
