@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.abc
 import httpx2
 import mcp_types as types
 from mcp.client import Client, Transport
@@ -33,6 +36,7 @@ from engine.config import CredentialError, ServerConfig, read_secret, resolve_en
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 
 logger = logging.getLogger(__name__)
+_stderr_logger = logging.getLogger(__name__ + ".stderr")
 
 BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
@@ -116,6 +120,77 @@ async def _watch_eof(
         yield _EofWatchingStream(read_stream, on_eof), write_stream
 
 
+class _StderrTail:
+    """Reads a stdio server's stderr: logs each line and keeps the last few for error causes.
+
+    A crashed server's last words ("ModuleNotFoundError: ...") are what an operator needs.
+    """
+
+    KEEP_LINES: Final = 3
+    MAX_LINE: Final = 300
+
+    def __init__(self, server_id: str) -> None:
+        self._fd, write_fd = os.pipe()
+        os.set_blocking(self._fd, False)  # read on the event loop, no thread to strand
+        self.writer = os.fdopen(write_fd, "w")
+        """Handed to the child as its stderr; ours is closed once the child holds it."""
+        self._server_id = server_id
+        self._lines: deque[str] = deque(maxlen=self.KEEP_LINES)
+        self._done = anyio.Event()
+        self._scope = anyio.CancelScope()
+
+    async def pump(self) -> None:
+        try:
+            with self._scope:
+                await self._read_lines()
+        except anyio.ClosedResourceError:
+            pass  # closed under us at shutdown; what was read is kept
+        finally:
+            self._done.set()
+
+    async def _read_lines(self) -> None:
+        pending = b""
+        while self._fd >= 0:
+            await anyio.wait_readable(self._fd)
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._add(line)
+            if len(pending) > 65536:  # a line without end must not grow without bound
+                self._add(pending)
+                pending = b""
+        self._add(pending)
+
+    def _add(self, raw: bytes) -> None:
+        line = raw.decode(errors="replace").rstrip()
+        if line:
+            _stderr_logger.info("%s: %s", self._server_id, line)
+            self._lines.append(line[: self.MAX_LINE])
+
+    async def finish(self) -> None:
+        """After the child is gone: read what is left (briefly), then stop the reader."""
+        self.writer.close()
+        with anyio.move_on_after(1, shield=True):
+            await self._done.wait()
+        self._scope.cancel()
+
+    def close(self) -> None:
+        self.writer.close()
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            anyio.notify_closing(fd)
+            os.close(fd)
+
+    @property
+    def tail(self) -> str:
+        return " | ".join(self._lines)
+
+
 @dataclass(eq=False)
 class _Connection:
     """State of one connection attempt; replaced wholesale on reconnect."""
@@ -127,6 +202,7 @@ class _Connection:
     """The server answered 404 to our Mcp-Session-Id: reconnect at once, it is not an outage."""
     http_status: int | None = None
     resync_wanted: anyio.Event = field(default_factory=anyio.Event)
+    stderr: _StderrTail | None = None
 
     def lose(self, error: ErrorDetails | None) -> None:
         if not self.lost.is_set():
@@ -157,6 +233,8 @@ class Upstream:
         self._secret = ""
         self._settled = anyio.Event()
         self._logged_cause = ""
+        self._helpers: anyio.abc.TaskGroup
+        """Background readers tied to the supervisor's life (set by `run`)."""
 
     # ----- read side -----
 
@@ -216,6 +294,10 @@ class Upstream:
                 ErrorDetails(cause="oauth not configured", is_upstream=False, retryable=False)
             )
             await anyio.sleep_forever()
+        async with anyio.create_task_group() as self._helpers:
+            await self._supervise()
+
+    async def _supervise(self) -> None:
         delays = backoff_delays()
         while True:
             conn = _Connection()
@@ -257,8 +339,21 @@ class Upstream:
             if self._conn is conn:
                 self._conn = None
         if error is not None and not (conn.expired and reached_ready):
-            self._set_error(error)
+            self._set_error(self._with_stderr(error, conn))
         return reached_ready
+
+    def _with_stderr(self, error: ErrorDetails, conn: _Connection) -> ErrorDetails:
+        tail = conn.stderr.tail if conn.stderr is not None else ""
+        if not tail:
+            return error
+        try:
+            resolved = resolve_env(self.config)
+        except CredentialError:
+            resolved = {}
+        for key, value in resolved.items():
+            if value != self.config.env.get(key):  # came from a ${VAR}: may be a secret
+                tail = tail.replace(value, "***")
+        return error.model_copy(update={"cause": f"{error.cause}; stderr: {tail}"})
 
     async def _serve(self, conn: _Connection) -> None:
         async with anyio.create_task_group() as tg:
@@ -272,6 +367,12 @@ class Upstream:
     @asynccontextmanager
     async def _open(self, conn: _Connection) -> AsyncIterator[Client]:
         async with AsyncExitStack() as stack:
+            if self.config.command:
+                # Unwinds in reverse: the client (and child) first, then the tail drains.
+                conn.stderr = tail = _StderrTail(self.config.id)
+                stack.callback(tail.close)
+                self._helpers.start_soon(tail.pump)
+                stack.push_async_callback(tail.finish)
             transport = await self._transport(conn, stack)
 
             def eof() -> None:
@@ -298,7 +399,10 @@ class Upstream:
                 cache=None,  # the catalog is the cache; re-syncs must reach the server
                 message_handler=on_message,
             )
-            yield await stack.enter_async_context(client)
+            entered = await stack.enter_async_context(client)
+            if conn.stderr is not None:
+                conn.stderr.writer.close()  # the child holds its copy; EOF follows its exit
+            yield entered
 
     async def _transport(self, conn: _Connection, stack: AsyncExitStack) -> Transport:
         cfg = self.config
@@ -329,7 +433,8 @@ class Upstream:
         params = StdioServerParameters(
             command=cfg.command, args=list(cfg.args), env=resolve_env(cfg) or None, cwd=cfg.cwd
         )
-        return stdio_client(params, errlog=sys.stderr)
+        errlog = conn.stderr.writer if conn.stderr is not None else sys.stderr
+        return stdio_client(params, errlog=errlog)
 
     # ----- sync -----
 

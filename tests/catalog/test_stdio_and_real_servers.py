@@ -79,10 +79,24 @@ async def test_exit_leaves_no_tasks_or_children() -> None:
     assert len(asyncio.all_tasks()) == before
 
 
-async def test_stdio_server_that_cannot_start() -> None:
+SERVICE_KEY = "svc-" + uuid.uuid4().hex
+DIES = (
+    "import os, sys; "
+    "print('config broken, key=' + os.environ['SERVICE_KEY'], file=sys.stderr); "
+    "print('giving up', file=sys.stderr); sys.exit(2)"
+)
+
+
+async def test_stdio_server_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEMODE_TEST_SERVICE_KEY", SERVICE_KEY)
     servers = [
         ServerConfig(id="missing", command="/nonexistent/mcp-server"),
-        ServerConfig(id="dies", command=sys.executable, args=["-c", "raise SystemExit(2)"]),
+        ServerConfig(
+            id="dies",
+            command=sys.executable,
+            args=["-c", DIES],
+            env={"SERVICE_KEY": "${CODEMODE_TEST_SERVICE_KEY}"},
+        ),
         ServerConfig(id="time", command=str(VENV_BIN / "mcp-server-time")),
     ]
     async with Catalog(servers) as catalog:
@@ -94,6 +108,9 @@ async def test_stdio_server_that_cannot_start() -> None:
         dies = status["dies"].error_details
         assert dies is not None
         assert (dies.is_upstream, dies.retryable) == (False, True)
+        # The server's last words are in the cause, minus the secret it was handed.
+        assert "stderr: config broken, key=*** | giving up" in dies.cause
+        assert SERVICE_KEY not in dies.cause
         assert status["time"].state is ServerState.READY
         with anyio.fail_after(5):
             with pytest.raises(UpstreamError) as raised:
