@@ -56,6 +56,20 @@ def backoff_delays(
         delay = min(delay * 2, cap_s)
 
 
+def _session_gone(exc: BaseException, conn: _Connection) -> bool:
+    """The request failed because the server forgot our session, so it never ran there.
+
+    Either the server's 404 for our session id, or our own teardown of that dead session under
+    a request in flight. Only then is a retry safe for a tool that is not idempotent.
+    """
+    leaf = _leaf(exc)
+    return (
+        conn.expired
+        and isinstance(leaf, MCPError)
+        and leaf.code in (types.INVALID_REQUEST, types.CONNECTION_CLOSED)
+    )
+
+
 def _public_url(url: str) -> str:
     """The URL without userinfo, query or fragment, which may carry credentials."""
     parts = urlsplit(url)
@@ -574,7 +588,7 @@ class Upstream:
                     ),
                 ) from None
             except Exception as exc:
-                if conn.expired and attempt == 0:
+                if attempt == 0 and _session_gone(exc, conn):
                     # The server forgot our session (404): open a new one, retry once.
                     logger.info("upstream %s: session expired, reconnecting", self.config.id)
                     conn.lose(None)
