@@ -27,6 +27,12 @@ class Catalog:
         await catalog.call_tool("github", "search", {"q": "x"})
     ```
     One server failing never blocks or breaks the others.
+
+    Status per server: `Waiting` until its first connection settles; `Ready` once tools and
+    prompts are listed (a re-sync keeps it Ready and swaps the lists when done); `Error` with
+    details when it cannot be reached or refuses us. A server in Error offers no tools, keeps
+    its last error while reconnecting with capped backoff (0.5 s doubling to 30 s), and turns
+    Ready again by itself. `oauth` servers stay in Error ("oauth not configured") for now.
     """
 
     def __init__(self, servers: Sequence[ServerConfig]) -> None:
