@@ -1,0 +1,126 @@
+"""Runs agent code: the sandbox with `codemode.*` bound to a portal's curated tools.
+
+The host bridge resolves `codemode.<name>` to a curated tool, checks the arguments against
+its input schema, calls the upstream through the catalog (credentials stay here), and turns
+the upstream's answer into a value or a rejection. `codemode.search` and `codemode.describe`
+are answered from the portal's snapshot without leaving the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from mcp_types import CallToolResult
+
+from engine import results
+from engine.curation import CuratedTool
+from engine.status import UpstreamError
+from engine.validation import ArgumentError, ArgumentValidator
+from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
+from sandbox import ErrorKind, Limits, LogEntry, Sandbox, SandboxError, ToolError
+from stubs import HELPER_NAMES, StripError, strip_types
+
+UpstreamCall = Callable[[CuratedTool, dict[str, Any]], Awaitable[CallToolResult]]
+"""Calls one curated tool upstream (and logs it); raises UpstreamError."""
+
+
+class CodeExecutor:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        limits: Limits,
+        output_cap: int,
+        validator: ArgumentValidator,
+    ) -> None:
+        self.sandbox = sandbox
+        self.limits = limits
+        self.output_cap = output_cap
+        self.validator = validator
+
+    async def run(
+        self,
+        code: str,
+        view: PortalView,
+        upstream: UpstreamCall,
+        on_log: Callable[[LogEntry], None] | None = None,
+    ) -> tuple[CallToolResult, SandboxError | None]:
+        """Run `code`; the tool result for the agent, and the error (for the request log)."""
+        try:
+            javascript = await anyio.to_thread.run_sync(strip_types, code)
+        except StripError as exc:
+            error = SandboxError(
+                ErrorKind.SYNTAX,
+                f"{exc.message} at line {exc.line}, column {exc.column}",
+                name="SyntaxError",
+                line=exc.line,
+                column=exc.column,
+            )
+            return results.error_output(error), error
+        bridge = _Bridge(view, upstream, self.validator)
+        names = [*view.by_js_name, *HELPER_NAMES]
+        run = await self.sandbox.run(
+            javascript, call=bridge, names=names, limits=self.limits, on_log=on_log
+        )
+        return results.run_output(run, self.output_cap), run.error
+
+
+class _Bridge:
+    """The host callable one run's `codemode.*` calls arrive at."""
+
+    def __init__(
+        self, view: PortalView, upstream: UpstreamCall, validator: ArgumentValidator
+    ) -> None:
+        self.view = view
+        self.upstream = upstream
+        self.validator = validator
+
+    async def __call__(self, js_name: str, args: Any) -> Any:
+        if js_name == "search":
+            return self._search(args)
+        if js_name == "describe":
+            return self._describe(args)
+        tool = self.view.by_js_name[js_name]  # the sandbox only calls names it was given
+        try:
+            self.validator.check(f"codemode.{js_name}", tool.input_schema, args)
+        except ArgumentError as exc:
+            raise ToolError(str(exc), name="TypeError") from None
+        try:
+            result = await self.upstream(tool, args)
+        except UpstreamError as exc:
+            raise ToolError(exc.message, retryable=exc.retryable, code="upstream") from None
+        if result.is_error:
+            raise ToolError(results.text_of(result))
+        return results.sandbox_value(result)
+
+    def _search(self, args: Any) -> str:
+        query, limit = _search_args(args)
+        matches = self.view.search(query, limit)
+        if not matches:
+            return "// " + self.view.no_match_hint(query)
+        return self.view.declarations([m.tool for m in matches])
+
+    def _describe(self, args: Any) -> str:
+        name = args.get("name") if isinstance(args, dict) else args
+        if not isinstance(name, str):
+            raise ToolError(
+                'codemode.describe takes a tool name, e.g. describe("git_log")', name="TypeError"
+            )
+        tool = self.view.find(name.removeprefix("codemode."))
+        if tool is None:
+            near = ", ".join(m.js_name for m in self.view.search(name, 3))
+            hint = f" Close matches: {near}." if near else ""
+            raise ToolError(f"no tool named {name!r}.{hint}", name="TypeError")
+        return self.view.declarations([tool])
+
+
+def _search_args(args: Any) -> tuple[str, int]:
+    if isinstance(args, str):
+        return args, DEFAULT_SEARCH_LIMIT
+    if isinstance(args, dict) and isinstance(args.get("query"), str):
+        limit = args.get("limit", DEFAULT_SEARCH_LIMIT)
+        return args["query"], limit if isinstance(limit, int) else DEFAULT_SEARCH_LIMIT
+    raise ToolError(
+        'codemode.search takes a query string, e.g. search("list commits")', name="TypeError"
+    )

@@ -1,0 +1,284 @@
+"""`Portal`: one curated portal over shared upstream connections, for any of the surfaces.
+
+```python
+config = Config.load("portal.toml")
+async with Portal(config) as portal:              # connects every upstream concurrently
+    tools = portal.list_tools(Surface.CODEMODE)
+    result = await portal.call_tool(Surface.CODEMODE, "code", {"code": "..."}, user="ana")
+    portal.status()
+```
+A `Gateway` serves every portal of a config over one set of upstream connections; `Portal`
+used on its own starts a gateway for itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mcp_types import CallToolResult, GetPromptResult, Prompt, Tool
+
+from engine import results, surfaces
+from engine.config import Config, PortalConfig
+from engine.curation import CuratedTool, curate_portal
+from engine.requestlog import RequestRecord
+from engine.status import ServerState, ServerStatus, UpstreamError
+from engine.surfaces import Surface
+from engine.validation import ArgumentError
+from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
+from sandbox import LogEntry
+
+if TYPE_CHECKING:
+    from engine.gateway import Gateway
+
+log = logging.getLogger("codemode.portal")
+
+
+class PortalError(LookupError):
+    """A portal or prompt that does not exist; the message lists what does."""
+
+
+class Portal:
+    def __init__(
+        self, config: Config, portal_id: str | None = None, *, gateway: Gateway | None = None
+    ) -> None:
+        self.config = _pick(config, portal_id)
+        self.id = self.config.id
+        if gateway is None:
+            from engine.gateway import Gateway
+
+            gateway = Gateway(config, portals={self.id: self})
+            self._owns_gateway = True
+        else:
+            self._owns_gateway = False
+        self._gateway = gateway
+        self._server_ids = [ref.server_id for ref in self.config.servers]
+        self._listeners: list[Callable[[], None]] = []
+        self.view = PortalView(curate_portal(config, self.config, {}), [])
+
+    # -- lifetime (only when the portal owns its gateway) -------------------------------------
+
+    async def __aenter__(self) -> Portal:
+        if self._owns_gateway:
+            await self._gateway.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._owns_gateway:
+            await self._gateway.__aexit__(exc_type, exc, tb)
+
+    # -- what the portal shows ----------------------------------------------------------------
+
+    def list_tools(self, surface: Surface) -> list[Tool]:
+        return surfaces.list_tools(surface, self.view)
+
+    def list_prompts(self) -> list[Prompt]:
+        return [p.prompt for p in self.view.prompts]
+
+    def status(self) -> dict[str, ServerStatus]:
+        every = self._gateway.catalog.status()
+        return {sid: every[sid] for sid in self._server_ids if sid in every}
+
+    async def sync(self, server_id: str) -> ServerStatus:
+        if server_id not in self._server_ids:
+            raise PortalError(f"portal {self.id!r} has no server {server_id!r}")
+        return await self._gateway.catalog.sync(server_id)
+
+    def on_tools_changed(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` after the portal's tools or prompts changed (for list_changed)."""
+        self._listeners.append(callback)
+
+    def refresh(self) -> None:
+        """Rebuild the snapshot from the catalog; called by the gateway on upstream changes."""
+        catalog = self._gateway.catalog
+        status = catalog.status()
+        ready = [
+            s for s in self._server_ids if status.get(s) and status[s].state is ServerState.READY
+        ]
+        tools = {sid: catalog.tools(sid) for sid in ready}
+        prompts = {sid: catalog.prompts(sid) for sid in ready}
+        before = self._signature(self.view)
+        self.view = PortalView(
+            curate_portal(self._gateway.config, self.config, tools, prompts), ready
+        )
+        if self._signature(self.view) != before:
+            for listener in list(self._listeners):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("tools-changed listener failed")
+
+    @staticmethod
+    def _signature(view: PortalView) -> tuple[Any, ...]:
+        return (
+            tuple((t.name, t.description, id(t.input_schema)) for t in view.tools),
+            tuple(p.name for p in view.prompts),
+        )
+
+    # -- calls --------------------------------------------------------------------------------
+
+    async def call_tool(
+        self,
+        surface: Surface,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        user: str | None = None,
+        on_log: Callable[[LogEntry], None] | None = None,
+    ) -> CallToolResult:
+        """Answer `tools/call` for `surface`. Never raises for bad input or upstream trouble:
+        the agent gets an `isError` result that says what went wrong."""
+        arguments = arguments if arguments is not None else {}
+        view = self.view
+        if name in surfaces.engine_tools(surface):
+            if name == surfaces.QUERY:
+                return self._query(view, arguments)
+            return await self._run_code(name, view, arguments, user, on_log)
+        if surfaces.calls_upstream_directly(surface):
+            tool = view.tool(name)
+            if tool is not None:
+                return await self._call_direct(tool, arguments, user)
+        return results.tool_error(self._unknown_tool(surface, name))
+
+    def _unknown_tool(self, surface: Surface, name: str) -> str:
+        listed = [t.name for t in self.list_tools(surface)]
+        shown = ", ".join(listed[:20]) + (", ..." if len(listed) > 20 else "")
+        return f"unknown tool {name!r} on this endpoint. Available: {shown or 'none'}."
+
+    def _query(self, view: PortalView, arguments: dict[str, Any]) -> CallToolResult:
+        try:
+            self._gateway.validator.check("query", surfaces.QUERY_TOOL.input_schema, arguments)
+        except ArgumentError as exc:
+            return results.tool_error(str(exc))
+        query = str(arguments["query"])
+        matches = view.search(query, int(arguments.get("limit", DEFAULT_SEARCH_LIMIT)))
+        if not matches:
+            return results.tool_error(view.no_match_hint(query))
+        from mcp_types import TextContent
+
+        return CallToolResult(
+            content=[TextContent(type="text", text=view.describe_text(matches))],
+            structured_content={"matches": [view.match_json(m) for m in matches]},
+        )
+
+    async def _run_code(
+        self,
+        name: str,
+        view: PortalView,
+        arguments: dict[str, Any],
+        user: str | None,
+        on_log: Callable[[LogEntry], None] | None,
+    ) -> CallToolResult:
+        code = arguments.get("code")
+        if not isinstance(code, str) or set(arguments) - {"code"}:
+            return results.tool_error(f'{name} takes {{"code": "<JavaScript>"}}')
+        started = time.perf_counter()
+
+        async def upstream(tool: CuratedTool, args: dict[str, Any]) -> CallToolResult:
+            return await self._upstream(tool, args, user)
+
+        result, error = await self._gateway.executor.run(code, view, upstream, on_log)
+        self._gateway.request_log.record(
+            RequestRecord(
+                portal=self.id,
+                kind="code_run",
+                status="error" if error else "ok",
+                capability=name,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                user=user,
+                request_bytes=len(code.encode()),
+                response_bytes=_size(result),
+                error=f"{error.kind.value}: {error.message}" if error else None,
+            )
+        )
+        return result
+
+    async def _call_direct(
+        self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
+    ) -> CallToolResult:
+        try:
+            self._gateway.validator.check(tool.name, tool.input_schema, arguments)
+        except ArgumentError as exc:
+            return results.tool_error(str(exc))
+        try:
+            return await self._upstream(tool, arguments, user)
+        except UpstreamError as exc:
+            retry = " (retryable: try again shortly)" if exc.retryable else ""
+            return results.tool_error(f"{exc.message}{retry}")
+
+    async def _upstream(
+        self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
+    ) -> CallToolResult:
+        """One upstream call, logged whether it succeeds or not."""
+        started = time.perf_counter()
+        status, error, result = "error", None, None
+        try:
+            result = await self._gateway.catalog.call_tool(
+                tool.server_id, tool.upstream_name, arguments
+            )
+            status = "error" if result.is_error else "ok"
+            error = results.text_of(result)[:200] if result.is_error else None
+            return result
+        except UpstreamError as exc:
+            error = exc.message
+            raise
+        except BaseException:
+            error = "cancelled"
+            raise
+        finally:
+            self._gateway.request_log.record(
+                RequestRecord(
+                    portal=self.id,
+                    kind="tool_call",
+                    status=status,  # type: ignore[arg-type]
+                    capability=tool.name,
+                    server=tool.server_id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    user=user,
+                    request_bytes=_json_size(arguments),
+                    response_bytes=_size(result) if result is not None else 0,
+                    error=error,
+                )
+            )
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> GetPromptResult:
+        prompt = self.view.curation.prompt(name)
+        if prompt is None:
+            known = ", ".join(p.name for p in self.view.prompts) or "none"
+            raise PortalError(f"unknown prompt {name!r}; this portal's prompts: {known}")
+        return await self._gateway.catalog.get_prompt(
+            prompt.server_id, prompt.upstream_name, arguments
+        )
+
+
+def _pick(config: Config, portal_id: str | None) -> PortalConfig:
+    if portal_id is not None:
+        for portal in config.portals:
+            if portal.id == portal_id:
+                return portal
+        known = ", ".join(p.id for p in config.portals) or "none"
+        raise PortalError(f"no portal {portal_id!r} in the config (portals: {known})")
+    if len(config.portals) != 1:
+        known = ", ".join(p.id for p in config.portals) or "none"
+        raise PortalError(f"the config has {len(config.portals)} portals ({known}): name one")
+    return config.portals[0]
+
+
+def _size(result: CallToolResult) -> int:
+    return len(result.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def _json_size(value: Any) -> int:
+    import json
+
+    return len(json.dumps(value, default=str))

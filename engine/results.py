@@ -1,0 +1,83 @@
+"""Results crossing the engine: upstream results into the sandbox, and sandbox runs back out.
+
+Inside the sandbox (DESIGN.md, "Tool surfaces"): an `isError` result rejects with the tool's
+text; otherwise `structuredContent` if present, else the text parsed as JSON when it parses,
+the raw string otherwise; non-text content (images, resources) as their MCP content objects.
+
+Back to the agent: `{"result": ..., "logs": [...]}` as JSON text plus `structuredContent`,
+errors as `isError: true` with the typed error and the logs so far, and output over the cap
+cut with a notice at the top saying what the cap is and how much was cut.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp_types import CallToolResult, ContentBlock, TextContent
+
+from sandbox import RunResult, SandboxError
+
+
+def text_of(result: CallToolResult) -> str:
+    """All text content of a result, joined: the message of a tool error."""
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    return "\n".join(texts) if texts else "the tool reported an error without a message"
+
+
+def sandbox_value(result: CallToolResult) -> Any:
+    """What `await codemode.<tool>(...)` resolves to for a successful upstream result."""
+    if result.structured_content is not None:
+        return result.structured_content
+    values = [_content_value(block) for block in result.content]
+    if len(values) == 1:
+        return values[0]
+    return values or None
+
+
+def _content_value(block: ContentBlock) -> Any:
+    if isinstance(block, TextContent):
+        try:
+            return json.loads(block.text)
+        except ValueError:
+            return block.text
+    return block.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def run_output(run: RunResult, cap: int) -> CallToolResult:
+    """The `code`/`execute` tool result for one sandbox run."""
+    logs = [entry.to_json() for entry in run.logs]
+    if run.error is not None:
+        payload: dict[str, Any] = {"error": run.error.to_json(), "logs": logs}
+        return _capped(payload, cap, is_error=True)
+    return _capped({"result": run.value, "logs": logs}, cap, is_error=False)
+
+
+def error_output(error: SandboxError, logs: list[dict[str, str]] | None = None) -> CallToolResult:
+    payload = {"error": error.to_json(), "logs": logs or []}
+    return _capped(payload, cap=None, is_error=True)
+
+
+def _capped(payload: dict[str, Any], cap: int | None, *, is_error: bool) -> CallToolResult:
+    text = json.dumps(payload, ensure_ascii=False)
+    if cap is None or len(text) <= cap:
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=payload,
+            is_error=is_error,
+        )
+    shown = text[:cap]
+    notice = (
+        f"[output cut: showing the first {cap:,} of {len(text):,} characters "
+        f"({len(text) - cap:,} cut); the output cap is {cap:,} characters. "
+        "Return less: filter, summarise or paginate inside the code.]\n"
+    )
+    # The structured copy would carry the whole output past the cap: leave it out.
+    return CallToolResult(
+        content=[TextContent(type="text", text=notice + shown)], is_error=is_error
+    )
+
+
+def tool_error(message: str) -> CallToolResult:
+    """An `isError` result the agent can read, for problems found before any upstream call."""
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)

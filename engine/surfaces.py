@@ -1,0 +1,171 @@
+"""The four shapes in which a portal shows its tools, and the engine's own tools.
+
+| URL                                        | Surface            | the client sees             |
+|--------------------------------------------|--------------------|-----------------------------|
+| /mcp                                       | ALL                | every curated tool          |
+| /mcp?optimize_context=minimize_tools       | MINIMIZE_TOOLS     | names only, plus `query`    |
+| /mcp?optimize_context=search_and_execute   | SEARCH_AND_EXECUTE | `query` and `execute`       |
+| /mcp?codemode=search_and_execute           | CODEMODE           | `code`                      |
+
+The descriptions of `query`, `execute` and `code` are fixed text: their size never depends on
+how many tools the portal has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from mcp_types import Tool
+
+from engine.view import PortalView
+
+
+class Surface(StrEnum):
+    ALL = "all"
+    MINIMIZE_TOOLS = "minimize_tools"
+    SEARCH_AND_EXECUTE = "search_and_execute"
+    CODEMODE = "codemode"
+
+    @property
+    def runs_code(self) -> bool:
+        return self in (Surface.SEARCH_AND_EXECUTE, Surface.CODEMODE)
+
+
+class SurfaceError(ValueError):
+    """A URL asked for a surface that does not exist; the message lists the valid ones."""
+
+
+_OPTIMIZE = {
+    "minimize_tools": Surface.MINIMIZE_TOOLS,
+    "search_and_execute": Surface.SEARCH_AND_EXECUTE,
+}
+_CODEMODE = {"search_and_execute": Surface.CODEMODE}
+
+
+def surface_from_query(params: Mapping[str, str]) -> Surface:
+    """The surface a client asked for with `?optimize_context=` or `?codemode=`."""
+    optimize, codemode = params.get("optimize_context"), params.get("codemode")
+    if optimize is not None and codemode is not None:
+        raise SurfaceError("use either optimize_context or codemode, not both")
+    if optimize is not None:
+        if optimize not in _OPTIMIZE:
+            raise SurfaceError(
+                f"unknown optimize_context={optimize!r}; valid values: "
+                + ", ".join(sorted(_OPTIMIZE))
+            )
+        return _OPTIMIZE[optimize]
+    if codemode is not None:
+        if codemode not in _CODEMODE:
+            raise SurfaceError(
+                f"unknown codemode={codemode!r}; valid values: " + ", ".join(sorted(_CODEMODE))
+            )
+        return _CODEMODE[codemode]
+    return Surface.ALL
+
+
+QUERY = "query"
+EXECUTE = "execute"
+CODE = "code"
+
+QUERY_TOOL = Tool(
+    name=QUERY,
+    description=(
+        "Search this portal's tools by what you want to do, in plain words "
+        '(e.g. "list recent commits", "time in Tokyo"). Returns the best matches as '
+        "TypeScript declarations plus their JSON schemas. Call a match by its name, or as "
+        "codemode.<name>(input) inside code."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What you want to do, or a tool name."},
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 50,
+                "description": "How many matches to return (default 5).",
+            },
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    },
+)
+
+_CODE_INPUT = {
+    "type": "object",
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": "JavaScript to run; top-level await and return allowed.",
+        }
+    },
+    "required": ["code"],
+    "additionalProperties": False,
+}
+
+_CODE_RULES = """\
+Every tool is an async method: `await codemode.<name>(input)` with an input object. \
+`await codemode.search("what you need")` returns TypeScript declarations of matching tools; \
+`await codemode.describe("name")` returns one tool's declaration.
+Write a script body: top-level `await` works and the value you `return` (or of the last \
+expression) is the result. An `async () => {...}` or `async function main() {...}` is called \
+for you. TypeScript annotations are stripped.
+Results are parsed JSON (or text); a failing tool throws an Error you can catch. Run \
+independent calls together with `Promise.all`. `console.log` output comes back with the \
+result. There is no fetch, require, import, timers, files or network; runs are limited in \
+time, calls and output size, so filter and summarise inside the code.
+
+Example:
+const found = await codemode.search("current time in a timezone");
+const [a, b] = await Promise.all([
+  codemode.time_get_current_time({ timezone: "Asia/Tokyo" }),
+  codemode.time_get_current_time({ timezone: "Europe/Paris" }),
+]);
+return { tokyo: a.datetime, paris: b.datetime };"""
+
+EXECUTE_TOOL = Tool(
+    name=EXECUTE,
+    description=(
+        "Run JavaScript in an isolated sandbox that can call this portal's tools. Use `query` "
+        "first to find tools and their input types.\n" + _CODE_RULES
+    ),
+    input_schema=_CODE_INPUT,
+)
+
+CODE_TOOL = Tool(
+    name=CODE,
+    description=(
+        "Run JavaScript in an isolated sandbox that can call every tool of this portal "
+        "(find them from inside the code with codemode.search).\n" + _CODE_RULES
+    ),
+    input_schema=_CODE_INPUT,
+)
+
+
+def list_tools(surface: Surface, view: PortalView) -> list[Tool]:
+    if surface is Surface.ALL:
+        return [t.tool for t in view.tools]
+    if surface is Surface.MINIMIZE_TOOLS:
+        names_only = [
+            Tool(name=t.name, description="", input_schema={"type": "object"}) for t in view.tools
+        ]
+        return [*names_only, QUERY_TOOL]
+    if surface is Surface.SEARCH_AND_EXECUTE:
+        return [QUERY_TOOL, EXECUTE_TOOL]
+    return [CODE_TOOL]
+
+
+def engine_tools(surface: Surface) -> frozenset[str]:
+    """Names of the engine's own tools on `surface`."""
+    return {
+        Surface.ALL: frozenset(),
+        Surface.MINIMIZE_TOOLS: frozenset({QUERY}),
+        Surface.SEARCH_AND_EXECUTE: frozenset({QUERY, EXECUTE}),
+        Surface.CODEMODE: frozenset({CODE}),
+    }[surface]
+
+
+def calls_upstream_directly(surface: Surface) -> bool:
+    """Whether a curated tool's own name can be called on `surface`."""
+    return surface in (Surface.ALL, Surface.MINIMIZE_TOOLS)

@@ -1,0 +1,89 @@
+"""A snapshot of what one portal exposes: curated tools under their client and `codemode`
+names, a search index, and their TypeScript declarations. Rebuilt whenever an upstream's
+lists or health change; a code run keeps the snapshot it started with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from engine.curation import CuratedPrompt, CuratedTool, Curation
+from engine.search import SearchHit, ToolIndex
+from stubs import declare, sanitize_names
+
+DEFAULT_SEARCH_LIMIT = 5
+MAX_SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Match:
+    tool: CuratedTool
+    js_name: str
+    score: float
+
+
+class PortalView:
+    def __init__(self, curation: Curation, server_names: list[str]) -> None:
+        self.curation = curation
+        self.tools: list[CuratedTool] = curation.enabled_tools
+        self.prompts: list[CuratedPrompt] = curation.enabled_prompts
+        self.server_names = server_names
+        """Ids of the portal's servers that are Ready, for "how to broaden" hints."""
+        self.js_names: dict[str, str] = sanitize_names(t.name for t in self.tools)
+        self.by_js_name: dict[str, CuratedTool] = {self.js_names[t.name]: t for t in self.tools}
+
+    def tool(self, client_name: str) -> CuratedTool | None:
+        return self.curation.tool(client_name)
+
+    def find(self, name: str) -> CuratedTool | None:
+        """A tool by its `codemode` name or its client-visible name."""
+        return self.by_js_name.get(name) or self.curation.tool(name)
+
+    @cached_property
+    def index(self) -> ToolIndex[CuratedTool]:
+        return ToolIndex(self.tools)
+
+    def search(self, query: str, limit: int = DEFAULT_SEARCH_LIMIT) -> list[Match]:
+        limit = max(1, min(limit, MAX_SEARCH_LIMIT))
+        hits: list[SearchHit[CuratedTool]] = self.index.search(query, limit)
+        return [Match(h.item, self.js_names[h.item.name], h.score) for h in hits]
+
+    def declarations(self, tools: list[CuratedTool]) -> str:
+        """Compilable TypeScript for `tools`, named as they are on `codemode`."""
+        return declare([t.tool for t in tools], names=self.js_names) if tools else ""
+
+    def no_match_hint(self, query: str) -> str:
+        servers = ", ".join(self.server_names) or "none is ready"
+        if not query.strip():
+            return (
+                'Empty query: describe what you want to do, e.g. "current time in a '
+                f"timezone\". This portal's servers: {servers}."
+            )
+        return (
+            f'No tool matches "{query}". Use fewer or more general words, or a server name. '
+            f"This portal's servers: {servers}."
+        )
+
+    def match_json(self, match: Match) -> dict[str, Any]:
+        tool = match.tool
+        out: dict[str, Any] = {
+            "name": tool.name,
+            "codemode": f"codemode.{match.js_name}",
+            "server": tool.server_id,
+            "description": tool.description,
+            "inputSchema": tool.input_schema,
+        }
+        if tool.output_schema is not None:
+            out["outputSchema"] = tool.output_schema
+        return out
+
+    def describe_text(self, matches: list[Match]) -> str:
+        """Text for the `query` tool: declarations first, then the JSON schemas."""
+        schemas = json.dumps([self.match_json(m) for m in matches], ensure_ascii=False)
+        return (
+            f"{self.declarations([m.tool for m in matches])}\n"
+            f'JSON schemas (call by "name" where tools are listed, or as '
+            f"codemode.<name> in code):\n{schemas}"
+        )
