@@ -1,0 +1,317 @@
+"""Tool-search quality: does `query` / `codemode.search` put the right tool first?
+
+    python -m benchmarks.search
+
+The labelled set (benchmarks/tasks.json) pairs requests phrased the way people ask ("show me
+the last three commits") with the real tool that does it, at least three per tool for all 51
+tools of the recorded real servers. They are searched in the real catalog alone and mixed into
+the 1,000-tool synthetic catalog (benchmarks/catalogs.py) as distractors.
+
+Rankers:
+- `query`: `engine.view.PortalView.search`, the ranking behind both the `query` tool and
+  `codemode.search`;
+- `codemode.search` in the sandbox: every task run through the real QuickJS sandbox via
+  `engine.executor.CodeExecutor`, its declarations parsed back into tool names, and checked to
+  be the same ranking as `query`;
+- substring baseline: a tool scores one point per distinct query word (3+ letters) found as a
+  substring of its name or description; ties keep catalog order.
+
+Writes benchmarks/results/search.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp_types import CallToolResult
+
+from benchmarks.catalogs import merged, portal_view, real_catalog, synthetic_catalog
+from benchmarks.sandbox import machine
+from engine.curation import CuratedTool
+from engine.executor import CodeExecutor
+from engine.validation import ArgumentValidator
+from engine.view import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, PortalView
+from sandbox import Limits, Sandbox
+from stubs import count_tokens
+
+TASKS = Path(__file__).parent / "tasks.json"
+RESULTS = Path(__file__).parent / "results" / "search.md"
+DISTRACTORS = 1000
+TARGET_RECALL_AT_3 = 0.9
+SANDBOX_LIMIT = 10
+"""Matches per `codemode.search` call in the sandbox run (its MRR is therefore MRR@10)."""
+
+Ranker = Callable[[str], list[str]]
+"""A task sentence to client-visible tool names, best first."""
+
+
+@dataclass(frozen=True)
+class Task:
+    task: str
+    tool: str
+    also: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> frozenset[str]:
+        return frozenset((self.tool, *self.also))
+
+
+@dataclass
+class Score:
+    name: str
+    ranks: list[int | None] = field(default_factory=list)
+    """1-based rank of the first accepted tool per task, None if not ranked."""
+
+    def recall(self, k: int) -> float:
+        return sum(1 for r in self.ranks if r is not None and r <= k) / len(self.ranks)
+
+    @property
+    def mrr(self) -> float:
+        return sum(1 / r for r in self.ranks if r is not None) / len(self.ranks)
+
+
+class TaskSetError(ValueError):
+    """tasks.json names a tool the real catalog does not have."""
+
+
+def load_tasks(path: Path = TASKS) -> list[Task]:
+    data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return [Task(d["task"], d["tool"], tuple(d.get("also", ()))) for d in data]
+
+
+def check_tasks(tasks: Sequence[Task], view: PortalView) -> None:
+    known = {t.name for t in view.tools}
+    unknown = sorted({name for t in tasks for name in t.accepted} - known)
+    if unknown:
+        raise TaskSetError(f"tasks.json names tools not in the catalog: {', '.join(unknown)}")
+
+
+def rank_of(ranking: Sequence[str], task: Task) -> int | None:
+    return next((i + 1 for i, name in enumerate(ranking) if name in task.accepted), None)
+
+
+def score(name: str, ranker: Ranker, tasks: Sequence[Task]) -> tuple[Score, list[list[str]]]:
+    result, rankings = Score(name), []
+    for task in tasks:
+        ranking = ranker(task.task)
+        rankings.append(ranking)
+        result.ranks.append(rank_of(ranking, task))
+    return result, rankings
+
+
+def query_ranker(view: PortalView, limit: int = MAX_SEARCH_LIMIT) -> Ranker:
+    return lambda q: [m.tool.name for m in view.search(q, limit)]
+
+
+QUERY = "`query` (PortalView.search)"
+BASELINE = "substring baseline"
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def substring_ranker(view: PortalView, limit: int = MAX_SEARCH_LIMIT) -> Ranker:
+    texts = [(t.name, f"{t.name} {t.description}".lower()) for t in view.tools]
+
+    def rank(query: str) -> list[str]:
+        words = {w for w in _WORD.findall(query.lower()) if len(w) >= 3}
+        scored = [(sum(w in text for w in words), i, name) for i, (name, text) in enumerate(texts)]
+        scored = [s for s in scored if s[0] > 0]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [name for _, _, name in scored[:limit]]
+
+    return rank
+
+
+# -- codemode.search inside the sandbox ---------------------------------------------------------
+
+_METHOD = re.compile(r'^  (?:"((?:[^"\\]|\\.)+)"|([A-Za-z_$][\w$]*))\(', re.MULTILINE)
+
+
+def declared_names(declarations: str, view: PortalView) -> list[str]:
+    """Client-visible names of the tools in a `codemode.search` answer, in order."""
+    block = declarations.split("declare const codemode: {", 1)[-1]
+    js_names = [quoted or bare for quoted, bare in _METHOD.findall(block)]
+    return [view.by_js_name[n].name for n in js_names if n in view.by_js_name]
+
+
+async def sandbox_search(view: PortalView, queries: Sequence[str], limit: int) -> list[str]:
+    """Run every query through `codemode.search` in one real sandbox run; the raw answers."""
+
+    async def no_upstream(tool: CuratedTool, args: dict[str, Any]) -> CallToolResult:
+        raise AssertionError(f"search must not call an upstream (called {tool.name})")
+
+    limits = Limits(max_calls=len(queries) + 1, max_result_bytes=64 * 1024 * 1024)
+    sandbox = Sandbox(limits)
+    try:
+        executor = CodeExecutor(sandbox, limits, 1 << 30, ArgumentValidator())
+        code = (
+            f"const queries = {json.dumps(list(queries))};\n"
+            "const out = [];\n"
+            "for (const query of queries) {\n"
+            f"  out.push(await codemode.search({{ query, limit: {limit} }}));\n"
+            "}\n"
+            "return out;"
+        )
+        result, error = await executor.run(code, view, no_upstream)
+    finally:
+        sandbox.close()
+    if error is not None:
+        raise RuntimeError(f"sandbox run failed: {error}")
+    answers = (result.structured_content or {}).get("result")
+    if not isinstance(answers, list) or len(answers) != len(queries):
+        raise RuntimeError(f"unexpected sandbox result: {str(result.content)[:300]}")
+    return [str(a) for a in answers]
+
+
+@dataclass(frozen=True)
+class SandboxCheck:
+    score: Score
+    same_ranking: int
+    tasks: int
+
+
+def sandbox_check(view: PortalView, tasks: Sequence[Task], limit: int) -> SandboxCheck:
+    answers = anyio.run(sandbox_search, view, [t.task for t in tasks], limit)
+    rankings = [declared_names(a, view) for a in answers]
+    same = sum(
+        1
+        for task, ranking in zip(tasks, rankings, strict=True)
+        if ranking == [m.tool.name for m in view.search(task.task, limit)]
+    )
+    result = Score(f"`codemode.search` in the sandbox (top {limit})")
+    result.ranks = [rank_of(r, t) for r, t in zip(rankings, tasks, strict=True)]
+    return SandboxCheck(result, same, len(tasks))
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: list[tuple[int, Score]]
+    """(tools searched, score): query and baseline on the real catalog, then on the big one."""
+    sandbox: SandboxCheck
+    misses: list[tuple[Task, int | None, list[str]]]
+    per_server: list[tuple[str, int, float]]
+    answer_tokens: tuple[float, float]
+
+
+def answer_tokens(view: PortalView, tasks: Sequence[Task]) -> tuple[float, float]:
+    """Mean tokens of a `query` answer and of a `codemode.search` answer (default limit)."""
+    query, search = [], []
+    for task in tasks:
+        matches = view.search(task.task, DEFAULT_SEARCH_LIMIT)
+        query.append(count_tokens(view.describe_text(matches)))
+        search.append(count_tokens(view.declarations([m.tool for m in matches])))
+    return sum(query) / len(query), sum(search) / len(search)
+
+
+def measure(tasks: Sequence[Task], distractors: int = DISTRACTORS) -> Report:
+    real = real_catalog()
+    small = portal_view(real)
+    big = portal_view(merged(real, synthetic_catalog(distractors)))
+    check_tasks(tasks, small)
+    q_small, _ = score(QUERY, query_ranker(small), tasks)
+    s_small, _ = score(BASELINE, substring_ranker(small), tasks)
+    q_big, big_rankings = score(QUERY, query_ranker(big), tasks)
+    s_big, _ = score(BASELINE, substring_ranker(big), tasks)
+    n_small, n_big = len(small.tools), len(big.tools)
+    rows = [(n_small, q_small), (n_small, s_small), (n_big, q_big), (n_big, s_big)]
+    misses = [
+        (task, rank, ranking[:3])
+        for task, rank, ranking in zip(tasks, q_big.ranks, big_rankings, strict=True)
+        if rank is None or rank > 3
+    ]
+    return Report(
+        rows=rows,
+        sandbox=sandbox_check(big, tasks, SANDBOX_LIMIT),
+        misses=misses,
+        per_server=_per_server(tasks, q_big),
+        answer_tokens=answer_tokens(big, tasks),
+    )
+
+
+def _per_server(tasks: Sequence[Task], result: Score) -> list[tuple[str, int, float]]:
+    groups: dict[str, list[int | None]] = {}
+    for task, rank in zip(tasks, result.ranks, strict=True):
+        groups.setdefault(task.tool.split("_", 1)[0], []).append(rank)
+    return [
+        (server, len(ranks), sum(1 for r in ranks if r is not None and r <= 3) / len(ranks))
+        for server, ranks in groups.items()
+    ]
+
+
+def render(report: Report, tasks: Sequence[Task]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    tools = len({t.tool for t in tasks})
+    out = [
+        "# Tool-search quality",
+        "",
+        f"{stamp}; {machine()}. Written by `python -m benchmarks.search`.",
+        "",
+        f"{len(tasks)} labelled requests (`benchmarks/tasks.json`) for all {tools} tools of the 6",
+        "recorded real servers, phrased as people ask. Searched among the real tools alone, and",
+        f"among the real tools plus {DISTRACTORS:,} synthetic distractors. Rank of the first",
+        "correct tool in up to 50 results; MRR counts a tool not in the results as 0.",
+        "",
+        "| ranker | tools searched | recall@1 | recall@3 | MRR | target recall@3 >= 0.9 |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    sandbox = report.sandbox
+    for n, s in [*report.rows, (report.rows[2][0], sandbox.score)]:
+        met = "yes" if s.recall(3) >= TARGET_RECALL_AT_3 else "**no**"
+        target = "(baseline)" if s.name == BASELINE else met
+        out.append(
+            f"| {s.name} | {n:,} | {s.recall(1):.3f} | {s.recall(3):.3f} | {s.mrr:.3f} | {target} |"
+        )
+    q_tokens, s_tokens = report.answer_tokens
+    out += [
+        "",
+        f"`codemode.search` run inside the QuickJS sandbox (through `engine.executor`) returned "
+        f"the same top-{SANDBOX_LIMIT} ranking as `query` for {sandbox.same_ranking} of "
+        f"{sandbox.tasks} requests.",
+        "",
+        f"What a lookup costs afterwards (default {DEFAULT_SEARCH_LIMIT} matches, "
+        f"{report.rows[2][0]:,} tools): a `query` answer (declarations + JSON schemas) "
+        f"{q_tokens:,.0f} tokens on average; a `codemode.search` answer (declarations) "
+        f"{s_tokens:,.0f} tokens.",
+        "",
+        f"Recall@3 of `query` by server ({report.rows[2][0]:,} tools):",
+        "",
+        "| server | requests | recall@3 |",
+        "|---|---:|---:|",
+    ]
+    out += [f"| {server} | {n} | {r:.3f} |" for server, n, r in report.per_server]
+    out += [
+        "",
+        f"## Misses of `query` at {report.rows[2][0]:,} tools (correct tool not in the top 3)",
+        "",
+        "| request | correct tool | its rank | top 3 returned |",
+        "|---|---|---:|---|",
+    ]
+    out += [
+        f"| {t.task} | {t.tool} | {rank if rank is not None else '-'} | {', '.join(top)} |"
+        for t, rank, top in report.misses
+    ]
+    out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    tasks = load_tasks()
+    text = render(measure(tasks), tasks)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
