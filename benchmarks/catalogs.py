@@ -518,7 +518,8 @@ def _input_schema(rnd: random.Random, product: Product, obj: str, verb: str) -> 
     id_name = f"{obj}_id"
     if verb in ("get", "update", "delete", "archive", "assign", "restore"):
         props[id_name] = _prop("string", f"Id of the {words}.")
-        required.append(id_name)
+        if id_name not in required:  # `calendar_id` is both the scope and the object id
+            required.append(id_name)
     if verb in ("list", "search", "count", "export"):
         _filters(rnd, props, words)
     if verb == "search":
