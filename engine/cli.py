@@ -1,0 +1,593 @@
+"""`codemode`: serve portals, show what clients see, run code, check configs.
+
+    codemode serve [--config PATH] [--host 127.0.0.1] [--port 8787] [--portal ID]
+    codemode serve --stdio [--config PATH] [--surface S] [--portal ID]
+    codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
+    codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
+    codemode status [--config PATH] [--json]
+    codemode check-config PATH
+
+Without `--config`, `serve`, `tools`, `run` and `status` use the built-in demo portal
+(`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server).
+Commands that connect print progress to stderr while the upstream servers connect.
+
+Exit codes:
+    0    success
+    1    the run or the tool call failed (`run`), or an unexpected error
+    2    bad usage or a bad config (every problem is printed with its key)
+    3    upstream servers unavailable (`status` with a server in Error)
+    130  interrupted (Ctrl-C); `serve` stopped by SIGTERM exits 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import anyio
+import uvicorn
+from mcp_types import CallToolResult, TextContent, Tool
+
+from engine.config import Config, ConfigError
+from engine.demo import DEMO_SOURCE, demo_config
+from engine.gateway import Gateway
+from engine.portal import Portal
+from engine.status import ServerState, ServerStatus
+from engine.surfaces import Surface
+from stubs import count_tokens
+
+log = logging.getLogger("codemode.cli")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
+3 upstream servers unavailable (status with a server in Error); 130 interrupted (Ctrl-C).
+Without --config, serve/tools/run/status use the built-in demo portal.
+Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve`."""
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_CODE_TOOLS = {Surface.CODEMODE: "code", Surface.SEARCH_AND_EXECUTE: "execute"}
+
+
+class CliError(Exception):
+    """A failure reported as one line and an exit code, never a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codemode",
+        description="Self-hosted MCP server portal with a code-mode sandbox.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (with tracebacks) to stderr"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+        return sub
+
+    serve = command("serve", "serve the portals over HTTP (or one portal over stdio)")
+    _config_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
+    serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
+    _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
+    _portal_option(serve)
+
+    tools = command("tools", "list the tools a client sees, with token counts per surface")
+    _config_option(tools)
+    _portal_option(tools)
+    _surface_option(tools, list(Surface), None, "list this surface's tools (default: a table)")
+    tools.add_argument("--json", action="store_true", help="print JSON")
+
+    run = command("run", "run JavaScript against the portal; print result, logs and errors")
+    _config_option(run)
+    _portal_option(run)
+    _surface_option(run, list(_CODE_TOOLS), Surface.CODEMODE, "code or execute tool (codemode)")
+    run.add_argument("code", metavar="CODE", help="the code to run, or - to read it from stdin")
+
+    status = command("status", "connect and show each upstream server's state")
+    _config_option(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    check = command("check-config", "validate a config file; every problem names its key")
+    check.add_argument("path", metavar="PATH")
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (TOML); default: the built-in demo"
+    )
+
+
+def _portal_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--portal", metavar="ID", help="portal id (needed if there are several)")
+
+
+def _surface_option(
+    parser: argparse.ArgumentParser, choices: list[Surface], default: Surface | None, help: str
+) -> None:
+    parser.add_argument(
+        "--surface", type=Surface, choices=choices, default=default, metavar="S", help=help
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose: bool = getattr(args, "verbose", False)
+    _setup_logging(verbose, args.command)
+    try:
+        if args.command == "check-config":
+            return check_config(args.path, sys.stdout)
+        config = load_config(args.config)
+        return _run_async(_COMMANDS[args.command], config, args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"codemode: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("codemode: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        hint = "" if verbose else " (run with -v for details)"
+        print(f"codemode: error: {_describe(exc)}{hint}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _setup_logging(verbose: bool, command: str) -> None:
+    # One-shot commands report upstream trouble in their own output; a server logs it.
+    quiet = logging.WARNING if command == "serve" else logging.ERROR
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else quiet,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    exc = _unwrap(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member exception groups (from task groups)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def load_config(path: str | None) -> Config:
+    return demo_config() if path is None else Config.load(path)
+
+
+def _config_name(path: str | None) -> str:
+    return DEMO_SOURCE if path is None else path
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@dataclass
+class _Stop:
+    """Ctrl-C / SIGTERM while a command runs: the first one asks the command to stop."""
+
+    signal: int | None = None
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    on_signal: Callable[[int], None] | None = None
+    """Set by `serve` to stop uvicorn gracefully instead of cancelling."""
+
+    def request(self, signum: int) -> None:
+        first = self.signal is None
+        self.signal = signum if first else self.signal
+        if self.on_signal is not None:
+            self.on_signal(signum)
+        elif first:
+            self.scope.cancel()
+
+
+Command = Callable[[Config, argparse.Namespace, _Stop], Awaitable[int]]
+
+
+def _run_async(command: Command, config: Config, args: argparse.Namespace) -> int:
+    try:
+        return anyio.run(_supervised, command, config, args)
+    except BaseExceptionGroup as group:
+        raise _unwrap(group) from None
+
+
+async def _supervised(command: Command, config: Config, args: argparse.Namespace) -> int:
+    stop = _Stop()
+    code = EXIT_INTERRUPTED
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_watch_signals, stop)
+        with stop.scope:
+            code = await command(config, args, stop)
+        tasks.cancel_scope.cancel()
+    if stop.signal is None:
+        return code
+    if args.command == "serve" and stop.signal == signal.SIGTERM:
+        return EXIT_OK
+    print("codemode: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+async def _watch_signals(stop: _Stop) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            stop.request(signum)
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+@contextlib.asynccontextmanager
+async def connected(config: Config, out: TextIO) -> AsyncIterator[Gateway]:
+    """Enter a Gateway, printing progress to `out` as each upstream settles."""
+    gateway = Gateway(config)
+    printed: set[str] = set()
+    total = len(config.servers)
+
+    def report(server_id: str) -> None:
+        status = gateway.catalog.status().get(server_id)
+        if status is None or status.state is ServerState.WAITING or server_id in printed:
+            return
+        printed.add(server_id)
+        print(f"  {server_id}: {_status_line(status)}", file=out, flush=True)
+
+    noun = "server" if total == 1 else "servers"
+    print(f"connecting {total} upstream {noun} ...", file=out, flush=True)
+    gateway.catalog.on_change(report)
+    async with gateway:
+        for server_id in gateway.catalog.server_ids:
+            if server_id not in printed:
+                status = gateway.catalog.status()[server_id]
+                printed.add(server_id)
+                print(f"  {server_id}: {_status_line(status)}", file=out, flush=True)
+        yield gateway
+
+
+def _status_line(status: ServerStatus) -> str:
+    if status.state is ServerState.ERROR and status.error_details is not None:
+        return f"Error: {status.error_details.cause}"
+    if status.state is ServerState.READY:
+        return (
+            f"Ready ({_count(status.tool_count, 'tool')}, {_count(status.prompt_count, 'prompt')})"
+        )
+    return status.state.value
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def portal_id(config: Config, wanted: str | None) -> str:
+    """The portal a command acts on: `wanted`, or the config's only portal."""
+    ids = [p.id for p in config.portals]
+    if wanted is not None:
+        if wanted not in ids:
+            raise CliError(f"no portal {wanted!r} in the config (portals: {', '.join(ids)})")
+        return wanted
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise CliError("the config has no [[portals]]; add one to serve its servers")
+    raise CliError(f"the config has {len(ids)} portals ({', '.join(ids)}); choose with --portal")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+async def cmd_serve(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    if args.stdio:
+        return await _serve_stdio(config, args)
+    return await _serve_http(config, args, stop)
+
+
+async def _serve_stdio(config: Config, args: argparse.Namespace) -> int:
+    from engine.stdio import serve_stdio
+
+    pid = portal_id(config, args.portal)
+    async with connected(config, sys.stderr) as gateway:
+        print(f"serving portal {pid!r} ({args.surface.value}) on stdio", file=sys.stderr)
+        await serve_stdio(gateway.portal(pid), args.surface)
+    return EXIT_OK
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The CLI owns SIGINT/SIGTERM: it stops uvicorn, then closes the gateway, which reaps
+        # the upstream child processes. uvicorn's own capture re-raises the signal afterwards.
+        yield
+
+
+async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    from engine.app import create_app
+
+    if args.portal is not None:
+        portal_id(config, args.portal)  # the HTTP server serves every portal; check the id
+    sock = listen(args.host, args.port)
+    if args.host not in _LOOPBACK:
+        print(
+            f"warning: listening on {args.host}, reachable from other machines as you chose; "
+            "protect portals with api_keys",
+            file=sys.stderr,
+        )
+    with sock:
+        async with connected(config, sys.stderr) as gateway:
+            app = create_app(gateway, admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"))
+            verbose = getattr(args, "verbose", False)
+            server = _Server(
+                uvicorn.Config(
+                    app,
+                    log_level="debug" if verbose else "warning",
+                    access_log=verbose,
+                    lifespan="on",
+                    # Open SSE streams would hold shutdown forever; cut them after this.
+                    timeout_graceful_shutdown=3,
+                )
+            )
+            stop.on_signal = lambda _signum: _stop_server(server)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_announce, server, gateway, sock)
+                try:
+                    await server.serve(sockets=[sock])
+                except SystemExit:  # uvicorn exits when the app's lifespan startup fails
+                    raise CliError(
+                        "the HTTP app failed to start (see above)", EXIT_FAILED
+                    ) from None
+                tasks.cancel_scope.cancel()
+            print("stopping: closing upstream connections ...", file=sys.stderr, flush=True)
+    if not server.started and stop.signal is None:
+        raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _stop_server(server: uvicorn.Server) -> None:
+    if server.should_exit:
+        server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+    server.should_exit = True
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front so a busy port is one clear error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        return socket.create_server(address[:2], family=family)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+async def _announce(server: _Server, gateway: Gateway, sock: socket.socket) -> None:
+    await server.ready.wait()
+    for line in portal_urls(gateway, sock):
+        print(line, flush=True)
+
+
+def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines = [f"codemode is serving on {base}/ (Ctrl-C to stop)"]
+    for portal in gateway.portals.values():
+        url = f"{base}/p/{portal.id}/mcp"
+        name = portal.config.name or portal.id
+        lines.append(f"portal {portal.id} ({name}): {url}")
+        lines.append(f"  code mode: {url}?codemode=search_and_execute")
+        if portal.config.hostname:
+            lines.append(f"  also on: http://{portal.config.hostname}/mcp")
+    return lines
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def tools_list_json(tools: Sequence[Tool]) -> str:
+    """The tools/list result as a client receives it (the SDK serialises compactly)."""
+    payload = {
+        "tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def surface_report(portal: Portal, surface: Surface) -> dict[str, Any]:
+    tools = portal.list_tools(surface)
+    return {
+        "tool_count": len(tools),
+        "tokens": count_tokens(tools_list_json(tools)),
+        "tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
+    }
+
+
+async def cmd_tools(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    pid = portal_id(config, args.portal)
+    async with connected(config, sys.stderr) as gateway:
+        portal = gateway.portal(pid)
+        chosen = [args.surface] if args.surface is not None else list(Surface)
+        reports = {s.value: surface_report(portal, s) for s in chosen}
+        unavailable = _unavailable(portal.status())
+    if args.json:
+        print(json.dumps({"portal": pid, "surfaces": reports}, indent=2))
+    elif args.surface is not None:
+        _print_tool_list(reports[args.surface.value])
+    else:
+        _print_surface_table(pid, reports)
+    for server_id, cause in unavailable.items():
+        print(
+            f"warning: {server_id} is unavailable, its tools are missing: {cause}", file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def _print_surface_table(pid: str, reports: dict[str, dict[str, Any]]) -> None:
+    print(f"portal {pid}: what a client sees on each surface (tokens: cl100k_base)")
+    print(f"{'surface':<20} {'tools':>6} {'tokens':>8}")
+    for surface, report in reports.items():
+        print(f"{surface:<20} {report['tool_count']:>6} {report['tokens']:>8,}")
+
+
+def _print_tool_list(report: dict[str, Any]) -> None:
+    tools: list[dict[str, Any]] = report["tools"]
+    width = max((len(t["name"]) for t in tools), default=4)
+    for tool in tools:
+        summary = (tool.get("description") or "").strip().splitlines()
+        first = summary[0] if summary else ""
+        print(f"{tool['name']:<{width}}  {first[:100]}")
+    print(f"{report['tool_count']} tools, {report['tokens']:,} tokens")
+
+
+def _unavailable(statuses: dict[str, ServerStatus]) -> dict[str, str]:
+    return {
+        sid: s.error_details.cause if s.error_details else s.state.value
+        for sid, s in statuses.items()
+        if s.state is not ServerState.READY
+    }
+
+
+# --------------------------------------------------------------------------- run
+
+
+async def cmd_run(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    code = sys.stdin.read() if args.code == "-" else args.code
+    pid = portal_id(config, args.portal)
+    surface: Surface = args.surface
+    async with connected(config, sys.stderr) as gateway:
+        result = await gateway.portal(pid).call_tool(surface, _CODE_TOOLS[surface], {"code": code})
+    return print_run_result(result, sys.stdout, sys.stderr)
+
+
+def print_run_result(result: CallToolResult, out: TextIO, err: TextIO) -> int:
+    """Result to `out`; logs and the error to `err`. Returns the exit code."""
+    text = "\n".join(b.text for b in result.content if isinstance(b, TextContent))
+    payload = result.structured_content
+    if payload is None:
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+    if not isinstance(payload, dict) or not ({"result", "error"} & payload.keys()):
+        # Not the executor's shape (e.g. cut at the output cap, notice first): show it as is.
+        print(text, file=err if result.is_error else out)
+        return EXIT_FAILED if result.is_error else EXIT_OK
+    for entry in payload.get("logs") or []:
+        print(f"[{entry.get('level', 'log')}] {entry.get('text', '')}", file=err)
+    if result.is_error or "error" in payload:
+        print(f"error: {_error_text(payload.get('error'))}", file=err)
+        return EXIT_FAILED
+    value = payload.get("result")
+    print(value if isinstance(value, str) else json.dumps(value, indent=2), file=out)
+    return EXIT_OK
+
+
+def _error_text(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    name = error.get("name") or error.get("kind", "error")
+    where = f" (line {error['line']}, column {error.get('column')})" if "line" in error else ""
+    return f"{name}: {error.get('message', '')}{where}"
+
+
+# --------------------------------------------------------------------------- status
+
+
+async def cmd_status(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    async with connected(config, sys.stderr) as gateway:
+        statuses = gateway.catalog.status()
+    if args.json:
+        data = {sid: s.model_dump(mode="json") for sid, s in statuses.items()}
+        print(json.dumps({"servers": data}, indent=2))
+    else:
+        _print_status_table(statuses)
+    errors = [sid for sid, s in statuses.items() if s.state is not ServerState.READY]
+    return EXIT_UNAVAILABLE if errors else EXIT_OK
+
+
+def _print_status_table(statuses: dict[str, ServerStatus]) -> None:
+    width = max((len(sid) for sid in statuses), default=6)
+    print(f"{'server':<{width}}  {'state':<7} {'tools':>5} {'prompts':>7}  cause")
+    for sid, s in statuses.items():
+        cause = s.error_details.cause if s.error_details else ""
+        print(f"{sid:<{width}}  {s.state.value:<7} {s.tool_count:>5} {s.prompt_count:>7}  {cause}")
+
+
+# --------------------------------------------------------------------------- check-config
+
+
+def check_config(path: str, out: TextIO) -> int:
+    """Validate without connecting: problems raise ConfigError (printed by main, exit 2)."""
+    config = Config.load(path)
+    servers = ", ".join(s.id for s in config.servers) or "none"
+    print(f"{path}: OK: {_count(len(config.servers), 'server')} ({servers})", file=out)
+    for portal in config.portals:
+        code = "code mode on" if portal.allow_code_mode else "code mode off"
+        host = portal.hostname or "localhost only"
+        print(
+            f"  portal {portal.id}: {_count(len(portal.servers), 'server')}, {host}, {code}",
+            file=out,
+        )
+    if not config.portals:
+        print("  no portals: nothing will be served", file=out)
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Command] = {
+    "serve": cmd_serve,
+    "tools": cmd_tools,
+    "run": cmd_run,
+    "status": cmd_status,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
