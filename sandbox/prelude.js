@@ -32,6 +32,11 @@
   const setValues = Set.prototype.values;
   const dateToISO = Date.prototype.toISOString;
   const arrayFrom = Array.from;
+  const charCodeAt = String.prototype.charCodeAt;
+  const subarray = Uint16Array.prototype.subarray;
+  const arraySlice = Array.prototype.slice;
+  // Index writes instead of Array.prototype.push, which agent code may have replaced.
+  const append = (array, value) => { array[array.length] = value; };
   const errorStack = (e) => (e !== null && typeof e === "object" ? e.stack : undefined);
 
   const errorClasses = { Error: ErrorC, TypeError: TypeErrorC, RangeError: RangeError };
@@ -67,14 +72,19 @@
   function readWire(n) {
     let text = "";
     for (let i = 0; i < n; i += WIRE_CHUNK) {
-      text += apply(fromCharCode, null, wire.subarray(i, i + WIRE_CHUNK < n ? i + WIRE_CHUNK : n));
+      const end = i + WIRE_CHUNK < n ? i + WIRE_CHUNK : n;
+      text += apply(fromCharCode, null, apply(subarray, wire, [i, end]));
     }
     return text;
   }
 
   function writeWire(text) {
     if (text.length > wire.length) return text; // too big for the window: hand over the string
-    for (let i = 0; i < text.length; i++) wire[i] = text.charCodeAt(i);
+    if (StringC.prototype.charCodeAt === charCodeAt) {
+      for (let i = 0; i < text.length; i++) wire[i] = text.charCodeAt(i);
+    } else {
+      for (let i = 0; i < text.length; i++) wire[i] = apply(charCodeAt, text, [i]);
+    }
     return text.length;
   }
 
@@ -83,6 +93,11 @@
   // undefined/functions/symbols inside arrays -> null, inside objects -> key dropped (JSON's
   // rules) except at the top level of an argument; NaN/Infinity -> null. Cycles and getters
   // that throw are errors that name the path.
+  function contains(array, value) {
+    for (let i = 0; i < array.length; i++) if (array[i] === value) return true;
+    return false;
+  }
+
   function toPlain(value, path, seen) {
     switch (typeof value) {
       case "string":
@@ -101,11 +116,11 @@
         throw new UnserializableError(`a symbol at ${path} cannot be sent as JSON`);
     }
     if (value === null) return null;
-    if (seen.indexOf(value) !== -1) {
+    if (contains(seen, value)) {
       throw new UnserializableError(
         `circular reference at ${path}: the value refers to itself and cannot be sent as JSON`);
     }
-    seen.push(value);
+    append(seen, value);
     try {
       if (value instanceof DateC) return apply(dateToISO, value, []);
       if (value instanceof MapC) {
@@ -132,7 +147,7 @@
       }
       return out;
     } finally {
-      seen.pop();
+      seen.length--;
     }
   }
 
@@ -202,10 +217,10 @@
     logBytes += text.length + 16;
     if (logBytes > maxLogBytes) {
       logsCut = true;
-      logs.push(["warn", `[console output stopped: the log cap of ${maxLogBytes} bytes was reached]`]);
+      append(logs, ["warn", `[console output stopped: the log cap of ${maxLogBytes} bytes was reached]`]);
       return;
     }
-    logs.push([level, text]);
+    append(logs, [level, text]);
   }
 
   const consoleObject = create(null);
@@ -272,7 +287,7 @@
     }
     calls++;
     const id = nextId++;
-    queue.push([id, name, argsJson]);
+    append(queue, [id, name, argsJson]);
     return new PromiseC((resolve, reject) => { apply(mapSet, pending, [id, [resolve, reject]]); });
   }
 
@@ -295,7 +310,7 @@
       return function () { return rejectWith(unknownName(prop)); };
     },
     has(_, prop) { return typeof prop === "string" && names[prop] === true; },
-    ownKeys() { return nameList.slice(); },
+    ownKeys() { return apply(arraySlice, nameList, []); },
     getOwnPropertyDescriptor(_, prop) {
       return typeof prop === "string" && names[prop] === true
         ? { value: method(prop), writable: false, enumerable: true, configurable: true }
@@ -377,8 +392,8 @@
       if (queue.length === 0 && logs.length === 0 && (outcome === null || reported)) return 0;
       let out = '{"c":[';
       for (let i = 0; i < queue.length; i++) {
-        const [id, name, args] = queue[i];
-        out += `${i ? "," : ""}[${id},${stringify(name)},${args}]`;
+        const call = queue[i];
+        out += `${i ? "," : ""}[${call[0]},${stringify(call[1])},${call[2]}]`;
       }
       out += logs.length ? `],"l":${stringify(logs)}` : '],"l":[]';
       if (outcome !== null && !reported) { out += `,"o":${outcome}`; reported = true; }
@@ -389,7 +404,8 @@
     // settle(json | length on the wire): [[id, 1, value] | [id, 0, {message, retryable, code}]]
     settle(json) {
       const batch = parse(typeof json === "number" ? readWire(json) : json);
-      for (const [id, ok, payload] of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const id = batch[i][0], ok = batch[i][1], payload = batch[i][2];
         const entry = apply(mapGet, pending, [id]);
         if (entry === undefined) continue;
         apply(mapDelete, pending, [id]);

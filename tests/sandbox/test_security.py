@@ -148,19 +148,29 @@ async def test_sloppy_assignment_to_codemode_is_ignored(box: Sandbox, host: Host
     assert result.value == {"echo": {}}
 
 
-async def test_patched_intrinsics_do_not_steer_the_bridge(box: Sandbox, host: Host) -> None:
-    code = """
-JSON.stringify = () => '{"forged":true}'
-JSON.parse = () => ({forged: true})
-Map.prototype.get = () => undefined
-Promise.prototype.then = function () { return this }
-Object.prototype.then = undefined
-const r = await codemode.echo({x: 1})
-return r
-"""
-    result = await run(box, code, host)
+@pytest.mark.parametrize(
+    "patch",
+    [
+        "JSON.stringify = () => '{\"forged\":true}'",
+        "JSON.parse = () => ({forged: true})",
+        "Map.prototype.get = () => undefined; Map.prototype.set = () => {}",
+        "Array.prototype.push = () => 0; Array.prototype.pop = () => 0",
+        "Array.prototype[Symbol.iterator] = function* () {}",
+        "String.prototype.charCodeAt = () => 65",
+        "String.fromCharCode = () => 'x'",
+        "Uint16Array.prototype.subarray = () => new Uint16Array(0)",
+        "Promise.prototype.then = function () { return this }",
+        "Reflect.apply = () => null",
+    ],
+)
+async def test_patched_intrinsics_do_not_break_the_bridge(
+    box: Sandbox, host: Host, patch: str
+) -> None:
+    result = await run(
+        box, f"{patch}\nconst r = await codemode.echo({{x: 1}})\nreturn r.echo.x", host
+    )
     assert host.calls == [("echo", {"x": 1})]
-    assert result.value == {"echo": {"x": 1}} or result.error is not None
+    assert result.value == 1, result.error
 
 
 async def test_prototype_pollution_via_json_proto(box: Sandbox, host: Host) -> None:
