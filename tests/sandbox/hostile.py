@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a corpus of code snippets: one per line reads best)
 """Hostile agent code: escape, leak and denial-of-service attempts against the sandbox.
 
 Each entry is (id, code). The test runs every one with a host that holds a secret and checks
