@@ -262,22 +262,25 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
         f"among the real tools plus {DISTRACTORS:,} synthetic distractors. Rank of the first",
         "correct tool in up to 50 results; MRR counts a tool not in the results as 0.",
         "",
-        "| ranker | tools searched | recall@1 | recall@3 | MRR | target recall@3 >= 0.9 |",
-        "|---|---:|---:|---:|---:|---|",
+        "| ranker | tools searched | recall@1 | recall@3 | recall@5 | recall@10 | MRR "
+        "| target recall@3 >= 0.9 |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     sandbox = report.sandbox
     for n, s in [*report.rows, (report.rows[2][0], sandbox.score)]:
         met = "yes" if s.recall(3) >= TARGET_RECALL_AT_3 else "**no**"
         target = "(baseline)" if s.name == BASELINE else met
         out.append(
-            f"| {s.name} | {n:,} | {s.recall(1):.3f} | {s.recall(3):.3f} | {s.mrr:.3f} | {target} |"
+            f"| {s.name} | {n:,} | {s.recall(1):.3f} | {s.recall(3):.3f} | {s.recall(5):.3f} "
+            f"| {s.recall(10):.3f} | {s.mrr:.3f} | {target} |"
         )
     q_tokens, s_tokens = report.answer_tokens
     out += [
         "",
         f"`codemode.search` run inside the QuickJS sandbox (through `engine.executor`) returned "
         f"the same top-{SANDBOX_LIMIT} ranking as `query` for {sandbox.same_ranking} of "
-        f"{sandbox.tasks} requests.",
+        f"{sandbox.tasks} requests (it asked for {SANDBOX_LIMIT} matches, so its MRR is MRR@"
+        f"{SANDBOX_LIMIT}). `query` returns {DEFAULT_SEARCH_LIMIT} matches unless asked for more.",
         "",
         f"What a lookup costs afterwards (default {DEFAULT_SEARCH_LIMIT} matches, "
         f"{report.rows[2][0]:,} tools): a `query` answer (declarations + JSON schemas) "
