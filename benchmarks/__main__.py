@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ SECTION = RESULTS / "README-section.md"
 # In README order; latency needs the HTTP server and is skipped while it does not exist.
 BENCHMARKS = ("context", "search", "latency", "sandbox", "stubs")
 IN_SECTION = ("context", "search", "latency", "sandbox")
+_PLOT_LINK = re.compile(r"\]\(([\w-]+\.png)\)")
 CUT_AT = {"search": "## Misses"}
 """Long detail left in the benchmark's own file, linked from the section."""
 
@@ -63,7 +65,7 @@ def section_part(name: str) -> str:
     for line in lines:
         if line.startswith("#"):
             line = "##" + line
-        out.append(line.replace("](context.png)", "](benchmarks/results/context.png)"))
+        out.append(_PLOT_LINK.sub(r"](benchmarks/results/\1)", line))
     return "\n".join(out)
 
 

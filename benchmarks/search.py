@@ -16,7 +16,7 @@ Rankers:
 - substring baseline: a tool scores one point per distinct query word (3+ letters) found as a
   substring of its name or description; ties keep catalog order.
 
-Writes benchmarks/results/search.md.
+Writes benchmarks/results/search.md and search.png.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from stubs import count_tokens
 
 TASKS = Path(__file__).parent / "tasks.json"
 RESULTS = Path(__file__).parent / "results" / "search.md"
+PLOT = RESULTS.with_suffix(".png")
 DISTRACTORS = 1000
 TARGET_RECALL_AT_3 = 0.9
 SANDBOX_LIMIT = 10
@@ -287,6 +288,8 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
         f"{q_tokens:,.0f} tokens on average; a `codemode.search` answer (declarations) "
         f"{s_tokens:,.0f} tokens.",
         "",
+        "![recall at k](search.png)",
+        "",
         f"Recall@3 of `query` by server ({report.rows[2][0]:,} tools):",
         "",
         "| server | requests | recall@3 |",
@@ -308,11 +311,46 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
     return "\n".join(out)
 
 
+def plot(report: Report, path: Path) -> None:
+    """Recall@k per ranker and catalog size, the target as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = (1, 3, 5, 10)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for n, s in report.rows:
+        style = "-" if s.name == QUERY else "--"
+        label = f"{'query' if s.name == QUERY else 'substring baseline'}, {n:,} tools"
+        ax.plot(ks, [s.recall(k) for k in ks], style, marker="o", label=label)
+    ax.axhline(TARGET_RECALL_AT_3, color="grey", linewidth=0.8, linestyle=":")
+    ax.annotate(
+        "target recall@3",
+        (3, TARGET_RECALL_AT_3),
+        textcoords="offset points",
+        xytext=(4, 4),
+        color="grey",
+    )
+    ax.set_xticks(ks)
+    ax.set_xlabel("k (results the agent reads)")
+    ax.set_ylabel(f"recall@k over {len(report.rows[0][1].ranks)} labelled requests")
+    ax.set_ylim(0, 1)
+    ax.set_title("Tool search: correct tool within the top k")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> None:
     tasks = load_tasks()
-    text = render(measure(tasks), tasks)
+    report = measure(tasks)
+    text = render(report, tasks)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
+    plot(report, PLOT)
     print(text)
 
 
