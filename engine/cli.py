@@ -139,8 +139,17 @@ def _portal_option(parser: argparse.ArgumentParser) -> None:
 def _surface_option(
     parser: argparse.ArgumentParser, choices: list[Surface], default: Surface | None, help: str
 ) -> None:
+    names = [c.value for c in choices]
+
+    def parse(text: str) -> Surface:
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"unknown surface {text!r}; choose from {', '.join(names)}"
+            )
+        return Surface(text)
+
     parser.add_argument(
-        "--surface", type=Surface, choices=choices, default=default, metavar="S", help=help
+        "--surface", type=parse, default=default, metavar="{" + ",".join(names) + "}", help=help
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 
@@ -30,8 +31,9 @@ class NoteList(BaseModel):
     notes: list[Note]
 
 
-class NoteNotFoundError(LookupError):
-    """No note has the id asked for; the message says which ids exist."""
+class NoteNotFoundError(ToolError, LookupError):
+    """No note has the id asked for; the message says which ids exist. As a ToolError the
+    client gets this message (other exceptions reach it only as "Error executing tool")."""
 
 
 @dataclass
