@@ -1,15 +1,223 @@
-"""Admin and logs API (`/api/...`), read-only, behind an admin token. (Being written by a helper.)"""
+"""Admin and logs API (`/api/...`): JSON, read-only except re-syncing one server, behind an
+admin token (`Authorization: Bearer <token>`).
+
+Without a configured token every protected route answers 503 saying how to set one; a
+missing or wrong token gets 401. `GET /api/openapi.json` (the API's OpenAPI document) is
+public: it holds no data. Every answer, errors included, is an envelope
+`{result, success, errors: [{code, message}], messages}`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from starlette.routing import BaseRoute
+import anyio.to_thread
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine.admin_models import (
+    Envelope,
+    ErrorEnvelope,
+    Message,
+    log_entry_out,
+    portal_out,
+    sync_out,
+)
+from engine.openapi import DEFAULT_LOG_LIMIT, ID_PATTERN, MAX_LOG_LIMIT, openapi_document
 
 if TYPE_CHECKING:
     from engine.gateway import Gateway
 
+ADMIN_TOKEN_ENV = "CODEMODE_ADMIN_TOKEN"
+"""Environment variable the CLI reads the admin token from."""
+
+Handler = Callable[[Request], Awaitable[Response]]
+# Every route takes every method and answers a wrong one itself, in the envelope.
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status and a message a person can act on."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _ok(result: Any) -> Response:
+    body = Envelope[Any](result=result, success=True)
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+def _error(err: ApiError) -> Response:
+    body = ErrorEnvelope(errors=[Message(code=err.status, message=err.message)])
+    return JSONResponse(body.model_dump(mode="json"), status_code=err.status, headers=err.headers)
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+class _Api:
+    def __init__(self, gateway: Gateway, admin_token: str | None) -> None:
+        self.gateway = gateway
+        self.token = admin_token or None
+
+    # -- guards -------------------------------------------------------------------------------
+
+    def check_token(self, request: Request) -> None:
+        if self.token is None:
+            raise ApiError(
+                503,
+                "the admin API is off: no admin token is configured. Start the server with "
+                f"the environment variable {ADMIN_TOKEN_ENV} set to a long random secret, "
+                "then send it as `Authorization: Bearer <token>`.",
+            )
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="codemode-admin"'}
+        if scheme.lower() != "bearer" or not given.strip():
+            raise ApiError(
+                401, "missing admin token: send `Authorization: Bearer <token>`", challenge
+            )
+        if not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise ApiError(401, "wrong admin token", challenge)
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def portals(self, request: Request) -> Response:
+        servers = {s.id: s for s in self.gateway.config.servers}
+        return _ok([_dump(portal_out(p, servers)) for p in self.gateway.portals.values()])
+
+    async def portal(self, request: Request) -> Response:
+        portal_id = request.path_params["portal_id"]
+        portal = self.gateway.portals.get(portal_id)
+        if portal is None:
+            known = ", ".join(self.gateway.portals) or "none"
+            raise ApiError(404, f"no portal {portal_id!r} (portals: {known})")
+        servers = {s.id: s for s in self.gateway.config.servers}
+        return _ok(_dump(portal_out(portal, servers)))
+
+    async def sync(self, request: Request) -> Response:
+        server_id = request.path_params["server_id"]
+        known = self.gateway.catalog.server_ids
+        if server_id not in known:
+            raise ApiError(404, f"no server {server_id!r} (servers: {', '.join(known) or 'none'})")
+        status = await self.gateway.catalog.sync(server_id)
+        return _ok(_dump(sync_out(status)))
+
+    async def logs(self, request: Request) -> Response:
+        portal, server, since, limit = self._log_filters(request)
+        log = self.gateway.request_log
+
+        def query() -> list[Any]:
+            # Entries are written by a background thread: flush so a call just made shows up.
+            log.flush()
+            return log.query(portal=portal, server=server, since=since, limit=limit)
+
+        records = await anyio.to_thread.run_sync(query)
+        return _ok([_dump(log_entry_out(r)) for r in records])
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def _log_filters(self, request: Request) -> tuple[str | None, str | None, datetime | None, int]:
+        params = request.query_params
+        portal = _parse_id("portal", params.get("portal"))
+        if portal is not None and portal not in self.gateway.portals:
+            known = ", ".join(self.gateway.portals) or "none"
+            raise ApiError(404, f"portal: no portal {portal!r} (portals: {known})")
+        server = _parse_id("server", params.get("server"))
+        if server is not None and server not in self.gateway.catalog.server_ids:
+            known = ", ".join(self.gateway.catalog.server_ids) or "none"
+            raise ApiError(404, f"server: no server {server!r} (servers: {known})")
+        return portal, server, _parse_since(params.get("since")), _parse_limit(params.get("limit"))
+
+
+# Strict forms of what the OpenAPI document promises; Python's own parsers accept more
+# (`int("5_0")`, a date without a time), which would let schema-violating input through.
+_ID = re.compile(ID_PATTERN)
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:(?P<sec>\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _parse_id(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if len(raw) > 32 or not _ID.fullmatch(raw):
+        raise ApiError(
+            400, f"{name}: {raw!r} is not an id (letters, digits, '_' and '-'; at most 32)"
+        )
+    return raw
+
+
+def _parse_since(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    problem = ApiError(
+        400, f"since: {raw!r} is not an RFC 3339 time with an offset, e.g. 2026-01-31T12:00:00Z"
+    )
+    match = _RFC3339.fullmatch(raw)
+    if match is None:
+        raise problem
+    text = raw.upper()
+    if match["sec"] == "60":  # a leap second: Python has none, take the second before
+        text = text[: match.start("sec")] + "59" + text[match.end("sec") :]
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise problem from None
+
+
+def _parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LOG_LIMIT
+    value = int(raw) if _INTEGER.fullmatch(raw) else 0
+    if not 1 <= value <= MAX_LOG_LIMIT:
+        raise ApiError(400, f"limit: {raw!r} is not a whole number from 1 to {MAX_LOG_LIMIT}")
+    return value
+
+
+def _endpoint(method: str, handler: Handler, guard: Callable[[Request], None] | None) -> Handler:
+    """Answer errors (including a wrong method) in the envelope, not as Starlette's plain text."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                raise ApiError(405, f"use {method} on this path", {"Allow": method})
+            if guard is not None:
+                guard(request)
+            return await handler(request)
+        except ApiError as err:
+            return _error(err)
+
+    return endpoint
+
 
 def admin_routes(gateway: Gateway, admin_token: str | None) -> list[BaseRoute]:
     """Routes under `/api/`; with no admin token configured they answer 503 with the reason."""
-    return []
+    api = _Api(gateway, admin_token)
+    guard = api.check_token
+    # `:path` ids: any id reaches the handler, so even odd ones get an enveloped 404.
+    table: list[tuple[str, str, Handler, Callable[[Request], None] | None]] = [
+        ("/api/openapi.json", "GET", api.openapi, None),
+        ("/api/portals", "GET", api.portals, guard),
+        ("/api/portals/{portal_id:path}", "GET", api.portal, guard),
+        ("/api/servers/{server_id:path}/sync", "POST", api.sync, guard),
+        ("/api/logs", "GET", api.logs, guard),
+    ]
+    return [
+        Route(path, _endpoint(method, handler, check), methods=_ALL_METHODS)
+        for path, method, handler, check in table
+    ]
