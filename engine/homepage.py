@@ -347,9 +347,11 @@ def homepage_routes(gateway: Gateway) -> list[BaseRoute]:
     async def by_path(request: Request) -> Response:
         portal_id = request.path_params["portal_id"]
         portal = gateway.portals.get(portal_id)
-        if portal is None:
+        by_host = gateway.portal_for_host(request.headers.get("host", ""))
+        # On a portal's own hostname only that portal is served (as its /p/<id>/mcp is).
+        if portal is None or (by_host is not None and by_host is not portal):
             known = ", ".join(gateway.portals) or "none"
-            return _not_found(f"No portal {portal_id!r} (portals: {known}).")
+            return _not_found(f"No portal {portal_id!r} here (portals: {known}).")
         return _page(portal, f"{_base(request)}/p/{portal.id}/mcp")
 
     def _page(portal: Portal, mcp_url: str) -> Response:

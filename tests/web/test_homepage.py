@@ -71,7 +71,9 @@ def test_portal_by_path_and_unknown_portal(served: Served) -> None:
     assert f">{served.base}/p/private/mcp?optimize_context=minimize_tools</code>" in page
     missing = _get(served.base + "/p/nope/")
     assert missing.status_code == 404
-    assert "No portal &#x27;nope&#x27; (portals: main, private)." in missing.text
+    assert "No portal &#x27;nope&#x27; here (portals: main, private)." in missing.text
+    other = _get(served.base + "/p/main/", host="private.example.test")
+    assert other.status_code == 404
 
 
 def _csp_hash(text: str) -> str:
