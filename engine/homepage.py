@@ -82,13 +82,21 @@ def _json_snippet(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2)
 
 
-def _clients(name: str) -> list[_Client]:
+_KEY_HEADER = "Authorization: Bearer <your API key>"
+
+
+def _clients(name: str, needs_key: bool) -> list[_Client]:
     """Connection instructions per client, with `_URL` where the endpoint goes.
 
     Shapes follow each client's documentation: Claude Desktop launches a stdio command (the
     `mcp-remote` bridge); Cursor takes `url`, Windsurf `serverUrl`, VS Code `servers` with
-    `type: http`, OpenCode `mcp` with `type: remote`.
+    `type: http`, OpenCode `mcp` with `type: remote`. A portal with API keys adds the
+    `Authorization` header (a placeholder, never a key) in each client's own way.
     """
+    field, _, value = _KEY_HEADER.partition(": ")
+    headers: dict[str, Any] = {"headers": {field: value}} if needs_key else {}
+    flag = f" --header {shlex.quote(_KEY_HEADER)}" if needs_key else ""
+    bridge = ["-y", "mcp-remote@latest", _URL] + (["--header", _KEY_HEADER] if needs_key else [])
     return [
         _Client(
             "Claude Desktop",
@@ -96,37 +104,31 @@ def _clients(name: str) -> list[_Client]:
             "and restart Claude Desktop (mcp-remote bridges it to this HTTP endpoint; needs "
             "Node.js).",
             "json",
-            _json_snippet(
-                {
-                    "mcpServers": {
-                        name: {"command": "npx", "args": ["-y", "mcp-remote@latest", _URL]}
-                    }
-                }
-            ),
+            _json_snippet({"mcpServers": {name: {"command": "npx", "args": bridge}}}),
         ),
         _Client(
             "Claude Code",
             "Run in a terminal:",
             "shell",
-            f"claude mcp add --transport http {shlex.quote(name)} {_URL}",
+            f"claude mcp add --transport http {shlex.quote(name)} {_URL}{flag}",
         ),
         _Client(
             "Cursor",
             "Add to ~/.cursor/mcp.json (or .cursor/mcp.json in a project):",
             "json",
-            _json_snippet({"mcpServers": {name: {"url": _URL}}}),
+            _json_snippet({"mcpServers": {name: {"url": _URL, **headers}}}),
         ),
         _Client(
             "Windsurf",
             "Add to ~/.codeium/windsurf/mcp_config.json, then refresh the MCP list:",
             "json",
-            _json_snippet({"mcpServers": {name: {"serverUrl": _URL}}}),
+            _json_snippet({"mcpServers": {name: {"serverUrl": _URL, **headers}}}),
         ),
         _Client(
             "VS Code",
             "Add to .vscode/mcp.json (or run “MCP: Open User Configuration”):",
             "json",
-            _json_snippet({"servers": {name: {"type": "http", "url": _URL}}}),
+            _json_snippet({"servers": {name: {"type": "http", "url": _URL, **headers}}}),
         ),
         _Client(
             "OpenCode",
@@ -135,7 +137,7 @@ def _clients(name: str) -> list[_Client]:
             _json_snippet(
                 {
                     "$schema": "https://opencode.ai/config.json",
-                    "mcp": {name: {"type": "remote", "url": _URL, "enabled": True}},
+                    "mcp": {name: {"type": "remote", "url": _URL, "enabled": True, **headers}},
                 }
             ),
         ),
@@ -144,7 +146,7 @@ def _clients(name: str) -> list[_Client]:
             "List the tools from a terminal (or run npx @modelcontextprotocol/inspector and "
             "connect with transport “Streamable HTTP” to the URL):",
             "shell",
-            f"npx @modelcontextprotocol/inspector --cli {_URL} --transport http "
+            f"npx @modelcontextprotocol/inspector --cli {_URL} --transport http{flag} "
             "--method tools/list",
         ),
     ]
@@ -279,17 +281,18 @@ def render_portal(gateway: Gateway, portal: Portal, mcp_url: str) -> str:
     ]
     if not config.allow_code_mode:
         chips.append("code mode off")
+    needs_key = bool(config.api_keys or config.api_keys_file)
     key_note = (
         '<p class="note">This portal requires an API key: clients send '
-        "<code>Authorization: Bearer &lt;key&gt;</code>.</p>"
-        if config.api_keys or config.api_keys_file
+        "<code>Authorization: Bearer &lt;key&gt;</code> (the snippets below include it).</p>"
+        if needs_key
         else ""
     )
     endpoints = "".join(
         _endpoint_html(ep, urls[ep.surface], enabled[ep.surface]) for ep in _ENDPOINTS
     )
     clients = "".join(
-        _client_html(i, c, urls[Surface.ALL]) for i, c in enumerate(_clients(config.id))
+        _client_html(i, c, urls[Surface.ALL]) for i, c in enumerate(_clients(config.id, needs_key))
     )
     description = f'<p class="lead">{escape(config.description)}</p>' if config.description else ""
     return f"""<!doctype html>

@@ -40,6 +40,7 @@ def test_root_shows_portal_surfaces_and_server_states(served: Served) -> None:
     for client in ("Claude Desktop", "Claude Code", "Cursor", "Windsurf", "VS Code", "OpenCode"):
         assert f"<summary>{client}</summary>" in page
     assert "mcp-remote@latest" in page
+    assert "your API key" not in page
     assert (
         f'claude mcp add --transport http main <span class="u" data-kind="shell">{mcp}</span>'
         in page
@@ -60,6 +61,8 @@ def test_host_header_selects_portal_and_code_mode_off_is_shown(served: Served) -
     assert ">http://private.example.test/mcp</code>" in page
     assert page.count("Code mode is disabled on this portal") == 2
     assert "requires an API key" in page
+    # Every client snippet carries the key header, as a placeholder.
+    assert page.count("Bearer &lt;your API key&gt;") == 7
     # Disabled surfaces get no copy button and are not offered in the snippet picker.
     assert 'data-target="url-codemode"' not in page
     assert 'value="codemode"' not in page
