@@ -383,7 +383,7 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                     timeout_graceful_shutdown=3,
                 )
             )
-            stop.on_signal = lambda _signum: _stop_server(server)
+            stop.on_signal = lambda signum: _stop_server(server, signum)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_announce, server, gateway, sock)
                 try:
@@ -399,8 +399,8 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
     return EXIT_OK
 
 
-def _stop_server(server: uvicorn.Server) -> None:
-    if server.should_exit:
+def _stop_server(server: uvicorn.Server, signum: int) -> None:
+    if server.should_exit and signum == signal.SIGINT:
         server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
     server.should_exit = True
 

@@ -11,7 +11,6 @@ fd 1 at stderr, so stray prints (ours or a library's) never corrupt the JSON-RPC
 from __future__ import annotations
 
 import anyio
-from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.stdio import stdio_server
 
 from engine.mcp_server import build_server
@@ -28,9 +27,7 @@ async def serve_stdio(
 ) -> None:
     """Serve `portal` on `surface` over the process's stdin/stdout (or the given files)."""
     server = build_server(portal, surface)
-    # Upstream tool and prompt lists change at run time; say so, so clients re-list.
-    options = server.create_initialization_options(
-        NotificationOptions(tools_changed=True, prompts_changed=True)
-    )
+    # The portal server's options announce tools/prompts list_changed: upstream lists change.
+    options = server.create_initialization_options()
     async with stdio_server(stdin, stdout) as (read_stream, write_stream):
         await server.run(read_stream, write_stream, options)

@@ -1,0 +1,161 @@
+"""`codemode serve` over HTTP on 127.0.0.1 and over stdio, driven by the SDK's own clients;
+SIGTERM shuts the server down cleanly and no upstream process outlives it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp_types import TextContent
+
+from tests.cli.conftest import REPO, alive, codemode, descendants
+from tests.upstreams.harness import free_port
+
+READY_TIMEOUT_S = 60.0
+EXIT_TIMEOUT_S = 30.0
+
+CODE = """
+const [now, note] = await Promise.all([
+  codemode.time_get_current_time({ timezone: "Europe/Paris" }),
+  codemode.notes_add_note({ title: "From a client", body: "hello" }),
+]);
+return [now.timezone, note.id];
+"""
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+class Served:
+    """A `codemode serve` process and its stdout lines (read on a thread so we never block)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", *argv],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self.stdout: queue.Queue[str] = queue.Queue()
+        threading.Thread(
+            target=_lines, args=(self.process.stdout, self.stdout), daemon=True
+        ).start()
+
+    def wait_for_line(self, prefix: str) -> str:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.stdout.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if line.startswith(prefix):
+                return line.strip()
+        raise AssertionError(f"no line starting {prefix!r} in {seen}; exit {self.process.poll()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=EXIT_TIMEOUT_S)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Served, int]]:
+    port = free_port()
+    server = Served(["serve", "--port", str(port)], env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        yield server, port
+    finally:
+        server.stop()
+
+
+async def _use_http_portal(url: str) -> None:
+    async with Client(url) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"time_get_current_time", "git_history", "notes_add_note"} <= names
+    async with Client(f"{url}?codemode=search_and_execute") as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["code"]
+        result = await client.call_tool("code", {"code": CODE})
+        assert not result.is_error, result.content
+        assert isinstance(result.content[0], TextContent)
+        assert '"result":["Europe/Paris",1]' in result.content[0].text.replace(" ", "")
+
+
+def test_serve_answers_mcp_and_stops_cleanly_on_sigterm(
+    served: tuple[Served, int], tmp_path: Path
+) -> None:
+    server, port = served
+    line = server.wait_for_line("portal demo")
+    url = f"http://127.0.0.1:{port}/p/demo/mcp"
+    assert line == f"portal demo (codemode demo): {url}"
+    upstreams = descendants(server.process.pid)
+    assert len(upstreams) >= 3  # time, git (with its repository) and notes
+
+    anyio.run(_use_http_portal, url)
+
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=EXIT_TIMEOUT_S) == 0
+    assert server.process.stderr is not None
+    stderr = server.process.stderr.read()
+    assert "connecting 3 upstream servers ..." in stderr
+    assert "stopping: closing upstream connections ..." in stderr
+    assert "Traceback" not in stderr
+    assert [pid for pid in upstreams if alive(pid)] == []
+    assert list(tmp_path.glob("codemode-demo-*")) == []
+
+
+def test_serve_on_a_busy_port_is_one_clear_error() -> None:
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        done = codemode("serve", "--port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"codemode: cannot listen on 127.0.0.1:{port}: ")
+    assert "connecting" not in done.stderr
+
+
+async def _use_stdio_portal(params: StdioServerParameters) -> None:
+    async with Client(params) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["code"]
+        result = await client.call_tool("code", {"code": CODE})
+        assert not result.is_error, result.content
+        assert isinstance(result.content[0], TextContent)
+        assert '"result":["Europe/Paris",1]' in result.content[0].text.replace(" ", "")
+        prompts = await client.list_prompts()
+        assert [p.name for p in prompts.prompts] == ["notes_summarize_notes"]
+
+
+def test_serve_stdio_with_the_sdk_stdio_client(tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "engine.cli", "serve", "--stdio", "--surface", "codemode"],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    anyio.run(_use_stdio_portal, params)
+    # The git server's repository goes when the gateway closes it, after stdin closed.
+    deadline = time.monotonic() + EXIT_TIMEOUT_S
+    while list(tmp_path.glob("codemode-demo-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("codemode-demo-*")) == []
