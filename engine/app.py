@@ -1,0 +1,262 @@
+"""The HTTP app: every portal of a gateway at `/mcp`, plus the homepage and the admin API.
+
+```python
+async with Gateway(config) as gateway:          # the caller owns the gateway
+    app = create_app(gateway, admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"))
+    await uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=8080)).serve()
+```
+
+Which portal: the request's Host header when it is a portal's `hostname`; else
+`/p/<portal_id>/mcp`; else plain `/mcp` serves the only (or first) portal. Which surface: the
+query string (`?optimize_context=minimize_tools|search_and_execute`,
+`?codemode=search_and_execute`); an unknown value is a 400 listing the valid ones. Each
+(portal, surface) pair has its own MCP server and session manager, so a session belongs to
+the URL it was opened with.
+
+Checks, in order: Host/Origin (DNS rebinding: localhost, configured portal hostnames and
+`public_hosts` only; 421/403), portal (404), API key when the portal has any (401 with
+`WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), surface (400), code mode allowed
+(403), body size (413, by the SDK).
+
+The protected-resource metadata document lists the authorization servers named in the
+`CODEMODE_AUTHORIZATION_SERVERS` environment variable (space- or comma-separated URLs); with
+none configured the list is empty and clients fall back to the API key they were given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from engine.admin import admin_routes
+from engine.config import api_key_hashes
+from engine.gateway import Gateway
+from engine.homepage import homepage_routes
+from engine.mcp_server import USER_SCOPE_KEY, PortalServer, build_server
+from engine.portal import Portal
+from engine.surfaces import Surface, SurfaceError, surface_from_query
+
+AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
+METADATA_PREFIX: Final = "/.well-known/oauth-protected-resource"
+LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
+
+
+@dataclass
+class Endpoint:
+    server: PortalServer
+    manager: StreamableHTTPSessionManager
+
+
+class PortalRouter:
+    """The ASGI endpoint behind `/mcp` and `/p/{portal_id}/mcp`."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        security: TransportSecuritySettings,
+        max_body_bytes: int,
+        progress_interval_s: float,
+    ) -> None:
+        self.gateway = gateway
+        self.security = TransportSecurityMiddleware(security)
+        self.key_hashes = {pid: api_key_hashes(p.config) for pid, p in gateway.portals.items()}
+        self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
+        for portal in gateway.portals.values():
+            for surface in Surface:
+                if surface.runs_code and not portal.config.allow_code_mode:
+                    continue
+                server = build_server(portal, surface, progress_interval_s=progress_interval_s)
+                manager = StreamableHTTPSessionManager(
+                    server, security_settings=security, max_request_body_size=max_body_bytes
+                )
+                self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for endpoint in self.endpoints.values():
+                await stack.enter_async_context(endpoint.manager.run())
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        refusal = await self.security.validate_request(request)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        answer = self._route(request)
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        endpoint, user = answer
+        scope[USER_SCOPE_KEY] = user
+        await endpoint.manager.handle_request(scope, receive, send)
+        session_id = request.headers.get("mcp-session-id")
+        if request.method == "DELETE" and session_id:
+            endpoint.server.sessions.forget(session_id)
+
+    def _route(self, request: Request) -> tuple[Endpoint, str | None] | Response:
+        portal = self.portal_for(
+            request.headers.get("host", ""), request.path_params.get("portal_id")
+        )
+        if isinstance(portal, Response):
+            return portal
+        user = self._authenticate(request, portal)
+        if isinstance(user, Response):
+            return user
+        try:
+            surface = surface_from_query(request.query_params)
+        except SurfaceError as exc:
+            return _error(400, str(exc))
+        endpoint = self.endpoints.get((portal.id, surface))
+        if endpoint is None:
+            return _error(
+                403,
+                f"portal {portal.id!r} does not allow code mode (allow_code_mode = false), so "
+                f"the {surface.value} surface is off; connect without "
+                "?codemode=/?optimize_context=search_and_execute",
+            )
+        return endpoint, user
+
+    def portal_for(self, host: str, portal_id: str | None) -> Portal | Response:
+        by_host = self.gateway.portal_for_host(host)
+        if portal_id is None:
+            if by_host is not None:
+                return by_host
+            if not self.gateway.portals:
+                return _error(404, "this server has no portals configured")
+            return next(iter(self.gateway.portals.values()))
+        portal = self.gateway.portals.get(portal_id)
+        if portal is None or (by_host is not None and by_host is not portal):
+            known = ", ".join(self.gateway.portals) or "none"
+            return _error(404, f"no portal {portal_id!r} here (portals: {known})")
+        return portal
+
+    def _authenticate(self, request: Request, portal: Portal) -> str | Response | None:
+        """The user id for request logs (from the key's hash, never the key), or a 401."""
+        hashes = self.key_hashes.get(portal.id)
+        if not hashes:
+            return None
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and key.strip():
+            digest = hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
+            # Compare against every hash so the time taken does not say which one matched.
+            matched = [h for h in sorted(hashes) if hmac.compare_digest(digest, h)]
+            if matched:
+                return "key:" + digest[:8]
+            return _unauthorized(request, "invalid_token", "the API key is not valid here")
+        return _unauthorized(
+            request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"
+        )
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _unauthorized(request: Request, error: str | None, message: str) -> JSONResponse:
+    metadata = f"{_base_url(request)}{METADATA_PREFIX}{request.url.path}"
+    challenge = f'Bearer resource_metadata="{metadata}"'
+    if error:
+        challenge += f', error="{error}", error_description="{message}"'
+    return _error(401, message, {"WWW-Authenticate": challenge})
+
+
+def authorization_servers() -> list[str]:
+    return [u for u in re.split(r"[\s,]+", os.environ.get(AUTHORIZATION_SERVERS_ENV, "")) if u]
+
+
+def _metadata_route(router: PortalRouter) -> BaseRoute:
+    """RFC 9728 protected-resource metadata for `/mcp` and `/p/<id>/mcp`."""
+
+    async def metadata(request: Request) -> Response:
+        resource_path = "/" + request.path_params["resource"]
+        match = re.fullmatch(r"/p/([^/]+)/mcp", resource_path)
+        if resource_path != "/mcp" and match is None:
+            return _error(404, f"no protected resource at {resource_path}")
+        portal = router.portal_for(
+            request.headers.get("host", ""), match.group(1) if match else None
+        )
+        if isinstance(portal, Response):
+            return portal
+        document: dict[str, Any] = {
+            "resource": f"{_base_url(request)}{resource_path}",
+            "authorization_servers": authorization_servers(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": portal.config.name,
+        }
+        return JSONResponse(document, headers={"Cache-Control": "max-age=300"})
+
+    return Route(METADATA_PREFIX + "/{resource:path}", metadata, methods=["GET"])
+
+
+def security_settings(gateway: Gateway, public_hosts: Sequence[str]) -> TransportSecuritySettings:
+    """Hosts and origins allowed to reach `/mcp`: localhost, portal hostnames, public hosts."""
+    names = [*LOCAL_HOSTS]
+    names += [p.config.hostname for p in gateway.portals.values() if p.config.hostname]
+    names += list(public_hosts)
+    hosts = [h for name in names for h in (name, f"{name}:*")]
+    origins = [
+        o for s in ("http", "https") for name in names for o in (f"{s}://{name}", f"{s}://{name}:*")
+    ]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def create_app(
+    gateway: Gateway,
+    *,
+    admin_token: str | None = None,
+    max_body_bytes: int = 4 * 1024 * 1024,
+    public_hosts: Sequence[str] = (),
+    progress_interval_s: float = 1.0,
+) -> Starlette:
+    """The ASGI app serving `gateway`'s portals. Its lifespan runs the MCP session managers;
+    the caller enters and leaves the gateway itself (`async with Gateway(config)`).
+
+    `public_hosts`: extra Host names (`name` or `name:port`) this server answers to besides
+    localhost and the portals' hostnames, e.g. the address of a reverse proxy.
+    `progress_interval_s`: heartbeat period of progress notifications during code runs.
+    """
+    router = PortalRouter(
+        gateway,
+        security=security_settings(gateway, public_hosts),
+        max_body_bytes=max_body_bytes,
+        progress_interval_s=progress_interval_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with router.running():
+            yield
+
+    routes: list[BaseRoute] = [
+        Route("/mcp", router),
+        Route("/p/{portal_id}/mcp", router),
+        _metadata_route(router),
+        *homepage_routes(gateway),
+        *admin_routes(gateway, admin_token),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.portal_router = router
+    return app

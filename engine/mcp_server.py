@@ -1,0 +1,411 @@
+"""The MCP server for one portal in one surface, on the `mcp` SDK's low-level server.
+
+```python
+server = build_server(portal, Surface.CODEMODE)
+# over HTTP: engine.app.create_app(gateway) runs one per (portal, surface)
+# over stdio:
+async with stdio_server() as (read, write):
+    await server.run(read, write, server.create_initialization_options())
+```
+
+It answers `tools/list`, `tools/call`, `prompts/list`, `prompts/get`, `logging/setLevel` and
+`ping` for both protocol eras. Upstream tool or prompt list changes reach clients as
+`notifications/tools/list_changed` / `prompts/list_changed`: on the 2025-11-25 era on each
+live session's standalone stream, on the 2026-07-28 era through `subscriptions/listen`.
+During a `code`/`execute` run, sandbox console lines go to the client as
+`notifications/message` and a heartbeat goes out as `notifications/progress` when the client
+sent a progress token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Final, get_args
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.connection import allowed_log_levels
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ToolsListChanged,
+)
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.requests import Request
+
+from engine import surfaces
+from engine.portal import Portal, PortalError
+from engine.status import UpstreamError
+from engine.surfaces import Surface
+from sandbox import LogEntry
+
+log = logging.getLogger("codemode.mcp_server")
+
+Ctx = ServerRequestContext[Any, Any]
+
+LOG_LEVELS: Final[tuple[types.LoggingLevel, ...]] = get_args(types.LoggingLevel)
+"""Severity-ascending (RFC 5424 order, as the MCP spec lists them)."""
+
+DEFAULT_LOG_LEVEL: Final[types.LoggingLevel] = "info"
+"""What a 2025-era session gets before it sends `logging/setLevel` (debug lines are noise)."""
+
+SANDBOX_LOG_LEVELS: Final[dict[str, types.LoggingLevel]] = {
+    "debug": "debug",
+    "log": "info",
+    "info": "info",
+    "warn": "warning",
+    "error": "error",
+}
+
+USER_SCOPE_KEY: Final = "codemode.user"
+"""ASGI scope key where the HTTP app puts the authenticated user (a short key id)."""
+
+LOGGER_NAME: Final = "sandbox"
+"""The `logger` field of console lines sent as `notifications/message`."""
+
+MAX_PENDING_LOG_LINES: Final = 1000
+"""Console lines waiting to be sent per run; beyond that they are dropped (the result has them)."""
+
+STDIO_SESSION: Final = "stdio"
+"""The session key of a connection that has no HTTP session id (stdio: one per process)."""
+
+
+# -- 2025-era sessions ------------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    session: ServerSession
+    level: types.LoggingLevel = DEFAULT_LOG_LEVEL
+
+
+class LiveSessions:
+    """The 2025-11-25 era sessions of one server and their log levels.
+
+    The SDK has no way to reach every session of a server from outside a request, so each
+    request's session handle is remembered by session id (a middleware sees every message).
+    A session leaves when the client DELETEs it (`forget`), when a notification to it fails,
+    or when more than `limit` sessions are known (the least recently active goes first).
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    async def middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
+        key = session_key(ctx)
+        if key is not None and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self._remember(key, ctx.session)
+        return await call_next(ctx)
+
+    def _remember(self, key: str, session: ServerSession) -> None:
+        live = self._live.get(key)
+        if live is None:
+            self._live[key] = _Live(session)
+            while len(self._live) > self._limit:
+                self._live.popitem(last=False)
+        else:
+            live.session = session
+            self._live.move_to_end(key)
+
+    def forget(self, key: str) -> None:
+        self._live.pop(key, None)
+
+    def set_level(self, key: str | None, level: types.LoggingLevel) -> None:
+        if key is not None and key in self._live:
+            self._live[key].level = level
+
+    def level(self, key: str | None) -> types.LoggingLevel:
+        live = self._live.get(key) if key is not None else None
+        return live.level if live is not None else DEFAULT_LOG_LEVEL
+
+    async def announce(self, *, tools: bool, prompts: bool) -> None:
+        """Send list_changed on every live session's standalone stream."""
+        for key, live in list(self._live.items()):
+            try:
+                if tools:
+                    await live.session.send_tool_list_changed()
+                if prompts:
+                    await live.session.send_prompt_list_changed()
+            except Exception:  # the session ended under us: stop tracking it
+                log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
+                self.forget(key)
+
+
+def session_key(ctx: Ctx) -> str | None:
+    """The HTTP session id of this message, `STDIO_SESSION` off HTTP, None before one exists."""
+    request = ctx.request
+    if request is None:
+        return STDIO_SESSION
+    if isinstance(request, Request):
+        return request.headers.get("mcp-session-id")
+    return None
+
+
+def user_of(ctx: Ctx) -> str | None:
+    request = ctx.request
+    if isinstance(request, Request):
+        user = request.scope.get(USER_SCOPE_KEY)
+        return user if isinstance(user, str) else None
+    return None
+
+
+def allows(level: types.LoggingLevel, minimum: types.LoggingLevel) -> bool:
+    return LOG_LEVELS.index(level) >= LOG_LEVELS.index(minimum)
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+class PortalServer(Server[Any]):
+    """One portal in one surface. Build it with `build_server`."""
+
+    def __init__(self, portal: Portal, surface: Surface, *, progress_interval_s: float) -> None:
+        self.portal = portal
+        self.surface = surface
+        self.progress_interval_s = progress_interval_s
+        self.bus = InMemorySubscriptionBus()
+        self.sessions = LiveSessions()
+        self._change_streams: set[MemoryObjectSendStream[None]] = set()
+        self._announced = self._signatures()
+        super().__init__(
+            "codemode",
+            version=_version(),
+            title=portal.config.name,
+            description=portal.config.description or None,
+            instructions=_instructions(portal, surface),
+            lifespan=_lifespan,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_subscriptions_listen=ListenHandler(self.bus),
+        )
+        # Registered this way, not as `on_set_logging_level=`, to avoid the constructor's
+        # deprecation warning: 2025-era clients still use it and it is still advertised.
+        self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
+        self.middleware.append(self.sessions.middleware)
+        portal.on_tools_changed(self._portal_changed)
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        # 2025-era clients learn listChanged from initialize; the SDK leaves it off by default.
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True, prompts_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _list_tools(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.portal.list_tools(self.surface))
+
+    async def _list_prompts(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=self.portal.list_prompts())
+
+    async def _get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        try:
+            return await self.portal.get_prompt(params.name, params.arguments)
+        except PortalError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        except UpstreamError as exc:
+            raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+    async def _set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        self.sessions.set_level(session_key(ctx), params.level)
+        return types.EmptyResult()
+
+    async def _call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        user = user_of(ctx)
+        if params.name not in surfaces.engine_tools(self.surface) or params.name == surfaces.QUERY:
+            return await self.portal.call_tool(
+                self.surface, params.name, params.arguments, user=user
+            )
+        feedback = _RunFeedback(ctx, self._min_level(ctx), self.progress_interval_s)
+        async with feedback.running() as on_log:
+            return await self.portal.call_tool(
+                self.surface, params.name, params.arguments, user=user, on_log=on_log
+            )
+
+    def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
+        """The lowest level to send for this call; None: send no log lines."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # 2026-era: each request opts in with a log level in its `_meta` (SEP-2577).
+            allowed = allowed_log_levels(ctx.protocol_version, ctx.meta)
+            return min(allowed, key=LOG_LEVELS.index) if allowed else None
+        return self.sessions.level(session_key(ctx))
+
+    # -- list changes -------------------------------------------------------------------------
+
+    def _signatures(self) -> tuple[str, str]:
+        def dump(items: list[Any]) -> str:
+            return json.dumps([i.model_dump(mode="json") for i in items], sort_keys=True)
+
+        return dump(self.portal.list_tools(self.surface)), dump(self.portal.list_prompts())
+
+    def _portal_changed(self) -> None:
+        """Called by the portal on the event loop; the announcement itself is async."""
+        for stream in list(self._change_streams):
+            try:
+                stream.send_nowait(None)
+            except anyio.WouldBlock:
+                pass  # an announcement is already pending and will read the latest lists
+            except anyio.ClosedResourceError:
+                self._change_streams.discard(stream)
+
+    async def _announce_changes(self, changes: MemoryObjectReceiveStream[None]) -> None:
+        async for _ in changes:
+            before, self._announced = self._announced, self._signatures()
+            tools, prompts = before[0] != self._announced[0], before[1] != self._announced[1]
+            if tools:
+                await self.bus.publish(ToolsListChanged())
+            if prompts:
+                await self.bus.publish(PromptsListChanged())
+            if tools or prompts:
+                await self.sessions.announce(tools=tools, prompts=prompts)
+
+    @asynccontextmanager
+    async def announcing(self) -> AsyncIterator[None]:
+        """Announce list changes while this is entered (the server's lifespan enters it)."""
+        send, receive = anyio.create_memory_object_stream[None](1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._announce_changes, receive)
+            self._change_streams.add(send)
+            try:
+                yield
+            finally:
+                self._change_streams.discard(send)
+                send.close()
+                tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def _lifespan(server: Server[Any]) -> AsyncIterator[dict[str, Any]]:
+    assert isinstance(server, PortalServer)
+    async with server.announcing():
+        yield {}
+
+
+class _RunFeedback:
+    """Console lines as `notifications/message` and a progress heartbeat, for one code run."""
+
+    def __init__(self, ctx: Ctx, min_level: types.LoggingLevel | None, interval_s: float) -> None:
+        self.ctx = ctx
+        self.min_level = min_level
+        self.interval_s = interval_s
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Callable[[LogEntry], None]]:
+        send, receive = anyio.create_memory_object_stream[LogEntry](MAX_PENDING_LOG_LINES)
+
+        def on_log(entry: LogEntry) -> None:
+            level = SANDBOX_LOG_LEVELS.get(entry.level, "info")
+            if self.min_level is not None and allows(level, self.min_level):
+                # Dropped when the client is slow or the run is over: the result has the logs.
+                with suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+                    send.send_nowait(entry)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._forward_logs, receive)
+            heartbeat = _start_heartbeat(tg, self.ctx, self.interval_s)
+            try:
+                yield on_log
+            finally:
+                heartbeat.cancel()
+                send.close()  # the forwarder sends what is queued, then ends
+
+    async def _forward_logs(self, receive: MemoryObjectReceiveStream[LogEntry]) -> None:
+        async for entry in receive:
+            params = types.LoggingMessageNotificationParams(
+                level=SANDBOX_LOG_LEVELS.get(entry.level, "info"),
+                data=entry.text,
+                logger=LOGGER_NAME,
+            )
+            try:
+                # On this request's stream: 2026-era clients accept log lines nowhere else.
+                await self.ctx.session.send_notification(
+                    types.LoggingMessageNotification(params=params), self.ctx.request_id
+                )
+            except Exception:  # advisory: a lost log line must not fail the run
+                log.debug("could not send a console line", exc_info=True)
+
+
+def _start_heartbeat(tg: TaskGroup, ctx: Ctx, interval_s: float) -> anyio.CancelScope:
+    scope = anyio.CancelScope()
+
+    async def beat() -> None:
+        with scope:
+            started = time.monotonic()
+            for beats in range(1, 1_000_000):  # bounded: a run has a timeout far below this
+                await anyio.sleep(interval_s)
+                elapsed = time.monotonic() - started
+                # A no-op unless the client asked for progress with a progressToken.
+                await ctx.session.report_progress(
+                    float(beats), None, f"running for {elapsed:.0f} s"
+                )
+
+    tg.start_soon(beat)
+    return scope
+
+
+def build_server(
+    portal: Portal, surface: Surface, *, progress_interval_s: float = 1.0
+) -> PortalServer:
+    """The MCP server for `portal` in `surface` (serve over HTTP via `engine.app`, or stdio).
+
+    `progress_interval_s`: how often a long `code`/`execute` run sends a progress heartbeat
+    to a client that sent a progressToken.
+    """
+    return PortalServer(portal, surface, progress_interval_s=progress_interval_s)
+
+
+def _instructions(portal: Portal, surface: Surface) -> str:
+    intro = portal.config.description or f"The {portal.config.name} MCP portal."
+    how = {
+        Surface.ALL: "Every tool of the portal is listed.",
+        Surface.MINIMIZE_TOOLS: "Tools are listed by name only: use `query` to see a tool's "
+        "description and input schema before calling it.",
+        Surface.SEARCH_AND_EXECUTE: "Use `query` to find tools, then `execute` to run "
+        "JavaScript that calls them.",
+        Surface.CODEMODE: "Use `code` to run JavaScript that finds and calls the portal's tools.",
+    }[surface]
+    return f"{intro}\n{how}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("codemode-engine")
+    except PackageNotFoundError:
+        return "0"
