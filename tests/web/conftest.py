@@ -25,9 +25,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 
 from engine import Config, Gateway
-from engine.admin import admin_routes
+from engine.app import create_app
 from engine.config import hash_api_key
-from engine.homepage import homepage_routes
 from tests.upstreams.harness import free_port
 
 VENV_BIN = Path(sys.executable).parent
@@ -99,14 +98,15 @@ class Served:
 
 
 def _app(gateway: Gateway, admin_token: str | None) -> Starlette:
-    return Starlette(routes=homepage_routes(gateway) + admin_routes(gateway, admin_token))
+    """The production app (homepage and admin routes mounted beside `/mcp`)."""
+    return create_app(gateway, admin_token=admin_token)
 
 
 @contextmanager
 def _serving(portal: BlockingPortal, app: Starlette) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     )
     portal.start_task_soon(server.serve)
 

@@ -99,3 +99,36 @@ def test_csp_allows_exactly_the_inline_blocks_of_the_page(served: Served) -> Non
     # No external asset and no inline handler or style attribute the policy would block.
     assert not re.search(r"\s(src|onclick|onload|style)=", response.text)
     assert "http-equiv" not in response.text
+
+
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "homepage-test", "version": "1"},
+    },
+}
+_MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+
+
+def _shown_urls(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<code id="url-([a-z_]+)">([^<]+)</code>', page))
+
+
+def test_every_url_on_the_page_is_served_as_the_page_says(served: Served) -> None:
+    urls = _shown_urls(_get(served.base + "/").text)
+    assert len(urls) == 4
+    for url in urls.values():
+        response = httpx2.post(url, json=_INITIALIZE, headers=_MCP_HEADERS, timeout=30)
+        assert response.status_code == 200, (url, response.text)
+    # The private portal's code surfaces are shown as off: the server answers 403 there.
+    private = _shown_urls(_get(served.base + "/", host="private.example.test").text)
+    headers = {**_MCP_HEADERS, "Host": "private.example.test", "Authorization": f"Bearer {API_KEY}"}
+    for surface, url in private.items():
+        local = served.base + url.removeprefix("http://private.example.test")
+        response = httpx2.post(local, json=_INITIALIZE, headers=headers, timeout=30)
+        expected = 403 if surface in ("search_and_execute", "codemode") else 200
+        assert response.status_code == expected, (url, response.text)
