@@ -34,13 +34,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import (
+    DEFAULT_SESSION_IDLE_TIMEOUT,
+    StreamableHTTPSessionManager,
+)
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from engine.admin import admin_routes
 from engine.config import api_key_hashes
@@ -71,6 +74,7 @@ class PortalRouter:
         security: TransportSecuritySettings,
         max_body_bytes: int,
         progress_interval_s: float,
+        session_idle_timeout_s: float | None,
     ) -> None:
         self.gateway = gateway
         self.security = TransportSecurityMiddleware(security)
@@ -80,9 +84,17 @@ class PortalRouter:
             for surface in Surface:
                 if surface.runs_code and not portal.config.allow_code_mode:
                     continue
-                server = build_server(portal, surface, progress_interval_s=progress_interval_s)
+                server = build_server(
+                    portal,
+                    surface,
+                    progress_interval_s=progress_interval_s,
+                    session_idle_timeout_s=session_idle_timeout_s,
+                )
                 manager = StreamableHTTPSessionManager(
-                    server, security_settings=security, max_request_body_size=max_body_bytes
+                    server,
+                    security_settings=security,
+                    max_request_body_size=max_body_bytes,
+                    session_idle_timeout=session_idle_timeout_s,
                 )
                 self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
 
@@ -105,9 +117,19 @@ class PortalRouter:
             return
         endpoint, user = answer
         scope[USER_SCOPE_KEY] = user
-        await endpoint.manager.handle_request(scope, receive, send)
         session_id = request.headers.get("mcp-session-id")
-        if request.method == "DELETE" and session_id:
+        status = 0
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with endpoint.server.sessions.busy(session_id):
+            await endpoint.manager.handle_request(scope, receive, watched)
+        # Ended by the client, or unknown to the transport (it ended the session itself).
+        if session_id and (request.method == "DELETE" or status == 404):
             endpoint.server.sessions.forget(session_id)
 
     def _route(self, request: Request) -> tuple[Endpoint, str | None] | Response:
@@ -230,6 +252,7 @@ def create_app(
     max_body_bytes: int = 4 * 1024 * 1024,
     public_hosts: Sequence[str] = (),
     progress_interval_s: float = 1.0,
+    session_idle_timeout_s: float | None = DEFAULT_SESSION_IDLE_TIMEOUT,
 ) -> Starlette:
     """The ASGI app serving `gateway`'s portals. Its lifespan runs the MCP session managers;
     the caller enters and leaves the gateway itself (`async with Gateway(config)`).
@@ -237,12 +260,15 @@ def create_app(
     `public_hosts`: extra Host names (`name` or `name:port`) this server answers to besides
     localhost and the portals' hostnames, e.g. the address of a reverse proxy.
     `progress_interval_s`: heartbeat period of progress notifications during code runs.
+    `session_idle_timeout_s`: a 2025-era session with no request in flight (and no open GET
+    stream) for this long is ended; None keeps sessions until the client deletes them.
     """
     router = PortalRouter(
         gateway,
         security=security_settings(gateway, public_hosts),
         max_body_bytes=max_body_bytes,
         progress_interval_s=progress_interval_s,
+        session_idle_timeout_s=session_idle_timeout_s,
     )
 
     @asynccontextmanager

@@ -23,9 +23,9 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any, Final, get_args
 
 import anyio
@@ -91,6 +91,7 @@ STDIO_SESSION: Final = "stdio"
 class _Live:
     session: ServerSession
     level: types.LoggingLevel = DEFAULT_LOG_LEVEL
+    last_active: float = field(default_factory=time.monotonic)
 
 
 class LiveSessions:
@@ -98,16 +99,25 @@ class LiveSessions:
 
     The SDK has no way to reach every session of a server from outside a request, so each
     request's session handle is remembered by session id (a middleware sees every message).
-    A session leaves when the client DELETEs it (`forget`), when a notification to it fails,
-    or when more than `limit` sessions are known (the least recently active goes first).
+    A session is forgotten when the client DELETEs it (`forget`), when it has been idle
+    longer than `idle_timeout_s` (the transport's own rule: the SDK ends it then), when a
+    notification to it fails, or when more than `limit` sessions are known (least recently
+    active first). The HTTP layer reports requests in flight with `busy`.
     """
 
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, *, idle_timeout_s: float | None = None, limit: int = 10_000) -> None:
+        self._idle_timeout_s = idle_timeout_s
         self._limit = limit
         self._live: OrderedDict[str, _Live] = OrderedDict()
+        # HTTP requests in flight per session id (an open GET stream counts), kept apart from
+        # `_live`: a GET stream can open before the session's first message is seen.
+        self._in_flight: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._live)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._live
 
     async def middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
         key = session_key(ctx)
@@ -118,15 +128,43 @@ class LiveSessions:
     def _remember(self, key: str, session: ServerSession) -> None:
         live = self._live.get(key)
         if live is None:
+            self.prune()
             self._live[key] = _Live(session)
             while len(self._live) > self._limit:
                 self._live.popitem(last=False)
         else:
             live.session = session
+            live.last_active = time.monotonic()
             self._live.move_to_end(key)
+
+    @contextmanager
+    def busy(self, key: str | None) -> Iterator[None]:
+        """Mark one HTTP request of session `key` in flight while inside."""
+        if key is None:
+            yield
+            return
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._in_flight.pop(key) - 1
+            if left:
+                self._in_flight[key] = left
+            live = self._live.get(key)
+            if live is not None:
+                live.last_active = time.monotonic()
 
     def forget(self, key: str) -> None:
         self._live.pop(key, None)
+
+    def prune(self) -> None:
+        """Forget sessions the transport has ended for idleness."""
+        if self._idle_timeout_s is None:
+            return
+        cutoff = time.monotonic() - self._idle_timeout_s
+        for key, live in list(self._live.items()):
+            if key not in self._in_flight and live.last_active < cutoff:
+                del self._live[key]
 
     def set_level(self, key: str | None, level: types.LoggingLevel) -> None:
         if key is not None and key in self._live:
@@ -138,6 +176,7 @@ class LiveSessions:
 
     async def announce(self, *, tools: bool, prompts: bool) -> None:
         """Send list_changed on every live session's standalone stream."""
+        self.prune()
         for key, live in list(self._live.items()):
             try:
                 if tools:
@@ -177,12 +216,19 @@ def allows(level: types.LoggingLevel, minimum: types.LoggingLevel) -> bool:
 class PortalServer(Server[Any]):
     """One portal in one surface. Build it with `build_server`."""
 
-    def __init__(self, portal: Portal, surface: Surface, *, progress_interval_s: float) -> None:
+    def __init__(
+        self,
+        portal: Portal,
+        surface: Surface,
+        *,
+        progress_interval_s: float,
+        session_idle_timeout_s: float | None,
+    ) -> None:
         self.portal = portal
         self.surface = surface
         self.progress_interval_s = progress_interval_s
         self.bus = InMemorySubscriptionBus()
-        self.sessions = LiveSessions()
+        self.sessions = LiveSessions(idle_timeout_s=session_idle_timeout_s)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._announced = self._signatures()
         super().__init__(
@@ -379,14 +425,24 @@ def _start_heartbeat(tg: TaskGroup, ctx: Ctx, interval_s: float) -> anyio.Cancel
 
 
 def build_server(
-    portal: Portal, surface: Surface, *, progress_interval_s: float = 1.0
+    portal: Portal,
+    surface: Surface,
+    *,
+    progress_interval_s: float = 1.0,
+    session_idle_timeout_s: float | None = None,
 ) -> PortalServer:
     """The MCP server for `portal` in `surface` (serve over HTTP via `engine.app`, or stdio).
 
     `progress_interval_s`: how often a long `code`/`execute` run sends a progress heartbeat
-    to a client that sent a progressToken.
+    to a client that sent a progressToken. `session_idle_timeout_s`: the HTTP transport's
+    idle timeout, so sessions it ended stop being tracked (None over stdio).
     """
-    return PortalServer(portal, surface, progress_interval_s=progress_interval_s)
+    return PortalServer(
+        portal,
+        surface,
+        progress_interval_s=progress_interval_s,
+        session_idle_timeout_s=session_idle_timeout_s,
+    )
 
 
 def _instructions(portal: Portal, surface: Surface) -> str:

@@ -15,6 +15,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,13 @@ from typing import Any
 import anyio
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from engine import Config, Gateway
-from engine.app import create_app
+from engine.app import PortalRouter, create_app
 from engine.config import hash_api_key
+from engine.mcp_server import PortalServer
+from engine.surfaces import Surface
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 
 DEMO_TOKEN = "demo-secret-" + uuid.uuid4().hex
@@ -93,8 +97,10 @@ class ServedPortal:
     """The app on a free port, in a thread with its own event loop."""
 
     config: Config
+    app_options: dict[str, Any] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     gateway: Gateway | None = None
+    app: Starlette | None = None
     _server: uvicorn.Server | None = None
     _failure: BaseException | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +113,11 @@ class ServedPortal:
     @property
     def url(self) -> str:
         return f"{self.base}/mcp"
+
+    def mcp_server(self, portal_id: str, surface: Surface) -> PortalServer:
+        assert self.app is not None
+        router: PortalRouter = self.app.state.portal_router
+        return router.endpoints[(portal_id, surface)].server
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="portal-server", daemon=True)
@@ -133,14 +144,15 @@ class ServedPortal:
     async def _serve(self) -> None:
         async with Gateway(self.config) as gateway:
             self.gateway = gateway
-            app = create_app(
-                gateway,
-                max_body_bytes=MAX_BODY_BYTES,
-                public_hosts=[PUBLIC_HOST],
-                progress_interval_s=PROGRESS_INTERVAL_S,
-            )
+            options: dict[str, Any] = {
+                "max_body_bytes": MAX_BODY_BYTES,
+                "public_hosts": [PUBLIC_HOST],
+                "progress_interval_s": PROGRESS_INTERVAL_S,
+                **self.app_options,
+            }
+            self.app = create_app(gateway, **options)
             config = uvicorn.Config(
-                app,
+                self.app,
                 host="127.0.0.1",
                 port=self.port,
                 log_level="warning",
@@ -162,16 +174,22 @@ def demo() -> Iterator[RunningServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def served(demo: RunningServer) -> Iterator[ServedPortal]:
+@contextmanager
+def serving(demo: RunningServer, **app_options: Any) -> Iterator[ServedPortal]:
     os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
-    portal = ServedPortal(server_config(demo.url))
+    portal = ServedPortal(server_config(demo.url), app_options)
     portal.start()
     try:
         yield portal
     finally:
         portal.stop()
         os.environ.pop(DEMO_TOKEN_ENV, None)
+
+
+@pytest.fixture(scope="module")
+def served(demo: RunningServer) -> Iterator[ServedPortal]:
+    with serving(demo) as portal:
+        yield portal
 
 
 async def eventually(

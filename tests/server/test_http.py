@@ -5,7 +5,7 @@ both protocol eras (2025-11-25 initialize + sessions, "legacy"; 2026-07-28 serve
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from engine.surfaces import CODE, EXECUTE, QUERY
+from engine.surfaces import CODE, EXECUTE, QUERY, Surface
 from tests.server.conftest import (
     API_KEY,
     LOCKED_HOST,
@@ -27,9 +27,15 @@ from tests.server.conftest import (
     PUBLIC_HOST,
     ServedPortal,
     eventually,
+    serving,
 )
+from tests.upstreams.harness import RunningServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    # 2025-era clients still use logging/setLevel; the SDK warns that 2026-07-28 dropped it.
+    pytest.mark.filterwarnings("ignore:The logging capability is deprecated"),
+]
 
 ERAS = ["legacy", "auto"]
 LEGACY_VERSION = "2025-11-25"
@@ -44,7 +50,7 @@ async def connect(url: str, mode: str = "auto", **options: Any) -> AsyncIterator
     """An SDK client session; `headers=` go on every HTTP request."""
     headers: dict[str, str] | None = options.pop("headers", None)
     transport = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
-    async with Client(transport, mode=mode, **options) as client:  # type: ignore[arg-type]
+    async with Client(transport, mode=mode, **options) as client:
         yield client
 
 
@@ -168,10 +174,13 @@ async def test_delete_ends_a_session(served: ServedPortal) -> None:
         assert (await http.post(served.url, json=initialized, headers=headers)).status_code == 202
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
         assert (await http.post(served.url, json=ping, headers=headers)).status_code == 200
+        tracked = served.mcp_server("main", Surface.ALL).sessions
+        assert session in tracked  # it will get list_changed
 
         assert (await http.delete(served.url, headers=headers)).status_code == 200
         after = await http.post(served.url, json=ping, headers=headers)
     assert after.status_code == 404
+    assert session not in tracked
 
 
 async def test_a_session_belongs_to_the_url_it_was_opened_with(served: ServedPortal) -> None:
@@ -179,7 +188,9 @@ async def test_a_session_belongs_to_the_url_it_was_opened_with(served: ServedPor
         opened = await http.post(served.url, json=initialize_body())
         headers = {"mcp-session-id": opened.headers["mcp-session-id"]}
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
-        other = await http.post(served.url + "?codemode=search_and_execute", json=ping, headers=headers)
+        other = await http.post(
+            served.url + "?codemode=search_and_execute", json=ping, headers=headers
+        )
         assert other.status_code == 404
         await http.delete(served.url, headers=headers)
 
@@ -310,6 +321,47 @@ async def test_list_changed_reaches_a_2026_listener(served: ServedPortal) -> Non
         assert "prompt" in type(event).__name__.lower()
         prompts = {p.name for p in (await client.list_prompts()).prompts}
     assert "demo_added_prompt" in prompts
+
+
+IDLE_TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def short_idle(demo: RunningServer) -> Iterator[ServedPortal]:
+    with serving(demo, session_idle_timeout_s=IDLE_TIMEOUT_S) as portal:
+        yield portal
+
+
+async def test_idle_sessions_are_forgotten_listening_ones_kept(short_idle: ServedPortal) -> None:
+    tracked = short_idle.mcp_server("main", Surface.ALL).sessions
+    inbox = Inbox()
+    async with (
+        connect(short_idle.url, "legacy", message_handler=inbox.message),
+        httpx2.AsyncClient(headers=JSON_RPC_HEADERS) as http,
+    ):
+        opened = await http.post(short_idle.url, json=initialize_body())
+        headers = {"mcp-session-id": opened.headers["mcp-session-id"]}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(short_idle.url, json=initialized, headers=headers)
+        await eventually(lambda: len(tracked) == 2, "both sessions tracked")
+
+        await anyio.sleep(IDLE_TIMEOUT_S * 1.5)  # the raw session idles past the timeout
+        async with connect(short_idle.url) as other:  # 2026 era: not a tracked session
+            await other.call_tool("demo_mutate", {"kind": "tool", "name": "added_idle"})
+        await eventually(
+            lambda: "notifications/tools/list_changed" in inbox.methods(),
+            "list_changed on the session that kept its GET stream open past the idle timeout",
+        )
+        assert len(tracked) == 1
+        # ... and the SDK has ended the idle session too (each probe is activity, so probes
+        # are further apart than the timeout).
+        ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+        for _ in range(10):
+            if (await http.post(short_idle.url, json=ping, headers=headers)).status_code == 404:
+                break
+            await anyio.sleep(IDLE_TIMEOUT_S * 1.5)
+        else:
+            pytest.fail("the transport never ended the idle session")
 
 
 CONSOLE_CODE = """
