@@ -32,8 +32,13 @@ CUT_AT = {"search": "## Misses"}
 """Long detail left in the benchmark's own file, linked from the section."""
 
 
+NEEDS = {"latency": "engine.app"}
+"""Modules a benchmark needs that may not have landed yet."""
+
+
 def available(name: str) -> bool:
-    return importlib.util.find_spec(f"benchmarks.{name}") is not None
+    needed = [f"benchmarks.{name}", *([NEEDS[name]] if name in NEEDS else [])]
+    return all(importlib.util.find_spec(module) is not None for module in needed)
 
 
 def run(name: str) -> None:

@@ -1,0 +1,451 @@
+"""End-to-end overhead: the portal over HTTP against the same upstream called directly.
+
+    python -m benchmarks.latency            # needs the `bench` extra (matplotlib)
+
+Starts the demo upstream (tests/upstreams/demo.py: an `echo` tool behind bearer auth, over
+streamable HTTP) and a portal in front of it (`codemode serve`, its own process), both on
+127.0.0.1, and drives them with the `mcp` SDK's streamable-HTTP client:
+
+- (a) one tool call through the portal's ALL surface, vs the upstream called directly;
+- (b) `execute` of code making one call, vs one direct call;
+- (c) `code` making 10 calls with `Promise.all`, vs 10 concurrent direct calls;
+- (d) `code` making 10 sequential calls, vs 10 sequential direct calls.
+
+Portal and direct samples are interleaved so machine noise hits both alike. Then throughput:
+1, 10 and 50 concurrent clients, each running `code` with 2 upstream calls a fixed number of
+times; runs/s, p95, errors and the portal process's peak RSS (VmHWM, so a running maximum
+over the process's life). Client, portal and upstream share this machine's cores.
+Writes benchmarks/results/latency.md and latency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult
+
+from benchmarks.sandbox import machine
+from tests.upstreams.harness import RunningServer, demo_argv, running
+
+RESULTS = Path(__file__).parent / "results"
+TOKEN_ENV = "CODEMODE_BENCH_DEMO_TOKEN"
+PORTAL = "bench"
+CONCURRENCY = (1, 10, 50)
+START_TIMEOUT_S = 60.0
+
+ONE_CALL = "return await codemode.demo_echo({ value: 1 });"
+PARALLEL_10 = (
+    "return await Promise.all(\n"
+    "  Array.from({ length: 10 }, (_, i) => codemode.demo_echo({ value: i })),\n"
+    ");"
+)
+SEQUENTIAL_10 = (
+    "const out = [];\n"
+    "for (let i = 0; i < 10; i++) out.push(await codemode.demo_echo({ value: i }));\n"
+    "return out;"
+)
+TWO_CALLS = (
+    "const a = await codemode.demo_echo({ value: 1 });\n"
+    "const b = await codemode.demo_echo({ value: 2 });\n"
+    "return [a, b];"
+)
+
+
+class CallFailed(RuntimeError):
+    """A benchmark call came back as an error; the figures would be meaningless."""
+
+
+def config_toml(upstream_url: str) -> str:
+    return f"""\
+[[servers]]
+id = "demo"
+url = "{upstream_url}"
+auth_type = "bearer"
+bearer_token_env = "{TOKEN_ENV}"
+
+[settings.sandbox]
+max_calls = 100
+
+[[portals]]
+id = "{PORTAL}"
+name = "Latency benchmark"
+
+[[portals.servers]]
+server_id = "demo"
+"""
+
+
+@contextmanager
+def servers(token: str) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """The demo upstream and a portal in front of it, each its own process."""
+    with (
+        running(demo_argv(), env={"DEMO_TOKEN": token}) as upstream,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        config = Path(tmp) / "portal.toml"
+        config.write_text(config_toml(upstream.url), encoding="utf-8")
+        argv = [sys.executable, "-m", "engine.cli", "serve", "--config", str(config)]
+        argv += ["--port", "{port}"]
+        with running(argv, env={TOKEN_ENV: token}) as portal:
+            yield upstream, portal
+
+
+@asynccontextmanager
+async def connect(url: str, token: str | None = None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = httpx2.Timeout(30.0, read=None)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        Client(streamable_http_client(url, http_client=http), mode="auto") as client,
+    ):
+        await list_all_tools(client)
+        yield client
+
+
+MAX_PAGES = 100
+
+
+async def list_all_tools(client: Client) -> list[str]:
+    """List every page first, as clients do: the SDK validates a call's result against the
+    tool's listed output schema, and re-lists on every call to a tool it has not seen."""
+    names: list[str] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        names += [t.name for t in page.tools]
+        cursor = page.next_cursor
+        if cursor is None:
+            return names
+    raise RuntimeError(f"tools/list did not end within {MAX_PAGES} pages")
+
+
+async def wait_ready(url: str) -> None:
+    """The portal accepts connections before its upstream is connected: poll until it lists
+    the upstream's tools."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            async with connect(url) as client:
+                if "demo_echo" in await list_all_tools(client):
+                    return
+        except Exception:  # not serving yet
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not list demo_echo within {START_TIMEOUT_S} s")
+        await anyio.sleep(0.2)
+
+
+def checked(result: CallToolResult) -> CallToolResult:
+    if result.is_error:
+        raise CallFailed(str(result.content)[:500])
+    return result
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    p50: float
+    p95: float
+    p99: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stats:
+        cuts = statistics.quantiles(samples, n=100, method="inclusive")
+        return cls(statistics.median(samples), cuts[94], cuts[98])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    portal: Stats
+    direct: Stats
+    target: str
+    limit_ms: float | None
+
+    @property
+    def added_p50(self) -> float:
+        return self.portal.p50 - self.direct.p50
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.limit_ms is None else self.added_p50 < self.limit_ms
+
+
+Op = Callable[[], Awaitable[Any]]
+
+
+async def timed_ms(op: Op) -> float:
+    started = time.perf_counter()
+    await op()
+    return (time.perf_counter() - started) * 1000
+
+
+async def interleaved(portal: Op, direct: Op, samples: int, warmup: int) -> tuple[Stats, Stats]:
+    for _ in range(warmup):
+        await portal()
+        await direct()
+    p, d = [], []
+    for _ in range(samples):
+        p.append(await timed_ms(portal))
+        d.append(await timed_ms(direct))
+    return Stats.of(p), Stats.of(d)
+
+
+async def scenarios(base: str, upstream_url: str, token: str, samples: int) -> list[Scenario]:
+    async with (
+        connect(upstream_url, token) as up,
+        connect(base) as all_,
+        connect(f"{base}?optimize_context=search_and_execute") as sae,
+        connect(f"{base}?codemode=search_and_execute") as code,
+    ):
+
+        async def direct_one() -> None:
+            checked(await up.call_tool("echo", {"value": 1}))
+
+        async def direct_echo(i: int) -> None:
+            checked(await up.call_tool("echo", {"value": i}))
+
+        async def direct_parallel() -> None:
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(direct_echo, i)
+
+        async def direct_sequential() -> None:
+            for i in range(10):
+                checked(await up.call_tool("echo", {"value": i}))
+
+        def run(client: Client, tool: str, args: dict[str, Any]) -> Op:
+            async def op() -> None:
+                checked(await client.call_tool(tool, args))
+
+            return op
+
+        plan: list[tuple[str, Op, Op, str, float | None]] = [
+            (
+                "(a) one call via ALL",
+                run(all_, "demo_echo", {"value": 1}),
+                direct_one,
+                "adds < 2 ms at p50",
+                2.0,
+            ),
+            (
+                "(b) `execute`, code making 1 call",
+                run(sae, "execute", {"code": ONE_CALL}),
+                direct_one,
+                "adds < 5 ms at p50",
+                5.0,
+            ),
+            (
+                "(c) `code`, 10 calls with Promise.all",
+                run(code, "code", {"code": PARALLEL_10}),
+                direct_parallel,
+                "-",
+                None,
+            ),
+            (
+                "(d) `code`, 10 sequential calls",
+                run(code, "code", {"code": SEQUENTIAL_10}),
+                direct_sequential,
+                "-",
+                None,
+            ),
+        ]
+        out = []
+        for name, portal_op, direct_op, target, limit in plan:
+            p, d = await interleaved(portal_op, direct_op, samples, warmup=max(10, samples // 10))
+            out.append(Scenario(name, p, d, target, limit))
+        return out
+
+
+@dataclass(frozen=True)
+class Load:
+    clients: int
+    runs: int
+    seconds: float
+    p95: float
+    errors: int
+    peak_rss_mb: float
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.runs / self.seconds
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+async def load(url: str, clients: int, runs_each: int, pid: int) -> Load:
+    latencies: list[float] = []
+    errors = 0
+
+    async def client_loop(client: Client) -> None:
+        nonlocal errors
+        for _ in range(runs_each):
+            started = time.perf_counter()
+            try:
+                result = await client.call_tool("code", {"code": TWO_CALLS})
+                errors += bool(result.is_error)
+            except Exception:
+                errors += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    async with _clients(url, clients) as sessions:
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for client in sessions:
+                tg.start_soon(client_loop, client)
+        seconds = time.perf_counter() - started
+    return Load(clients, len(latencies), seconds, Stats.of(latencies).p95, errors, peak_rss_mb(pid))
+
+
+@asynccontextmanager
+async def _clients(url: str, count: int) -> AsyncIterator[list[Client]]:
+    """`count` open sessions (opened before the clock starts)."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(connect(url)) for _ in range(count)]
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def latency_table(rows: Sequence[Scenario]) -> str:
+    out = [
+        "| scenario | portal p50 | p95 | p99 | direct p50 | p95 | p99 | added at p50 "
+        "| target | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        met = "-" if r.met is None else ("yes" if r.met else "**no**")
+        out.append(
+            f"| {r.name} | {r.portal.p50:.2f} | {r.portal.p95:.2f} | {r.portal.p99:.2f} "
+            f"| {r.direct.p50:.2f} | {r.direct.p95:.2f} | {r.direct.p99:.2f} "
+            f"| {r.added_p50:+.2f} | {r.target} | {met} |"
+        )
+    return "\n".join(out)
+
+
+def load_table(rows: Sequence[Load]) -> str:
+    out = [
+        "| concurrent clients | runs | runs/s | p95 (ms) | errors | portal peak RSS so far |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {r.clients} | {r.runs} | {r.runs_per_s:.1f} | {r.p95:.1f} "
+        f"| {r.errors}{'' if r.errors == 0 else ' (**must be 0**)'} | {r.peak_rss_mb:.0f} MB |"
+        for r in rows
+    ]
+    return "\n".join(out)
+
+
+def plot(rows: Sequence[Scenario], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    xs = range(len(rows))
+    width = 0.38
+    sides: list[tuple[float, str, list[Stats]]] = [
+        (-width / 2, "direct", [r.direct for r in rows]),
+        (width / 2, "through the portal", [r.portal for r in rows]),
+    ]
+    for offset, label, stats in sides:
+        p50 = [s.p50 for s in stats]
+        p95 = [s.p95 - s.p50 for s in stats]
+        ax.bar(
+            [x + offset for x in xs],
+            p50,
+            width,
+            yerr=[[0] * len(rows), p95],
+            capsize=3,
+            label=f"{label} (p50, bar to p95)",
+        )
+    ax.set_xticks(list(xs), [r.name.split(" ", 1)[0] for r in rows])
+    ax.set_ylabel("ms per request")
+    ax.set_title("Portal over HTTP vs the upstream called directly")
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+async def measure(
+    samples: int, runs_each: int, concurrency: Sequence[int] = CONCURRENCY
+) -> tuple[list[Scenario], list[Load]]:
+    token = "bench-" + uuid.uuid4().hex
+    with servers(token) as (upstream, portal):
+        base = f"{portal.base}/p/{PORTAL}/mcp"
+        await wait_ready(base)
+        assert portal.process is not None
+        rows = await scenarios(base, upstream.url, token, samples)
+        code_url = f"{base}?codemode=search_and_execute"
+        loads = [await load(code_url, c, runs_each, portal.process.pid) for c in concurrency]
+    return rows, loads
+
+
+def render(rows: Sequence[Scenario], loads: Sequence[Load], samples: int, runs_each: int) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# End-to-end overhead",
+            "",
+            f"{stamp}; {machine()}. Written by `python -m benchmarks.latency`.",
+            "",
+            "The portal (`codemode serve`, own process) in front of the demo upstream (own",
+            "process, streamable HTTP, bearer auth), against that upstream called directly; both",
+            f"through the `mcp` SDK's streamable-HTTP client on 127.0.0.1. {samples} samples per",
+            "scenario, portal and direct interleaved. Milliseconds. Client, portal and upstream",
+            "share the machine's cores.",
+            "",
+            latency_table(rows),
+            "",
+            f"Throughput: each client runs `code` with 2 upstream calls {runs_each} times.",
+            "",
+            load_table(loads),
+            "",
+            "![latency](latency.png)",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=20, help="code runs per client under load")
+    args = parser.parse_args()
+    rows, loads = anyio.run(measure, args.samples, args.runs)
+    text = render(rows, loads, args.samples, args.runs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latency.md").write_text(text)
+    plot(rows, RESULTS / "latency.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
