@@ -215,7 +215,15 @@ async def scenarios(base: str, upstream_url: str, token: str, samples: int) -> l
         connect(base) as all_,
         connect(f"{base}?optimize_context=search_and_execute") as sae,
         connect(f"{base}?codemode=search_and_execute") as code,
+        httpx2.AsyncClient() as http,
     ):
+        portal_root, upstream_root = base.split("/p/", 1)[0], upstream_url.removesuffix("/mcp")
+
+        def get(url: str) -> Op:
+            async def op() -> None:
+                (await http.get(url)).raise_for_status()
+
+            return op
 
         async def direct_one() -> None:
             checked(await up.call_tool("echo", {"value": 1}))
@@ -239,6 +247,13 @@ async def scenarios(base: str, upstream_url: str, token: str, samples: int) -> l
             return op
 
         plan: list[tuple[str, Op, Op, str, float | None]] = [
+            (
+                "(0) plain HTTP GET, no MCP: portal `/` vs upstream `/health`",
+                get(f"{portal_root}/"),
+                get(f"{upstream_root}/health"),
+                "- (the HTTP floor)",
+                None,
+            ),
             (
                 "(a) one call via ALL",
                 run(all_, "demo_echo", {"value": 1}),
