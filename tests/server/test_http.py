@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from engine.app import AUTHORIZATION_SERVERS_ENV
 from engine.surfaces import CODE, EXECUTE, QUERY, Surface
 from tests.server.conftest import (
     API_KEY,
@@ -245,6 +246,26 @@ async def test_api_key_portal_answers_401_with_resource_metadata(served: ServedP
     [record] = served.gateway.request_log.query(portal="locked", limit=1)
     assert record.user is not None and record.user.startswith("key:")
     assert API_KEY not in record.user
+
+
+async def test_metadata_names_configured_authorization_servers(
+    served: ServedPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuers = "https://auth.example.test, https://backup.example.test"
+    monkeypatch.setenv(AUTHORIZATION_SERVERS_ENV, issuers)
+    async with httpx2.AsyncClient() as http:
+        by_host = await http.get(
+            f"{served.base}/.well-known/oauth-protected-resource/mcp",
+            headers={"Host": LOCKED_HOST},
+        )
+        nowhere = await http.get(f"{served.base}/.well-known/oauth-protected-resource/other")
+    assert by_host.json()["authorization_servers"] == [
+        "https://auth.example.test",
+        "https://backup.example.test",
+    ]
+    assert by_host.json()["resource"] == f"http://{LOCKED_HOST}/mcp"
+    assert by_host.json()["resource_name"] == "Locked portal"
+    assert nowhere.status_code == 404
 
 
 async def test_oversized_body_is_413(served: ServedPortal) -> None:
