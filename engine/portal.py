@@ -209,10 +209,12 @@ class Portal:
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         try:
-            return await self._upstream(tool, arguments, user)
+            result = await self._upstream(tool, arguments, user)
         except UpstreamError as exc:
             retry = " (retryable: try again shortly)" if exc.retryable else ""
             return results.tool_error(f"{exc.message}{retry}")
+        # The upstream's `_meta` describes the upstream (its server info, ...): not ours to pass.
+        return result.model_copy(update={"meta": None})
 
     async def _upstream(
         self, tool: CuratedTool, arguments: dict[str, Any], user: str | None

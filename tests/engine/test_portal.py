@@ -271,3 +271,11 @@ async def test_list_changed_resyncs_and_notifies(portal: Portal) -> None:
     assert "demo_added_tool_x" in {t.name for t in portal.list_tools(Surface.ALL)}
     result = await code(portal, "return await codemode.demo_added_tool_x({})")
     assert payload(result)["result"] == "added_tool_x ok"
+
+
+async def test_direct_call_does_not_pass_upstream_meta(portal: Portal) -> None:
+    upstream = await portal._gateway.catalog.call_tool("demo", "echo", {"a": 1})
+    result = await portal.call_tool(Surface.ALL, "demo_echo", {"a": 1})
+    assert upstream.meta  # the demo upstream does send _meta ...
+    assert result.meta is None  # ... and the portal does not pass it on
+    assert result.structured_content == {"a": 1}
