@@ -27,6 +27,7 @@ SECTION = RESULTS / "README-section.md"
 # In README order; latency needs the HTTP server and is skipped while it does not exist.
 BENCHMARKS = ("context", "search", "latency", "sandbox", "stubs")
 IN_SECTION = ("context", "search", "latency", "sandbox")
+_STAMP_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC; .*(Python [\d.]+\.|`\.)$")
 _PLOT_LINK = re.compile(r"\]\(([\w-]+\.png)\)")
 CUT_AT = {"search": "## Misses"}
 """Long detail left in the benchmark's own file, linked from the section."""
@@ -57,10 +58,10 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def section_part(name: str) -> str:
+def section_part(name: str, results: Path = RESULTS) -> str:
     """A benchmark's result file as a README subsection: headings two levels down, links
     rewritten to be relative to the repository root."""
-    text = (RESULTS / f"{name}.md").read_text(encoding="utf-8")
+    text = (results / f"{name}.md").read_text(encoding="utf-8")
     if name in CUT_AT and CUT_AT[name] in text:
         text = text.split(CUT_AT[name], 1)[0].rstrip() + (
             f"\n\nDetails: [benchmarks/results/{name}.md](benchmarks/results/{name}.md)."
@@ -68,6 +69,8 @@ def section_part(name: str) -> str:
     lines = text.strip().splitlines()
     out = []
     for line in lines:
+        if _STAMP_LINE.match(line):
+            continue  # the section carries one date and machine line for all
         if line.startswith("#"):
             line = "##" + line
         out.append(_PLOT_LINK.sub(r"](benchmarks/results/\1)", line))
