@@ -429,8 +429,10 @@ def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     lines = [f"codemode is serving on {base}/ (Ctrl-C to stop)"]
+    single = len(gateway.portals) == 1
     for portal in gateway.portals.values():
-        url = f"{base}/p/{portal.id}/mcp"
+        # Plain /mcp on localhost serves the only portal; /p/<id>/mcp names one of several.
+        url = f"{base}/mcp" if single else f"{base}/p/{portal.id}/mcp"
         name = portal.config.name or portal.id
         lines.append(f"portal {portal.id} ({name}): {url}")
         lines.append(f"  code mode: {url}?codemode=search_and_execute")

@@ -41,7 +41,7 @@ def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
 
 
 class Served:
-    """A `codemode serve` process and its stdout lines (read on a thread so we never block)."""
+    """A `codemode serve` process; its output is read on threads so a test never blocks."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
@@ -54,18 +54,22 @@ class Served:
             text=True,
             start_new_session=True,
         )
-        assert self.process.stdout is not None
+        assert self.process.stdout is not None and self.process.stderr is not None
         self.stdout: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=_lines, args=(self.process.stdout, self.stdout), daemon=True
-        ).start()
+        self.stderr: queue.Queue[str] = queue.Queue()
+        for stream, lines in (
+            (self.process.stdout, self.stdout),
+            (self.process.stderr, self.stderr),
+        ):
+            threading.Thread(target=_lines, args=(stream, lines), daemon=True).start()
 
-    def wait_for_line(self, prefix: str) -> str:
+    def wait_for_line(self, prefix: str, *, stderr: bool = False) -> str:
+        lines = self.stderr if stderr else self.stdout
         deadline = time.monotonic() + READY_TIMEOUT_S
         seen: list[str] = []
         while time.monotonic() < deadline:
             try:
-                line = self.stdout.get(timeout=0.5)
+                line = lines.get(timeout=0.5)
             except queue.Empty:
                 if self.process.poll() is not None:
                     break
@@ -74,6 +78,15 @@ class Served:
             if line.startswith(prefix):
                 return line.strip()
         raise AssertionError(f"no line starting {prefix!r} in {seen}; exit {self.process.poll()}")
+
+    def rest(self, *, stderr: bool = False) -> str:
+        """Everything not yet read from the stream; call after the process exited."""
+        lines = self.stderr if stderr else self.stdout
+        time.sleep(0.2)  # let the reader thread drain the closed pipe
+        out: list[str] = []
+        while not lines.empty():
+            out.append(lines.get_nowait())
+        return "".join(out)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -91,7 +104,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Served, int]]:
         server.stop()
 
 
-async def _use_http_portal(url: str) -> None:
+async def _use_http_portal(url: str, note_id: int) -> None:
     async with Client(url) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"time_get_current_time", "git_history", "notes_add_note"} <= names
@@ -100,7 +113,7 @@ async def _use_http_portal(url: str) -> None:
         result = await client.call_tool("code", {"code": CODE})
         assert not result.is_error, result.content
         assert isinstance(result.content[0], TextContent)
-        assert '"result":["Europe/Paris",1]' in result.content[0].text.replace(" ", "")
+        assert f'"result":["Europe/Paris",{note_id}]' in result.content[0].text.replace(" ", "")
 
 
 def test_serve_answers_mcp_and_stops_cleanly_on_sigterm(
@@ -108,22 +121,35 @@ def test_serve_answers_mcp_and_stops_cleanly_on_sigterm(
 ) -> None:
     server, port = served
     line = server.wait_for_line("portal demo")
-    url = f"http://127.0.0.1:{port}/p/demo/mcp"
+    url = f"http://127.0.0.1:{port}/mcp"
     assert line == f"portal demo (codemode demo): {url}"
     upstreams = descendants(server.process.pid)
     assert len(upstreams) >= 3  # time, git (with its repository) and notes
 
-    anyio.run(_use_http_portal, url)
+    anyio.run(_use_http_portal, url, 1)
+    # The same portal by id; the notes server (one upstream process) remembers the first note.
+    anyio.run(_use_http_portal, f"http://127.0.0.1:{port}/p/demo/mcp", 2)
 
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=EXIT_TIMEOUT_S) == 0
-    assert server.process.stderr is not None
-    stderr = server.process.stderr.read()
-    assert "connecting 3 upstream servers ..." in stderr
+    stderr = server.rest(stderr=True)
     assert "stopping: closing upstream connections ..." in stderr
     assert "Traceback" not in stderr
     assert [pid for pid in upstreams if alive(pid)] == []
     assert list(tmp_path.glob("codemode-demo-*")) == []
+
+
+def test_ctrl_c_while_upstreams_connect_exits_130(
+    served: tuple[Served, int], tmp_path: Path
+) -> None:
+    server, _ = served
+    server.wait_for_line("connecting 3 upstream servers ...", stderr=True)
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=EXIT_TIMEOUT_S) == 130
+    stderr = server.rest(stderr=True)
+    assert stderr.strip().splitlines()[-1] == "codemode: interrupted"
+    assert "Traceback" not in stderr
+    assert [pid for pid in descendants(server.process.pid) if alive(pid)] == []
 
 
 def test_serve_on_a_busy_port_is_one_clear_error() -> None:
