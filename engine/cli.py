@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -59,7 +60,6 @@ exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
 Without --config, serve/tools/run/status use the built-in demo portal.
 Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve`."""
 
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _CODE_TOOLS = {Surface.CODEMODE: "code", Surface.SEARCH_AND_EXECUTE: "execute"}
 
 
@@ -360,10 +360,10 @@ class _Server(uvicorn.Server):
 async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
     from engine.app import create_app
 
-    if args.portal is not None:
-        portal_id(config, args.portal)  # the HTTP server serves every portal; check the id
+    if args.portal is not None or not config.portals:
+        portal_id(config, args.portal)  # serves every portal; check the id, or that there is one
     sock = listen(args.host, args.port)
-    if args.host not in _LOOPBACK:
+    if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, reachable from other machines as you chose; "
             "protect portals with api_keys",
@@ -397,6 +397,15 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
     if not server.started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
     return EXIT_OK
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: may resolve anywhere
 
 
 def _stop_server(server: uvicorn.Server, signum: int) -> None:

@@ -185,3 +185,19 @@ def test_serve_stdio_with_the_sdk_stdio_client(tmp_path: Path) -> None:
     while list(tmp_path.glob("codemode-demo-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(tmp_path.glob("codemode-demo-*")) == []
+
+
+def test_serve_needs_a_portal_to_serve(tmp_path: Path) -> None:
+    none = tmp_path / "none.toml"
+    none.write_text('[settings]\nrequest_log_path = ":memory:"\n', encoding="utf-8")
+    done = codemode("serve", "--config", str(none), "--port", str(free_port()))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "codemode: the config has no [[portals]]; add one to serve its servers"
+    )
+
+    two = tmp_path / "two.toml"
+    two.write_text('[[portals]]\nid = "a"\n[[portals]]\nid = "b"\n', encoding="utf-8")
+    done = codemode("serve", "--config", str(two), "--stdio")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "codemode: the config has 2 portals (a, b); choose with --portal"
