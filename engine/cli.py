@@ -1,6 +1,6 @@
 """`codemode`: serve portals, show what clients see, run code, check configs.
 
-    codemode serve [--config PATH] [--host 127.0.0.1] [--port 8787] [--portal ID]
+    codemode serve [--config PATH] [--host 127.0.0.1] [--port 8787] [--public-host NAME]
     codemode serve --stdio [--config PATH] [--surface S] [--portal ID]
     codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
     codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
@@ -39,7 +39,7 @@ import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 
 from engine.config import Config, ConfigError
-from engine.demo import DEMO_SOURCE, demo_config
+from engine.demo import demo_config
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.status import ServerState, ServerStatus
@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
+    serve.add_argument(
+        "--public-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests whose Host is NAME or NAME:PORT (e.g. behind a proxy); "
+        "repeatable. Others are refused (DNS-rebinding protection)",
+    )
     serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
     _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
     _portal_option(serve)
@@ -205,10 +213,6 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def load_config(path: str | None) -> Config:
     return demo_config() if path is None else Config.load(path)
-
-
-def _config_name(path: str | None) -> str:
-    return DEMO_SOURCE if path is None else path
 
 
 # --------------------------------------------------------------------------- signals
@@ -366,12 +370,17 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
     if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, reachable from other machines as you chose; "
-            "protect portals with api_keys",
+            "protect portals with api_keys. Requests must name localhost, a portal hostname "
+            "or a --public-host in their Host header",
             file=sys.stderr,
         )
     with sock:
         async with connected(config, sys.stderr) as gateway:
-            app = create_app(gateway, admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"))
+            app = create_app(
+                gateway,
+                admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"),
+                public_hosts=args.public_host,
+            )
             verbose = getattr(args, "verbose", False)
             server = _Server(
                 uvicorn.Config(

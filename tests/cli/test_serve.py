@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp_types import TextContent
@@ -201,3 +202,35 @@ def test_serve_needs_a_portal_to_serve(tmp_path: Path) -> None:
     done = codemode("serve", "--config", str(two), "--stdio")
     assert done.returncode == 2
     assert done.stderr.strip() == "codemode: the config has 2 portals (a, b); choose with --portal"
+
+
+def test_public_host_is_accepted_and_other_hosts_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "solo.toml"
+    config.write_text(
+        '[[portals]]\nid = "solo"\n[settings]\nrequest_log_path = ":memory:"\n', encoding="utf-8"
+    )
+    port = free_port()
+    argv = ["serve", "--config", str(config), "--port", str(port), "--public-host", "mcp.test"]
+    server = Served(argv, env=dict(os.environ))
+    try:
+        server.wait_for_line("portal solo")
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "cli-test", "version": "0"},
+            },
+        }
+        headers = {"Accept": "application/json, text/event-stream"}
+        url = f"http://127.0.0.1:{port}/mcp"
+        refused = httpx2.post(url, json=init, headers={**headers, "Host": f"evil.test:{port}"})
+        accepted = httpx2.post(url, json=init, headers={**headers, "Host": f"mcp.test:{port}"})
+        assert refused.status_code == 421  # Misdirected Request: DNS-rebinding protection
+        assert accepted.status_code == 200, accepted.text
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=EXIT_TIMEOUT_S) == 0
+    finally:
+        server.stop()
