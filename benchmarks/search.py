@@ -7,6 +7,11 @@ the last three commits") with the real tool that does it, at least three per too
 tools of the recorded real servers. They are searched in the real catalog alone and mixed into
 the 1,000-tool synthetic catalog (benchmarks/catalogs.py) as distractors.
 
+The set is split into a dev half and a held-out test half (the `split` field, made once by
+`assign_halves`: per server, tasks ordered by the SHA-256 of their text, alternately dev and
+test, so every server is in both halves). Ranker changes are made looking at dev misses only;
+the test half is the honest figure, and this report lists only the dev misses.
+
 Rankers:
 - `query`: `engine.view.PortalView.search`, the ranking behind both the `query` tool and
   `codemode.search`;
@@ -21,8 +26,11 @@ Writes benchmarks/results/search.md and search.png.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +44,7 @@ from benchmarks.catalogs import merged, portal_view, real_catalog, synthetic_cat
 from benchmarks.sandbox import machine
 from engine.curation import CuratedTool
 from engine.executor import CodeExecutor
+from engine.search import ToolIndex
 from engine.validation import ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, PortalView
 from sandbox import Limits, Sandbox
@@ -48,6 +57,10 @@ DISTRACTORS = 1000
 TARGET_RECALL_AT_3 = 0.9
 SANDBOX_LIMIT = 10
 """Matches per `codemode.search` call in the sandbox run (its MRR is therefore MRR@10)."""
+HALVES = ("dev", "test")
+TARGET_BUILD_MS = 100.0
+TARGET_QUERY_MS = 5.0
+TIMING_ROUNDS = 5
 
 Ranker = Callable[[str], list[str]]
 """A task sentence to client-visible tool names, best first."""
@@ -58,6 +71,12 @@ class Task:
     task: str
     tool: str
     also: tuple[str, ...] = ()
+    half: str = "dev"
+    """`dev` (looked at while tuning the ranker) or `test` (held out)."""
+
+    @property
+    def server(self) -> str:
+        return self.tool.split("_", 1)[0]
 
     @property
     def accepted(self) -> frozenset[str]:
@@ -79,12 +98,30 @@ class Score:
 
 
 class TaskSetError(ValueError):
-    """tasks.json names a tool the real catalog does not have."""
+    """tasks.json lacks a split or names a tool the real catalog does not have."""
 
 
 def load_tasks(path: Path = TASKS) -> list[Task]:
     data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return [Task(d["task"], d["tool"], tuple(d.get("also", ()))) for d in data]
+    bad = [d["task"] for d in data if d.get("split") not in HALVES]
+    if bad:
+        raise TaskSetError(f"tasks without a split of {HALVES}: {bad[:3]}")
+    return [Task(d["task"], d["tool"], tuple(d.get("also", ())), d["split"]) for d in data]
+
+
+def assign_halves(tasks: Sequence[Task]) -> dict[str, str]:
+    """The rule the recorded split was made with: per server, tasks in the order of the
+    SHA-256 of their text, alternately dev and test. Independent of file order and of the
+    ranker, and every server lands in both halves."""
+    by_server: dict[str, list[str]] = {}
+    for task in tasks:
+        by_server.setdefault(task.server, []).append(task.task)
+    halves: dict[str, str] = {}
+    for texts in by_server.values():
+        ordered = sorted(texts, key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+        for i, text in enumerate(ordered):
+            halves[text] = HALVES[i % 2]
+    return halves
 
 
 def check_tasks(tasks: Sequence[Task], view: PortalView) -> None:
@@ -196,13 +233,35 @@ def sandbox_check(view: PortalView, tasks: Sequence[Task], limit: int) -> Sandbo
 
 
 @dataclass(frozen=True)
+class HalfRow:
+    half: str
+    """`dev`, `test` or `all`."""
+    query: Score
+    baseline: Score
+
+
+@dataclass(frozen=True)
+class Speed:
+    tools: int
+    build_ms: float
+    """Median time to build the index."""
+    query_ms_median: float
+    query_ms_p95: float
+    query_ms_max: float
+
+
+@dataclass(frozen=True)
 class Report:
     rows: list[tuple[int, Score]]
     """(tools searched, score): query and baseline on the real catalog, then on the big one."""
+    halves: list[HalfRow]
+    """Query and baseline on the big catalog, per half of the labelled set and for all of it."""
     sandbox: SandboxCheck
-    misses: list[tuple[Task, int | None, list[str]]]
+    dev_misses: list[tuple[Task, int | None, list[str]]]
+    test_misses: int
     per_server: list[tuple[str, int, float]]
     answer_tokens: tuple[float, float]
+    speed: Speed
 
 
 def answer_tokens(view: PortalView, tasks: Sequence[Task]) -> tuple[float, float]:
@@ -213,6 +272,34 @@ def answer_tokens(view: PortalView, tasks: Sequence[Task]) -> tuple[float, float
         query.append(count_tokens(view.describe_text(matches)))
         search.append(count_tokens(view.declarations([m.tool for m in matches])))
     return sum(query) / len(query), sum(search) / len(search)
+
+
+def speed(view: PortalView, tasks: Sequence[Task], rounds: int = TIMING_ROUNDS) -> Speed:
+    """Index build and per-query time of the ranker alone (engine.search), wall clock."""
+    builds = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        index = ToolIndex(view.tools)
+        builds.append((time.perf_counter() - start) * 1000)
+    queries = []
+    for _ in range(rounds):
+        for task in tasks:
+            start = time.perf_counter()
+            index.search(task.task, DEFAULT_SEARCH_LIMIT)
+            queries.append((time.perf_counter() - start) * 1000)
+    queries.sort()
+    return Speed(
+        tools=len(view.tools),
+        build_ms=statistics.median(builds),
+        query_ms_median=statistics.median(queries),
+        query_ms_p95=queries[int(0.95 * (len(queries) - 1))],
+        query_ms_max=queries[-1],
+    )
+
+
+def half_score(result: Score, tasks: Sequence[Task], half: str) -> Score:
+    ranks = [r for r, t in zip(result.ranks, tasks, strict=True) if half in ("all", t.half)]
+    return Score(result.name, ranks)
 
 
 def measure(tasks: Sequence[Task], distractors: int = DISTRACTORS) -> Report:
@@ -233,20 +320,66 @@ def measure(tasks: Sequence[Task], distractors: int = DISTRACTORS) -> Report:
     ]
     return Report(
         rows=rows,
+        halves=[
+            HalfRow(half, half_score(q_big, tasks, half), half_score(s_big, tasks, half))
+            for half in (*HALVES, "all")
+        ],
         sandbox=sandbox_check(big, tasks, SANDBOX_LIMIT),
-        misses=misses,
+        dev_misses=[m for m in misses if m[0].half == "dev"],
+        test_misses=sum(1 for m in misses if m[0].half == "test"),
         per_server=_per_server(tasks, q_big),
         answer_tokens=answer_tokens(big, tasks),
+        speed=speed(big, tasks),
     )
 
 
 def _per_server(tasks: Sequence[Task], result: Score) -> list[tuple[str, int, float]]:
     groups: dict[str, list[int | None]] = {}
     for task, rank in zip(tasks, result.ranks, strict=True):
-        groups.setdefault(task.tool.split("_", 1)[0], []).append(rank)
+        groups.setdefault(task.server, []).append(rank)
     return [
         (server, len(ranks), sum(1 for r in ranks if r is not None and r <= 3) / len(ranks))
         for server, ranks in groups.items()
+    ]
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _halves_table(report: Report) -> list[str]:
+    n_big = report.rows[2][0]
+    out = [
+        f"By half of the labelled set, {n_big:,} tools. The ranker was tuned looking at dev "
+        "misses only; **test is the held-out figure**.",
+        "",
+        "| half | requests | recall@1 | recall@3 | MRR | baseline recall@3 "
+        "| target recall@3 >= 0.9 |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in report.halves:
+        q, b = row.query, row.baseline
+        out.append(
+            f"| {row.half} | {len(q.ranks)} | {q.recall(1):.3f} | {q.recall(3):.3f} "
+            f"| {q.mrr:.3f} | {b.recall(3):.3f} | {_met(q.recall(3) >= TARGET_RECALL_AT_3)} |"
+        )
+    return out
+
+
+def _speed_table(sp: Speed) -> list[str]:
+    return [
+        f"Speed of the ranker (engine.search) over {sp.tools:,} tools: index build median of "
+        f"{TIMING_ROUNDS} builds; query times over {TIMING_ROUNDS} passes of every request "
+        f"(top {DEFAULT_SEARCH_LIMIT}):",
+        "",
+        "| measure | ms | target | met |",
+        "|---|---:|---|---|",
+        f"| build the index | {sp.build_ms:.1f} | < {TARGET_BUILD_MS:.0f} ms "
+        f"| {_met(sp.build_ms < TARGET_BUILD_MS)} |",
+        f"| one query, median | {sp.query_ms_median:.2f} | < {TARGET_QUERY_MS:.0f} ms "
+        f"| {_met(sp.query_ms_median < TARGET_QUERY_MS)} |",
+        f"| one query, p95 | {sp.query_ms_p95:.2f} | | |",
+        f"| one query, max | {sp.query_ms_max:.2f} | | |",
     ]
 
 
@@ -263,14 +396,17 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
         f"among the real tools plus {DISTRACTORS:,} synthetic distractors. Rank of the first",
         "correct tool in up to 50 results; MRR counts a tool not in the results as 0.",
         "",
+        *_halves_table(report),
+        "",
+        "All requests:",
+        "",
         "| ranker | tools searched | recall@1 | recall@3 | recall@5 | recall@10 | MRR "
         "| target recall@3 >= 0.9 |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     sandbox = report.sandbox
     for n, s in [*report.rows, (report.rows[2][0], sandbox.score)]:
-        met = "yes" if s.recall(3) >= TARGET_RECALL_AT_3 else "**no**"
-        target = "(baseline)" if s.name == BASELINE else met
+        target = "(baseline)" if s.name == BASELINE else _met(s.recall(3) >= TARGET_RECALL_AT_3)
         out.append(
             f"| {s.name} | {n:,} | {s.recall(1):.3f} | {s.recall(3):.3f} | {s.recall(5):.3f} "
             f"| {s.recall(10):.3f} | {s.mrr:.3f} | {target} |"
@@ -288,9 +424,11 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
         f"{q_tokens:,.0f} tokens on average; a `codemode.search` answer (declarations) "
         f"{s_tokens:,.0f} tokens.",
         "",
+        *_speed_table(report.speed),
+        "",
         "![recall at k](search.png)",
         "",
-        f"Recall@3 of `query` by server ({report.rows[2][0]:,} tools):",
+        f"Recall@3 of `query` by server ({report.rows[2][0]:,} tools, both halves):",
         "",
         "| server | requests | recall@3 |",
         "|---|---:|---:|",
@@ -298,21 +436,26 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
     out += [f"| {server} | {n} | {r:.3f} |" for server, n, r in report.per_server]
     out += [
         "",
-        f"## Misses of `query` at {report.rows[2][0]:,} tools (correct tool not in the top 3)",
+        f"## Misses of `query` on the dev half at {report.rows[2][0]:,} tools (correct tool "
+        "not in the top 3)",
+        "",
+        f"The {report.test_misses} test-half misses are counted above but not listed, so that "
+        "tuning cannot look at them.",
         "",
         "| request | correct tool | its rank | top 3 returned |",
         "|---|---|---:|---|",
     ]
     out += [
         f"| {t.task} | {t.tool} | {rank if rank is not None else '-'} | {', '.join(top)} |"
-        for t, rank, top in report.misses
+        for t, rank, top in report.dev_misses
     ]
     out.append("")
     return "\n".join(out)
 
 
 def plot(report: Report, path: Path) -> None:
-    """Recall@k per ranker and catalog size, the target as a line."""
+    """Recall@k per ranker and catalog size (`query` at the big size per half), the target
+    as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -320,10 +463,13 @@ def plot(report: Report, path: Path) -> None:
 
     ks = (1, 3, 5, 10)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for n, s in report.rows:
+    n_big = report.rows[2][0]
+    lines = [(f"{n:,} tools", n, s) for n, s in report.rows if n != n_big or s.name == BASELINE]
+    lines += [(f"{n_big:,} tools, {r.half} half", n_big, r.query) for r in report.halves[:2]]
+    for label, _, s in sorted(lines, key=lambda line: (line[1], line[2].name != QUERY)):
         style = "-" if s.name == QUERY else "--"
-        label = f"{'query' if s.name == QUERY else 'substring baseline'}, {n:,} tools"
-        ax.plot(ks, [s.recall(k) for k in ks], style, marker="o", label=label)
+        name = "query" if s.name == QUERY else "substring baseline"
+        ax.plot(ks, [s.recall(k) for k in ks], style, marker="o", label=f"{name}, {label}")
     ax.axhline(TARGET_RECALL_AT_3, color="grey", linewidth=0.8, linestyle=":")
     ax.annotate(
         "target recall@3",
@@ -334,7 +480,7 @@ def plot(report: Report, path: Path) -> None:
     )
     ax.set_xticks(ks)
     ax.set_xlabel("k (results the agent reads)")
-    ax.set_ylabel(f"recall@k over {len(report.rows[0][1].ranks)} labelled requests")
+    ax.set_ylabel("recall@k over the labelled requests")
     ax.set_ylim(0, 1)
     ax.set_title("Tool search: correct tool within the top k")
     ax.grid(True, alpha=0.3)
