@@ -665,6 +665,16 @@ class Upstream:
                     mcp_code=code,
                     retryable=True,
                 )
+            if code == types.PARSE_ERROR:
+                # The SDK's message is a multi-line pydantic dump; its first line says enough.
+                first = exc.message.splitlines()[0] if exc.message else "unparseable"
+                return ErrorDetails(
+                    cause=f"{where} sent a malformed JSON-RPC message ({first.rstrip(': ')})",
+                    is_upstream=True,
+                    mcp_code=code,
+                    status_code=http_status,
+                    retryable=False,
+                )
             status_note = f" (HTTP {http_status})" if http_status else ""
             return ErrorDetails(
                 cause=f"{where} answered with error {code}: {exc.message}{status_note}",
