@@ -19,8 +19,8 @@ Every tool is named after the fault it shows when called (`ok` is the well-behav
 
 HTTP only, a fault for every request to /mcp (so connecting and syncing fail too): `--mode`
 or `POST /admin/mode` with `{"mode": M}`, M one of `none`, `http401`, `http500`, `http503`,
-`garbage`, `hang`. `GET /admin/mode` tells the current mode and how many `tools/list`
-requests the server answered; `GET /health` answers 200.
+`garbage`, `hang`. `GET /admin/mode` tells the current mode, how many `tools/list`
+requests the server answered and how many requests the mode refused; `GET /health` answers 200.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def _notifications(count: int) -> list[bytes]:
 class FaultState:
     mode: str = "none"
     tools_listed: int = 0
+    refused: int = 0
+    """Requests answered by the global mode's fault: how often a client came back."""
 
 
 def build_server(state: FaultState, *, wire_fd: int | None = None) -> Server[dict[str, Any]]:
@@ -227,6 +229,8 @@ def _inject(app: ASGIApp, state: FaultState) -> ASGIApp:
         except ValueError:
             message = None
         fault = _fault_for(state, message)
+        if state.mode != "none":
+            state.refused += 1
         response = await _wire_fault(fault, message) if fault else None
         if response is not None:
             await response(scope, receive, send)
@@ -248,7 +252,9 @@ def build_http_app(state: FaultState) -> ASGIApp:
         return PlainTextResponse("ok")
 
     async def get_mode(request: Request) -> Response:
-        return JSONResponse({"mode": state.mode, "tools_listed": state.tools_listed})
+        return JSONResponse(
+            {"mode": state.mode, "tools_listed": state.tools_listed, "refused": state.refused}
+        )
 
     async def set_mode(request: Request) -> Response:
         mode = (await request.json()).get("mode")
