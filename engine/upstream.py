@@ -689,17 +689,17 @@ class Upstream:
                 is_upstream=False,
                 retryable=False,
             )
-        if isinstance(exc, httpx2.TransportError | OSError | anyio.BrokenResourceError):
-            reason = str(exc) or type(exc).__name__
-            return ErrorDetails(
-                cause=f"cannot reach {where}: {reason}", is_upstream=False, retryable=True
-            )
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, TimeoutError):  # before OSError, its base class
             return ErrorDetails(
                 cause=f"{where} did not answer within connect_timeout_s="
                 f"{self.config.connect_timeout_s:g} s",
                 is_upstream=False,
                 retryable=True,
+            )
+        if isinstance(exc, httpx2.TransportError | OSError | anyio.BrokenResourceError):
+            reason = str(exc) or type(exc).__name__
+            return ErrorDetails(
+                cause=f"cannot reach {where}: {reason}", is_upstream=False, retryable=True
             )
         return ErrorDetails(
             cause=f"{where}: {type(exc).__name__}: {exc}", is_upstream=True, retryable=False
