@@ -8,6 +8,7 @@ are answered from the portal's snapshot without leaving the host.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,10 +61,33 @@ class CodeExecutor:
             return results.error_output(error), error
         bridge = _Bridge(view, upstream, self.validator)
         names = [*view.by_js_name, *HELPER_NAMES]
+        on_log = _well_formed_logs(on_log)
         run = await self.sandbox.run(
             javascript, call=bridge, names=names, limits=self.limits, on_log=on_log
         )
-        return results.run_output(run, self.output_cap), run.error
+        failure = _well_formed_error(run.error) if run.error is not None else None
+        return results.run_output(run, self.output_cap), failure
+
+
+def _well_formed_logs(
+    on_log: Callable[[LogEntry], None] | None,
+) -> Callable[[LogEntry], None] | None:
+    """Console lines go out as MCP notifications: no lone surrogates (results.well_formed)."""
+    if on_log is None:
+        return None
+    forward = on_log
+
+    def well_formed_log(entry: LogEntry) -> None:
+        forward(LogEntry(entry.level, results.well_formed(entry.text)))
+
+    return well_formed_log
+
+
+def _well_formed_error(error: SandboxError) -> SandboxError:
+    """The error as the request log stores it: text UTF-8 can encode (results.well_formed)."""
+    return dataclasses.replace(
+        error, message=results.well_formed(error.message), stack=results.well_formed(error.stack)
+    )
 
 
 class _Bridge:
@@ -82,6 +106,8 @@ class _Bridge:
         if js_name == "describe":
             return self._describe(args)
         tool = self.view.by_js_name[js_name]  # the sandbox only calls names it was given
+        # A lone surrogate in the arguments would break the upstream connection's encoder.
+        args = results.well_formed(args)
         try:
             self.validator.check(f"codemode.{js_name}", tool.input_schema, args)
         except ArgumentError as exc:

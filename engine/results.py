@@ -12,11 +12,32 @@ cut with a notice at the top saying what the cap is and how much was cut.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from mcp_types import CallToolResult, ContentBlock, TextContent
 
 from sandbox import RunResult, SandboxError
+
+# A UTF-16 surrogate code point on its own: JavaScript strings may hold them, UTF-8 cannot.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(value: Any) -> Any:
+    """`value` (JSON-like) with every lone surrogate in its strings and keys replaced by U+FFFD.
+
+    Agent code can build strings such as `'\\ud800'`; the sandbox hands them over as Python
+    strings holding a lone surrogate, which UTF-8 (the wire, upstream calls, the request log)
+    cannot encode. Left as they are, they break whatever serialises them next.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = json.dumps(value, ensure_ascii=False)
+    if _LONE_SURROGATE.search(text) is None:
+        return value
+    return json.loads(_LONE_SURROGATE.sub("\ufffd", text))
 
 
 def text_of(result: CallToolResult) -> str:
@@ -60,6 +81,9 @@ def error_output(error: SandboxError, logs: list[dict[str, str]] | None = None) 
 
 def _capped(payload: dict[str, Any], cap: int | None, *, is_error: bool) -> CallToolResult:
     text = json.dumps(payload, ensure_ascii=False)
+    if _LONE_SURROGATE.search(text) is not None:
+        text = _LONE_SURROGATE.sub("\ufffd", text)
+        payload = json.loads(text)
     if cap is None or len(text) <= cap:
         return CallToolResult(
             content=[TextContent(type="text", text=text)],
