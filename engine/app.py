@@ -56,6 +56,7 @@ from engine.surfaces import Surface, SurfaceError, surface_from_query
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
 METADATA_PREFIX: Final = "/.well-known/oauth-protected-resource"
 LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
+SURFACE_PARAMETERS: Final = ("optimize_context", "codemode")
 
 
 @dataclass
@@ -142,7 +143,7 @@ class PortalRouter:
         if isinstance(user, Response):
             return user
         try:
-            surface = surface_from_query(request.query_params)
+            surface = _surface(request)
         except SurfaceError as exc:
             return _error(400, str(exc))
         endpoint = self.endpoints.get((portal.id, surface))
@@ -185,6 +186,17 @@ class PortalRouter:
         return _unauthorized(
             request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"
         )
+
+
+def _surface(request: Request) -> Surface:
+    """The surface the query string asks for. A parameter given twice is refused: the query
+    mapping would silently keep the last value, and a client could open a session on one
+    surface and then find its requests routed to another."""
+    for key in SURFACE_PARAMETERS:
+        count = len(request.query_params.getlist(key))
+        if count > 1:
+            raise SurfaceError(f"{key} is given {count} times; give it once")
+    return surface_from_query(request.query_params)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
