@@ -151,7 +151,27 @@ class Portal:
     def _unknown_tool(self, surface: Surface, name: str) -> str:
         listed = [t.name for t in self.list_tools(surface)]
         shown = ", ".join(listed[:20]) + (", ..." if len(listed) > 20 else "")
-        return f"unknown tool {name!r} on this endpoint. Available: {shown or 'none'}."
+        return (
+            f"unknown tool {name!r} on this endpoint. Available: {shown or 'none'}."
+            + self._unavailable_note()
+        )
+
+    def _unavailable_note(self) -> str:
+        """Servers that offer no tools right now, and why: the tool may be one of theirs."""
+        down = [
+            f"upstream server '{sid}' ({status.state.value}"
+            + (f": {status.error_details.cause}" if status.error_details else "")
+            + ")"
+            for sid, status in self.status().items()
+            if status.state is not ServerState.READY
+        ]
+        if not down:
+            return ""
+        return (
+            " Unavailable now, their tools are not listed: "
+            + "; ".join(down)
+            + " (retryable: they reconnect by themselves)."
+        )
 
     def _query(self, view: PortalView, arguments: dict[str, Any]) -> CallToolResult:
         try:
