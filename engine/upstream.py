@@ -41,6 +41,8 @@ _stderr_logger = logging.getLogger(__name__ + ".stderr")
 BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
 MAX_LIST_PAGES: Final = 100
+RESYNC_MIN_GAP_S: Final = 0.2
+"""Between re-syncs: a flood of list_changed notifications must not become a flood of lists."""
 """A server whose cursors never end must not hang a sync."""
 
 _T = TypeVar("_T")
@@ -496,6 +498,8 @@ class Upstream:
             await conn.resync_wanted.wait()
             conn.resync_wanted = anyio.Event()
             await self._resync(conn)
+            # The first change is fetched at once; changes announced meanwhile wait a little.
+            await anyio.sleep(RESYNC_MIN_GAP_S)
 
     async def _interval_loop(self, conn: _Connection) -> None:
         while True:
