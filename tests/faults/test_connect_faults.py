@@ -1,0 +1,162 @@
+"""Faults that take a server down: HTTP errors or garbage on every request, a server that
+stops answering, a crash mid-call, a notification flood. The status says why, the healthy
+server keeps working, and the server comes back by itself (with backoff) once the fault ends."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from engine import Gateway
+from engine.status import ServerState
+from engine.surfaces import Surface
+from tests.faults.conftest import CALL_TIMEOUT_S
+from tests.faults.support import (
+    admin,
+    healthy,
+    last_call,
+    ready,
+    rss_bytes,
+    run_catching,
+    text,
+    wait_state,
+)
+from tests.upstreams.harness import RunningServer
+
+BOUND_S = CALL_TIMEOUT_S + 4
+
+# mode: (part of the cause, status_code, is_upstream, retryable)
+MODES = {
+    "http401": ("HTTP 401", 401, True, False),
+    "http500": ("HTTP 500", 500, True, True),
+    "http503": ("HTTP 503", 503, True, True),
+    "garbage": ("malformed JSON-RPC", None, True, False),
+    "hang": ("connect_timeout_s", None, False, True),
+}
+
+
+def _figure(name: str, seconds: float) -> None:
+    print(f"FIGURE {name}: {seconds:.2f} s")  # collected for the README with `pytest -s`
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_server_down_is_reported_and_recovers(
+    gateway: Gateway, faulty_server: RunningServer, mode: str
+) -> None:
+    portal = gateway.portal("main")
+    await ready(portal, "faulty")
+    says, status_code, is_upstream, retryable = MODES[mode]
+    await admin(faulty_server.base, mode)
+    started = time.perf_counter()
+    try:
+        await portal.sync("faulty")  # what a periodic sync or a reconnect would hit
+        status = await wait_state(portal, "faulty", ServerState.ERROR)
+        _figure(f"{mode}: sync to Error", time.perf_counter() - started)
+        details = status.error_details
+        assert details is not None
+        assert says in details.cause
+        assert details.status_code == status_code
+        assert details.is_upstream is is_upstream
+        assert details.retryable is retryable
+        # The agent is told which server is down and why, not just "unknown tool".
+        with anyio.fail_after(BOUND_S):
+            result = await portal.call_tool(Surface.ALL, "faulty_ok", {})
+        assert result.is_error and "faulty" in text(result) and says in text(result)
+        caught = await run_catching(portal, "faulty_ok", {})
+        assert caught["caught"], caught
+        await healthy(portal)
+    finally:
+        await admin(faulty_server.base, "none")
+    flipped = time.perf_counter()
+    # No sync: the supervisor's backoff brings it back by itself.
+    await wait_state(portal, "faulty", ServerState.READY)
+    _figure(f"{mode}: fault end to Ready (backoff)", time.perf_counter() - flipped)
+    ok = await portal.call_tool(Surface.ALL, "faulty_ok", {"text": "back"})
+    assert text(ok) == "ok: back"
+
+
+@pytest.mark.anyio
+async def test_reconnects_with_backoff_not_a_tight_loop(
+    gateway: Gateway, faulty_server: RunningServer
+) -> None:
+    portal = gateway.portal("main")
+    await ready(portal, "faulty")
+    before = await admin(faulty_server.base, "http503")
+    try:
+        await portal.sync("faulty")
+        await wait_state(portal, "faulty", ServerState.ERROR)
+        start = (await admin(faulty_server.base))["refused"]
+        await anyio.sleep(4)
+        attempts = (await admin(faulty_server.base))["refused"] - start
+    finally:
+        await admin(faulty_server.base, "none")
+    print(f"FIGURE requests refused in 4 s of 503 (two servers on it): {attempts}")
+    # Backoff 0.5, 1, 2 s... for `faulty` and `flooded`: a handful, not hundreds.
+    assert 1 <= attempts <= 24, before
+    await wait_state(portal, "faulty", ServerState.READY)
+    await wait_state(portal, "flooded", ServerState.READY)
+
+
+@pytest.mark.anyio
+async def test_http_crash_mid_call_then_restart(
+    gateway: Gateway, faulty_server: RunningServer
+) -> None:
+    portal = gateway.portal("main")
+    await ready(portal, "faulty")
+    started = time.perf_counter()
+    with anyio.fail_after(BOUND_S):
+        result = await portal.call_tool(Surface.ALL, "faulty_crash", {})
+    assert result.is_error
+    assert "upstream server 'faulty'" in text(result) and "retryable" in text(result)
+    assert "Traceback" not in text(result)
+    status = await wait_state(portal, "faulty", ServerState.ERROR)
+    _figure("HTTP crash: call to Error", time.perf_counter() - started)
+    assert status.error_details is not None and status.error_details.retryable
+    row = await last_call(gateway, "faulty", "faulty_crash")
+    assert row.status == "error"
+    await healthy(portal)
+    await anyio.to_thread.run_sync(faulty_server.start)  # same port, as after a restart
+    restarted = time.perf_counter()
+    await wait_state(portal, "faulty", ServerState.READY)
+    _figure("HTTP crash: restart to Ready (backoff)", time.perf_counter() - restarted)
+    ok = await portal.call_tool(Surface.ALL, "faulty_ok", {"text": "again"})
+    assert text(ok) == "ok: again"
+    await wait_state(portal, "flooded", ServerState.READY)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("server", ["flooded", "faultyio"])
+async def test_notification_flood_starves_nobody_and_leaks_nothing(
+    gateway: Gateway, faulty_server: RunningServer, server: str
+) -> None:
+    portal = gateway.portal("main")
+    await ready(portal, server)
+    await ready(portal, "faulty")
+    count = 3000
+    listed_before = (await admin(faulty_server.base))["tools_listed"]
+    rss: list[int] = []
+    with anyio.fail_after(60):
+        for _ in range(4):
+            async with anyio.create_task_group() as tg:
+
+                async def flood() -> None:
+                    result = await portal.call_tool(
+                        Surface.ALL, f"{server}_flood", {"count": count}
+                    )
+                    assert text(result) == f"flooded {count}"
+
+                tg.start_soon(flood)
+                for _ in range(5):  # other calls get through during the flood
+                    await healthy(portal)
+                    ok = await portal.call_tool(Surface.ALL, "faulty_ok", {"text": "x"})
+                    assert text(ok) == "ok: x"
+            rss.append(rss_bytes())
+    listed = (await admin(faulty_server.base))["tools_listed"] - listed_before
+    growth = rss[-1] - rss[0]
+    print(f"FIGURE {server} flood: RSS {rss[0] >> 20} -> {rss[-1] >> 20} MiB, {listed} re-lists")
+    assert growth < 64 << 20, rss  # after warm-up, three more floods: no unbounded growth
+    assert listed <= 100  # about 4000 list_changed: re-syncs are spaced, not one per notice
+    assert portal.status()[server].state is ServerState.READY
