@@ -14,6 +14,7 @@ answers well within a request (see benchmarks/).
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -35,16 +36,16 @@ WEIGHTS = {
 _MAX_SCHEMA_DEPTH = 4
 
 _STOP_TEXT = """a an and are as at be by can could do does for from have how i in into is it
-    its me my of on or our please should show tell that the their them then there these this
+    its like me my of on or our please should tell that the their them then there these this
     to us was we what when where which who why will with would you your"""
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
 # People and tools name the same things differently ("folder" vs "directory"). A query word
 # also searches its group, at half weight, so the tool's own word still ranks first.
 _SYNONYM_GROUPS = (
     "folder directory dir",
-    "delete remove erase",
-    "make create",
-    "find search lookup locate",
+    "delete remove erase drop forget purge discard",
+    "make create new",
+    "find search lookup locate look",
     "rename move",
     "download fetch retrieve",
     "web url internet website webpage",
@@ -55,8 +56,56 @@ _SYNONYM_GROUPS = (
     "remember memory",
     "clock time",
     "list ls",
+    "sum add addition",
+    "image picture photo screenshot",
+    "link connect relation relationship",
+    "note observation fact",
+    "size big large space bytes",
+    "compare diff difference",
+    "open read view",
+    "now current today",
+    "repeat echo",
+    "info information metadata details properties",
+    "copy duplicate",
+    "run execute invoke launch",
 )
+# One-way: a command or compound word stands for a phrase in the words tools use.
+_EXPANSIONS = {
+    "mkdir": "make directory",
+    "rmdir": "remove directory",
+    "rm": "remove file",
+    "mv": "move file",
+    "cp": "copy file",
+    "du": "disk size",
+    "grep": "search text",
+    "unlink": "remove link",
+    "morning": "time",
+    "afternoon": "time",
+    "evening": "time",
+    "tonight": "time",
+}
 _SYNONYM_WEIGHT = 0.5
+# What a file name's extension says the file is, in the words tool descriptions use.
+_FILE_KIND_GROUPS = (
+    ("image media", "png jpg jpeg gif svg webp bmp ico tif tiff heic"),
+    ("audio media", "mp3 wav ogg flac m4a aac"),
+    ("video media", "mp4 mov avi mkv webm"),
+    ("archive compressed", "zip gz tgz tar bz2 xz 7z"),
+    ("document", "pdf doc docx xls xlsx ppt pptx odt"),
+    (
+        "text",
+        """txt md rst log csv tsv json yaml yml toml ini cfg conf env xml html htm css js mjs
+        ts tsx jsx py rb go rs java kt c h cc cpp hpp cs php sh bash sql lock""",
+    ),
+)
+_FILE_KINDS = {ext: kind for kind, exts in _FILE_KIND_GROUPS for ext in exts.split()}
+# Words the query implies without saying them: a file name means a file, a URL the web.
+_HINT_WEIGHT = 0.5
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)", re.IGNORECASE)
+_FILE_NAME = re.compile(r"^[\w*~./-]*\.([A-Za-z0-9]{1,5})$")
+# A number is a value to pass, not a word for the tool: it hints "number" and no more.
+_NUMBER = re.compile(r"^[+-]?[0-9][0-9.,:]*$")
+_STRIP = "\"'`,;:!?()[]{}<>"
 # A query word also matches longer indexed words it starts ("time" finds "timezone",
 # "config" finds "configuration"), at reduced weight.
 _PREFIX_WEIGHT = 0.4
@@ -71,15 +120,20 @@ def _stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+@lru_cache(maxsize=65536)
+def _word_terms(chunk: str) -> tuple[str, ...]:
+    # Words repeat across a catalog's descriptions: cached, an index builds several times faster.
+    out = []
+    for part in _CAMEL.findall(chunk):
+        word = part.lower()
+        if word not in _STOP_WORDS:
+            out.append(_stem(word))
+    return tuple(out)
+
+
 def tokens(text: str) -> list[str]:
     """Search terms of a text: split on non-alphanumerics and camelCase, stemmed, no stop words."""
-    out: list[str] = []
-    for chunk in _SPLIT.split(text):
-        for part in _CAMEL.findall(chunk):
-            word = part.lower()
-            if word not in _STOP_WORDS:
-                out.append(_stem(word))
-    return out
+    return [term for chunk in _SPLIT.split(text) for term in _word_terms(chunk)]
 
 
 def _synonym_table() -> dict[str, tuple[str, ...]]:
@@ -94,12 +148,44 @@ def _synonym_table() -> dict[str, tuple[str, ...]]:
 _SYNONYMS = _synonym_table()
 
 
+def hints(query: str) -> list[str]:
+    """Words implied by the shape of the query's tokens: URLs, file names, paths, globs."""
+    out: list[str] = []
+    files = 0
+    for raw in query.split():
+        token = raw.strip(_STRIP)
+        if _URL.match(token):
+            out += ["url", "web"]
+            continue
+        name = _FILE_NAME.match(token)
+        kind = _FILE_KINDS.get(name.group(1).lower()) if name else None
+        if kind is not None:
+            files += 1
+            out += ["file", *kind.split()]
+            if "*" in token:
+                out.append("pattern")
+        elif "/" in token.strip("/") or token.startswith("~"):
+            out.append("path")
+        elif _NUMBER.match(token):
+            out.append("number")
+    if files > 1:
+        out.append("multiple")
+    return out
+
+
 def query_terms(query: str) -> dict[str, float]:
-    """The query's terms with weights: its own words 1, their synonyms less."""
+    """The query's terms with weights: its own words 1; their synonyms, the phrases they
+    stand for, and the words their shape implies, less."""
     terms: dict[str, float] = {}
-    for term in tokens(query):
-        terms[term] = 1.0
-    for term in list(terms):
+    for term in tokens(" ".join(w for w in query.split() if not _NUMBER.match(w))):
+        if len(term) > 1:
+            terms[term] = 1.0
+    for word in _SPLIT.split(query.lower()):
+        for term in tokens(_EXPANSIONS.get(word, "")):
+            terms.setdefault(term, _SYNONYM_WEIGHT)
+    for term in tokens(" ".join(hints(query))):
+        terms.setdefault(term, _HINT_WEIGHT)
+    for term in [t for t, w in terms.items() if w == 1.0]:
         for other in _SYNONYMS.get(term, ()):
             terms.setdefault(other, _SYNONYM_WEIGHT)
     return terms
@@ -237,9 +323,13 @@ class ToolIndex(Generic[T]):
         for term, weight in terms.items():
             if len(term) < _MIN_PREFIX_LEN:
                 continue
-            for word in self._vocabulary:
-                if word.startswith(term) and word != term:
-                    out[word] = max(out.get(word, 0.0), weight * _PREFIX_WEIGHT)
+            # The vocabulary is sorted: the words `term` starts follow it in one run.
+            vocabulary = self._vocabulary
+            for i in range(bisect.bisect_right(vocabulary, term), len(vocabulary)):
+                word = vocabulary[i]
+                if not word.startswith(term):
+                    break
+                out[word] = max(out.get(word, 0.0), weight * _PREFIX_WEIGHT)
         return out
 
     def _bm25(self, terms: dict[str, float]) -> dict[int, float]:
