@@ -1,6 +1,7 @@
 """`codemode`: serve portals, show what clients see, run code, check configs.
 
     codemode serve [--config PATH] [--host 127.0.0.1] [--port 8787] [--public-host NAME]
+                   [--grace SECONDS]
     codemode serve --stdio [--config PATH] [--surface S] [--portal ID]
     codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
     codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
@@ -53,6 +54,11 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130
+
+DEFAULT_GRACE_S = 20.0
+"""How long `serve` lets requests in flight finish after SIGTERM / Ctrl-C before cutting them:
+long enough for most code runs, short enough for a supervisor's stop timeout (systemd 90 s,
+Kubernetes 30 s)."""
 
 _EPILOG = """\
 exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
@@ -109,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept requests whose Host is NAME or NAME:PORT (e.g. behind a proxy); "
         "repeatable. Others are refused (DNS-rebinding protection)",
     )
+    serve.add_argument(
+        "--grace",
+        type=_grace,
+        default=DEFAULT_GRACE_S,
+        metavar="SECONDS",
+        help=f"on SIGTERM or Ctrl-C, stop accepting connections and let requests in flight "
+        f"(code runs, open SSE streams) finish for up to SECONDS, then cut them "
+        f"({DEFAULT_GRACE_S:g}); a second Ctrl-C cuts them at once",
+    )
     serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
     _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
     _portal_option(serve)
@@ -132,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check-config", "validate a config file; every problem names its key")
     check.add_argument("path", metavar="PATH")
     return parser
+
+
+def _grace(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"--grace takes a number of seconds >= 0, not {text!r}")
+    return seconds
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -388,8 +413,9 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                     log_level="debug" if verbose else "warning",
                     access_log=verbose,
                     lifespan="on",
-                    # Open SSE streams would hold shutdown forever; cut them after this.
-                    timeout_graceful_shutdown=3,
+                    # Drain requests in flight; open SSE streams would hold shutdown forever,
+                    # so whatever is still running after the grace period is cut.
+                    timeout_graceful_shutdown=args.grace,
                 )
             )
             stop.on_signal = lambda signum: _stop_server(server, signum)
