@@ -205,21 +205,31 @@ class Portal:
         async def upstream(tool: CuratedTool, args: dict[str, Any]) -> CallToolResult:
             return await self._upstream(tool, args, user)
 
-        result, error = await self._gateway.executor.run(code, view, upstream, on_log)
-        self._gateway.request_log.record(
-            RequestRecord(
-                portal=self.id,
-                kind="code_run",
-                status="error" if error else "ok",
-                capability=name,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                user=user,
-                request_bytes=len(code.encode()),
-                response_bytes=_size(result),
-                error=f"{error.kind.value}: {error.message}" if error else None,
+        result: CallToolResult | None = None
+        failure: str | None = "cancelled"
+        try:
+            result, error = await self._gateway.executor.run(code, view, upstream, on_log)
+            failure = f"{error.kind.value}: {error.message}" if error else None
+            return result
+        except Exception as exc:
+            failure = f"internal: {type(exc).__name__}"
+            raise
+        finally:
+            # Also when the run is cut (client gone, server shutdown past its grace): every
+            # run leaves its row, as every upstream call does.
+            self._gateway.request_log.record(
+                RequestRecord(
+                    portal=self.id,
+                    kind="code_run",
+                    status="error" if failure else "ok",
+                    capability=name,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    user=user,
+                    request_bytes=len(code.encode()),
+                    response_bytes=_size(result) if result is not None else 0,
+                    error=failure,
+                )
             )
-        )
-        return result
 
     async def _call_direct(
         self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
