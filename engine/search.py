@@ -42,6 +42,8 @@ WEIGHTS = {
 }
 _MAX_SCHEMA_DEPTH = 4
 
+# Fillers of requests ("a folder called X", "likes hiking"). Not "show": tools describe
+# themselves with it ("Shows the commit logs").
 _STOP_TEXT = """a an and are as at be by called can could do does for from have how i in into
     is it its like me my named of on or our please should tell that the their them then there
     these this to us was we what when where which who why will with would you your"""
