@@ -176,6 +176,23 @@ def _duplicate_names(entries: Sequence[Override], field: str) -> list[tuple[str,
     return problems
 
 
+def _url_problem(url: str) -> str | None:
+    """Why `url` cannot be an upstream's endpoint, or None. urlsplit accepts almost anything,
+    so the host and port are checked here rather than at the first connection attempt."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http:// or https:// URL"
+    if not parts.hostname or any(c.isspace() or c in '<>"{}|\\^`' for c in url):
+        return (
+            'must be an http:// or https:// URL with a host name, no spaces and none of <>"{}|\\^`'
+        )
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number in 0-65535)
+    except ValueError:
+        return "has a port that is not a number between 0 and 65535"
+    return None
+
+
 class ServerConfig(_Strict):
     """One upstream MCP server: streamable HTTP (`url`) or stdio (`command`)."""
 
@@ -241,9 +258,9 @@ class ServerConfig(_Strict):
         if self.url is None:
             return []
         problems: list[tuple[str, str]] = []
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.append(("url", "must be an http:// or https:// URL"))
+        url_problem = _url_problem(self.url)
+        if url_problem:
+            problems.append(("url", url_problem))
         for name in ("args", "env", "cwd"):
             if getattr(self, name):
                 problems.append((name, "applies to stdio servers (command) only, not to url"))
@@ -494,7 +511,9 @@ class Config(_Strict):
         """Validate plain data; raise ConfigError listing every problem with its key path."""
         context = {"base_dir": str(base_dir)} if base_dir is not None else {}
         try:
-            return cls.model_validate(dict(data), context=context)
+            # Strict: TOML has real booleans and numbers, so `allow_code_mode = "yes"` or
+            # `cpu_s = "1"` is a mistake to report, not a string to coerce.
+            return cls.model_validate(dict(data), context=context, strict=True)
         except ValidationError as exc:
             problems = problems_from(exc)
             # Cross-entry checks only run once every entry is valid: run them on the raw data
