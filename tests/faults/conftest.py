@@ -2,7 +2,9 @@
 
 Servers: `time` (the healthy control), `faulty` (tests/upstreams/faulty.py over streamable
 HTTP, call_timeout_s=1), `flooded` (the same process with a longer timeout, for floods that
-must complete), `faultyio` (the same server over stdio, call_timeout_s=1). One gateway per
+must complete), `faultyold` (a second process that speaks only the 2025-era protocol, with
+sessions and a standing SSE stream, call_timeout_s=1), `faultyio` (the same server over
+stdio, call_timeout_s=1). One gateway per
 module; each test starts from every server Ready.
 """
 
@@ -20,13 +22,14 @@ from tests.upstreams.harness import RunningServer, running
 VENV_BIN = Path(sys.executable).parent
 CALL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
+SERVER_IDS = ("time", "faulty", "flooded", "faultyold", "faultyio")
 
 
 def faulty_argv(*extra: str) -> list[str]:
     return [sys.executable, "-m", "tests.upstreams.faulty", "--port", "{port}", *extra]
 
 
-def fault_config(url: str) -> Config:
+def fault_config(url: str, legacy_url: str) -> Config:
     fast = {"call_timeout_s": CALL_TIMEOUT_S, "connect_timeout_s": CONNECT_TIMEOUT_S}
     return Config.from_dict(
         {
@@ -34,6 +37,7 @@ def fault_config(url: str) -> Config:
                 {"id": "time", "command": str(VENV_BIN / "mcp-server-time")},
                 {"id": "faulty", "url": url, **fast},
                 {"id": "flooded", "url": url, "call_timeout_s": 20, "connect_timeout_s": 5},
+                {"id": "faultyold", "url": legacy_url, **fast},
                 {
                     "id": "faultyio",
                     "command": sys.executable,
@@ -48,7 +52,8 @@ def fault_config(url: str) -> Config:
                     "id": "main",
                     "name": "Main",
                     "servers": [
-                        {"server_id": s} for s in ("time", "faulty", "flooded", "faultyio")
+                        {"server_id": s}
+                        for s in ("time", "faulty", "flooded", "faultyold", "faultyio")
                     ],
                 }
             ],
@@ -69,6 +74,14 @@ def faulty_server() -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-async def gateway(faulty_server: RunningServer) -> AsyncIterator[Gateway]:
-    async with Gateway(fault_config(faulty_server.url)) as gw:
+def legacy_server() -> Iterator[RunningServer]:
+    with running(faulty_argv("--legacy")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def gateway(
+    faulty_server: RunningServer, legacy_server: RunningServer
+) -> AsyncIterator[Gateway]:
+    async with Gateway(fault_config(faulty_server.url, legacy_server.url)) as gw:
         yield gw

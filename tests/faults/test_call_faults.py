@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import anyio
 import pytest
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from engine import Gateway
 from engine.status import ServerState
@@ -44,6 +45,12 @@ FAULTS = [
     Fault("faulty", "http500", "HTTP 500", retryable=True),
     Fault("faulty", "http503", "HTTP 503", retryable=True),
     Fault("faulty", "sse_cut", "closed", retryable=True, drops_connection=True),
+    Fault("faultyold", "hang", TIMEOUT, retryable=True),
+    Fault("faultyold", "late", TIMEOUT, retryable=True),
+    Fault("faultyold", "garbage", "malformed JSON-RPC", retryable=False),
+    Fault("faultyold", "http401", "HTTP 401", retryable=False),
+    Fault("faultyold", "http503", "HTTP 503", retryable=True),
+    Fault("faultyold", "sse_cut", "closed", retryable=True, drops_connection=True),
     Fault("faultyio", "hang", TIMEOUT, retryable=True),
     Fault("faultyio", "late", TIMEOUT, retryable=True),
     Fault("faultyio", "wrong_id", TIMEOUT, retryable=True),
@@ -100,7 +107,7 @@ async def test_code_can_catch_a_typed_error(gateway: Gateway, fault: Fault) -> N
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("server", ["faulty", "faultyio"])
+@pytest.mark.parametrize("server", ["faulty", "faultyold", "faultyio"])
 async def test_healthy_server_answers_while_a_call_hangs(gateway: Gateway, server: str) -> None:
     portal = gateway.portal("main")
     await ready(portal, server)
@@ -121,7 +128,7 @@ async def test_healthy_server_answers_while_a_call_hangs(gateway: Gateway, serve
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("server", ["faulty", "faultyio"])
+@pytest.mark.parametrize("server", ["faulty", "faultyold", "faultyio"])
 async def test_late_result_is_not_delivered_to_a_later_call(gateway: Gateway, server: str) -> None:
     portal = gateway.portal("main")
     await ready(portal, server)
@@ -135,3 +142,9 @@ async def test_late_result_is_not_delivered_to_a_later_call(gateway: Gateway, se
             assert not answer.is_error and text(answer) == f"ok: m{i}"
             await anyio.sleep(0.1)
     assert portal.status()[server].state is ServerState.READY
+
+
+def test_both_protocol_eras_are_covered(gateway: Gateway) -> None:
+    status = gateway.portal("main").status()
+    assert status["faulty"].protocol_version in MODERN_PROTOCOL_VERSIONS
+    assert status["faultyold"].protocol_version in HANDSHAKE_PROTOCOL_VERSIONS

@@ -12,7 +12,7 @@ import pytest
 from engine import Gateway
 from engine.status import ServerState
 from engine.surfaces import Surface
-from tests.faults.conftest import CALL_TIMEOUT_S
+from tests.faults.conftest import CALL_TIMEOUT_S, CONNECT_TIMEOUT_S, fault_config, faulty_argv
 from tests.faults.support import (
     admin,
     healthy,
@@ -23,7 +23,7 @@ from tests.faults.support import (
     text,
     wait_state,
 )
-from tests.upstreams.harness import RunningServer
+from tests.upstreams.harness import RunningServer, running
 
 BOUND_S = CALL_TIMEOUT_S + 4
 
@@ -160,3 +160,58 @@ async def test_notification_flood_starves_nobody_and_leaks_nothing(
     assert growth < 64 << 20, rss  # after warm-up, three more floods: no unbounded growth
     assert listed <= 100  # about 4000 list_changed: re-syncs are spaced, not one per notice
     assert portal.status()[server].state is ServerState.READY
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("server", ["faulty", "faultyio"])
+async def test_crash_fails_every_call_in_flight_at_once(
+    gateway: Gateway, faulty_server: RunningServer, server: str
+) -> None:
+    """Calls pending when the process dies end with the crash, not with their own timeout."""
+    portal = gateway.portal("main")
+    await ready(portal, server)
+    pending: list[str] = []
+
+    async def hang() -> None:
+        result = await portal.call_tool(Surface.ALL, f"{server}_hang", {})
+        pending.append(text(result))
+
+    with anyio.fail_after(BOUND_S):
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(hang)
+            await anyio.sleep(0.2)  # the hangs are in flight
+            crash = await portal.call_tool(Surface.ALL, f"{server}_crash", {})
+            assert crash.is_error and "retryable" in text(crash)
+    assert len(pending) == 3
+    for message in pending:
+        assert f"upstream server '{server}'" in message and "closed" in message, pending
+        assert "got no answer" not in message, pending  # not left to run into the timeout
+    if server == "faulty":
+        await anyio.to_thread.run_sync(faulty_server.start)
+    await wait_state(portal, server, ServerState.READY)  # a stdio server is started again
+    await healthy(portal)
+
+
+@pytest.mark.anyio
+async def test_gateway_starts_with_upstreams_that_refuse_or_hang() -> None:
+    """Startup is bounded by connect_timeout_s; the others are Ready; errors say why."""
+    with (
+        running(faulty_argv("--mode", "http401")) as refusing,
+        running(faulty_argv("--mode", "hang")) as hanging,
+    ):
+        config = fault_config(refusing.url, hanging.url)
+        started = time.perf_counter()
+        with anyio.fail_after(CONNECT_TIMEOUT_S + 15):
+            async with Gateway(config) as gw:
+                _figure("gateway start with a hanging upstream", time.perf_counter() - started)
+                status = gw.portal("main").status()
+                assert status["time"].state is ServerState.READY
+                assert status["faultyio"].state is ServerState.READY
+                refused = status["faulty"].error_details
+                assert refused is not None and refused.status_code == 401
+                assert not refused.retryable
+                hung = status["faultyold"].error_details
+                assert hung is not None and "connect_timeout_s" in hung.cause
+                assert hung.retryable
+                await healthy(gw.portal("main"))

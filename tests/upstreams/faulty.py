@@ -1,6 +1,6 @@
 """A misbehaving upstream MCP server for fault tests.
 
-    python -m tests.upstreams.faulty --port 8765 [--mode MODE]
+    python -m tests.upstreams.faulty --port 8765 [--mode MODE] [--legacy]
     python -m tests.upstreams.faulty --stdio
 
 Every tool is named after the fault it shows when called (`ok` is the well-behaved one):
@@ -16,6 +16,9 @@ Every tool is named after the fault it shows when called (`ok` is the well-behav
 - stdio: `garbage` writes a line that is not JSON to the wire, then answers normally;
   `wrong_id` writes a response for another request id, then never answers; `flood` writes
   `count` notifications to the wire, then answers.
+
+`--legacy` refuses 2026-era requests, so clients fall back to the 2025-era handshake (sessions,
+a standing SSE stream).
 
 HTTP only, a fault for every request to /mcp (so connecting and syncing fail too): `--mode`
 or `POST /admin/mode` with `{"mode": M}`, M one of `none`, `http401`, `http500`, `http503`,
@@ -39,6 +42,7 @@ import uvicorn
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -245,7 +249,24 @@ def _inject(app: ASGIApp, state: FaultState) -> ASGIApp:
     return faulty
 
 
-def build_http_app(state: FaultState) -> ASGIApp:
+def _legacy_only(app: ASGIApp) -> ASGIApp:
+    """Refuse 2026-era requests the way a 2025-era server does: method not found."""
+
+    async def gate(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            version = dict(scope["headers"]).get(b"mcp-protocol-version", b"").decode()
+            if version and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+                error = {"code": -32601, "message": "Method not found"}
+                await Response(_rpc(None, error=error), 400, media_type="application/json")(
+                    scope, receive, send
+                )
+                return
+        await app(scope, receive, send)
+
+    return gate
+
+
+def build_http_app(state: FaultState, *, legacy: bool = False) -> ASGIApp:
     server = build_server(state)
 
     async def health(request: Request) -> Response:
@@ -270,7 +291,8 @@ def build_http_app(state: FaultState) -> ASGIApp:
             Route("/admin/mode", set_mode, methods=["POST"]),
         ]
     )
-    return _inject(app, state)
+    faulty = _inject(app, state)
+    return _legacy_only(faulty) if legacy else faulty
 
 
 async def _serve_stdio() -> None:
@@ -287,13 +309,14 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--stdio", action="store_true")
     parser.add_argument("--mode", choices=MODES, default="none")
+    parser.add_argument("--legacy", action="store_true")
     args = parser.parse_args()
     if args.stdio:
         anyio.run(_serve_stdio)
         return
     if args.port is None:
         parser.error("--port is required unless --stdio")
-    app = build_http_app(FaultState(mode=args.mode))
+    app = build_http_app(FaultState(mode=args.mode), legacy=args.legacy)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
