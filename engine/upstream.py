@@ -582,6 +582,9 @@ class Upstream:
                 with anyio.fail_after(limit_s):
                     return await op(conn.client)
             except TimeoutError:
+                # One slow tool, or a dead server? A re-sync (bounded by connect_timeout_s)
+                # tells: it keeps the server Ready, or puts it in Error and reconnects.
+                conn.want_resync()
                 raise UpstreamError(
                     self.config.id,
                     ErrorDetails(
