@@ -1,0 +1,43 @@
+"""SIGTERM to `codemode serve` while code runs are in flight: within the grace period they
+finish, their clients get results, new connections are refused at once, and the request log
+file holds their rows. Past the grace period the runs are cut, and their rows still say so."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from benchmarks import load
+
+RUNS = 5
+EXIT_TIMEOUT_S = 60.0
+
+
+@pytest.mark.anyio
+async def test_sigterm_drains_runs_in_flight_and_logs_them(tmp_path: Path) -> None:
+    with load.serve(tmp_path, grace_s=15) as portal:
+        await load.wait_ready(portal)
+        drained = await load.drain(portal, runs=RUNS, slow_s=1.5, exit_timeout_s=EXIT_TIMEOUT_S)
+
+    assert drained.results == ["ok"] * RUNS
+    assert drained.refused.startswith("ConnectError") and "during the drain" in drained.refused
+    assert drained.exit_code == 0
+    rows = Counter((kind, status, capability) for kind, status, capability, _ in drained.rows)
+    assert rows == {("code_run", "ok", "code"): RUNS, ("tool_call", "ok", "demo_slow"): RUNS}
+
+
+@pytest.mark.anyio
+async def test_runs_cut_after_the_grace_period_are_logged_as_cancelled(tmp_path: Path) -> None:
+    with load.serve(tmp_path, grace_s=0.5) as portal:
+        await load.wait_ready(portal)
+        cut = await load.drain(portal, runs=RUNS, slow_s=30, exit_timeout_s=EXIT_TIMEOUT_S)
+
+    assert cut.ok == 0
+    assert cut.exit_code == 0
+    rows = Counter(cut.rows)
+    assert rows == {
+        ("code_run", "error", "code", "cancelled"): RUNS,
+        ("tool_call", "error", "demo_slow", "cancelled"): RUNS,
+    }
