@@ -230,14 +230,14 @@ async def test_a_body_over_the_cap_is_413(
 async def test_a_body_just_under_the_cap_is_served(
     served: ServedPortal, session: dict[str, str]
 ) -> None:
+    arguments = {"value": ""}
     body = {
         "jsonrpc": "2.0",
         "id": 1,
         "method": "tools/call",
-        "params": {"name": "demo_echo", "arguments": {"value": ""}},
+        "params": {"name": "demo_echo", "arguments": arguments},
     }
-    filler = MAX_BODY_BYTES - len(json.dumps(body, separators=(",", ":"))) - 16
-    body["params"]["arguments"]["value"] = "y" * filler
+    arguments["value"] = "y" * (MAX_BODY_BYTES - len(json.dumps(body, separators=(",", ":"))) - 16)
     async with raw_client() as http:
         answer = await http.post(served.url, json=body, headers=session)
     assert answer.status_code == 200, answer.text
