@@ -602,7 +602,8 @@ class Upstream:
                     conn = await self._connection(stale=conn)
                     continue
                 details = self._describe(exc, conn)
-                if not details.is_upstream:
+                # Unreachable, or refusing our credentials: the server as a whole is at fault.
+                if not details.is_upstream or details.status_code in (401, 403):
                     conn.lose(details)
                 raise UpstreamError(self.config.id, details) from None
         raise AssertionError("unreachable")
