@@ -4,8 +4,8 @@ Servers: `time` (the healthy control), `faulty` (tests/upstreams/faulty.py over 
 HTTP, call_timeout_s=1), `flooded` (the same process with a longer timeout, for floods that
 must complete), `faultyold` (a second process that speaks only the 2025-era protocol, with
 sessions and a standing SSE stream, call_timeout_s=1), `faultyio` (the same server over
-stdio, call_timeout_s=1). One gateway per
-module; each test starts from every server Ready.
+stdio, call_timeout_s=1). One gateway for the
+folder (session-scoped fixtures, used only here); each test first brings its servers Ready.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,64 +23,59 @@ from tests.upstreams.harness import RunningServer, running
 VENV_BIN = Path(sys.executable).parent
 CALL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
-SERVER_IDS = ("time", "faulty", "flooded", "faultyold", "faultyio")
 
 
 def faulty_argv(*extra: str) -> list[str]:
     return [sys.executable, "-m", "tests.upstreams.faulty", "--port", "{port}", *extra]
 
 
-def fault_config(url: str, legacy_url: str) -> Config:
+def fault_config(url: str, legacy_url: str, *, stdio: bool = True) -> Config:
     fast = {"call_timeout_s": CALL_TIMEOUT_S, "connect_timeout_s": CONNECT_TIMEOUT_S}
+    servers: list[dict[str, Any]] = [
+        {"id": "time", "command": str(VENV_BIN / "mcp-server-time")},
+        {"id": "faulty", "url": url, **fast},
+        {"id": "flooded", "url": url, "call_timeout_s": 20, "connect_timeout_s": 5},
+        {"id": "faultyold", "url": legacy_url, **fast},
+    ]
+    if stdio:
+        servers.append(
+            {
+                "id": "faultyio",
+                "command": sys.executable,
+                "args": ["-m", "tests.upstreams.faulty", "--stdio"],
+                "cwd": str(Path(__file__).resolve().parents[2]),
+                **fast,
+                "connect_timeout_s": 5,
+            }
+        )
+    refs = [{"server_id": server["id"]} for server in servers]
     return Config.from_dict(
         {
-            "servers": [
-                {"id": "time", "command": str(VENV_BIN / "mcp-server-time")},
-                {"id": "faulty", "url": url, **fast},
-                {"id": "flooded", "url": url, "call_timeout_s": 20, "connect_timeout_s": 5},
-                {"id": "faultyold", "url": legacy_url, **fast},
-                {
-                    "id": "faultyio",
-                    "command": sys.executable,
-                    "args": ["-m", "tests.upstreams.faulty", "--stdio"],
-                    "cwd": str(Path(__file__).resolve().parents[2]),
-                    **fast,
-                    "connect_timeout_s": 5,
-                },
-            ],
-            "portals": [
-                {
-                    "id": "main",
-                    "name": "Main",
-                    "servers": [
-                        {"server_id": s}
-                        for s in ("time", "faulty", "flooded", "faultyold", "faultyio")
-                    ],
-                }
-            ],
+            "servers": servers,
+            "portals": [{"id": "main", "name": "Main", "servers": refs}],
             "settings": {"request_log_path": ":memory:"},
         }
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def faulty_server() -> Iterator[RunningServer]:
     with running(faulty_argv()) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def legacy_server() -> Iterator[RunningServer]:
     with running(faulty_argv("--legacy")) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def gateway(
     faulty_server: RunningServer, legacy_server: RunningServer
 ) -> AsyncIterator[Gateway]:

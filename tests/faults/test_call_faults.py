@@ -27,7 +27,8 @@ class Fault:
     """Part of the message the agent must see: the cause in words."""
     retryable: bool
     drops_connection: bool = False
-    """The fault ends the connection: the server goes to Error and reconnects by itself."""
+    """The fault ends the connection (the server is gone, or refuses our credentials): the
+    server goes to Error and reconnects by itself."""
 
     @property
     def name(self) -> str:
@@ -41,14 +42,14 @@ FAULTS = [
     Fault("faulty", "wrong_id", TIMEOUT, retryable=True),
     Fault("faulty", "garbage", "malformed JSON-RPC", retryable=False),
     Fault("faulty", "no_result", "malformed JSON-RPC", retryable=False),
-    Fault("faulty", "http401", "HTTP 401", retryable=False),
+    Fault("faulty", "http401", "HTTP 401", retryable=False, drops_connection=True),
     Fault("faulty", "http500", "HTTP 500", retryable=True),
     Fault("faulty", "http503", "HTTP 503", retryable=True),
     Fault("faulty", "sse_cut", "closed", retryable=True, drops_connection=True),
     Fault("faultyold", "hang", TIMEOUT, retryable=True),
     Fault("faultyold", "late", TIMEOUT, retryable=True),
     Fault("faultyold", "garbage", "malformed JSON-RPC", retryable=False),
-    Fault("faultyold", "http401", "HTTP 401", retryable=False),
+    Fault("faultyold", "http401", "HTTP 401", retryable=False, drops_connection=True),
     Fault("faultyold", "http503", "HTTP 503", retryable=True),
     Fault("faultyold", "sse_cut", "closed", retryable=True, drops_connection=True),
     Fault("faultyio", "hang", TIMEOUT, retryable=True),
@@ -62,9 +63,10 @@ async def _settle(gateway: Gateway, fault: Fault) -> None:
     portal = gateway.portal("main")
     if fault.drops_connection:
         status = await wait_state(portal, fault.server, ServerState.ERROR)
-        assert status.error_details is not None
-        assert status.error_details.retryable
-        assert not status.error_details.is_upstream
+        details = status.error_details
+        assert details is not None and fault.says in details.cause
+        assert details.retryable is fault.retryable
+        assert details.is_upstream is (fault.tool == "http401")  # refused vs. not reached
     # Reconnects by itself (backoff), no sync needed.
     await wait_state(portal, fault.server, ServerState.READY)
 

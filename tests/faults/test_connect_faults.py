@@ -200,14 +200,13 @@ async def test_gateway_starts_with_upstreams_that_refuse_or_hang() -> None:
         running(faulty_argv("--mode", "http401")) as refusing,
         running(faulty_argv("--mode", "hang")) as hanging,
     ):
-        config = fault_config(refusing.url, hanging.url)
+        config = fault_config(refusing.url, hanging.url, stdio=False)
         started = time.perf_counter()
         with anyio.fail_after(CONNECT_TIMEOUT_S + 15):
             async with Gateway(config) as gw:
                 _figure("gateway start with a hanging upstream", time.perf_counter() - started)
                 status = gw.portal("main").status()
                 assert status["time"].state is ServerState.READY
-                assert status["faultyio"].state is ServerState.READY
                 refused = status["faulty"].error_details
                 assert refused is not None and refused.status_code == 401
                 assert not refused.retryable
@@ -215,3 +214,47 @@ async def test_gateway_starts_with_upstreams_that_refuse_or_hang() -> None:
                 assert hung is not None and "connect_timeout_s" in hung.cause
                 assert hung.retryable
                 await healthy(gw.portal("main"))
+
+
+@pytest.mark.anyio
+async def test_a_server_that_stops_answering_is_found_by_its_calls(
+    gateway: Gateway, faulty_server: RunningServer
+) -> None:
+    """No sync is due for hours; the call that times out is what reveals the dead server."""
+    portal = gateway.portal("main")
+    await ready(portal, "faulty")
+    await admin(faulty_server.base, "hang")
+    try:
+        with anyio.fail_after(BOUND_S):
+            result = await portal.call_tool(Surface.ALL, "faulty_ok", {})
+        assert result.is_error and "got no answer" in text(result)
+        status = await wait_state(portal, "faulty", ServerState.ERROR)
+        assert status.error_details is not None
+        assert "connect_timeout_s" in status.error_details.cause
+        assert status.error_details.retryable
+        await healthy(portal)
+    finally:
+        await admin(faulty_server.base, "none")
+    await wait_state(portal, "faulty", ServerState.READY)
+    await wait_state(portal, "flooded", ServerState.READY)
+
+
+@pytest.mark.anyio
+async def test_credentials_refused_on_a_call_show_in_the_status(
+    gateway: Gateway, faulty_server: RunningServer
+) -> None:
+    """A 401 is about the server, not the tool: the status says so until a reconnect works."""
+    portal = gateway.portal("main")
+    await ready(portal, "faulty")
+    await admin(faulty_server.base, "http401")
+    try:
+        result = await portal.call_tool(Surface.ALL, "faulty_ok", {})
+        assert result.is_error and "HTTP 401" in text(result)
+        assert "retryable" not in text(result)
+        status = await wait_state(portal, "faulty", ServerState.ERROR)
+        details = status.error_details
+        assert details is not None and details.status_code == 401 and not details.retryable
+    finally:
+        await admin(faulty_server.base, "none")
+    await wait_state(portal, "faulty", ServerState.READY)
+    await wait_state(portal, "flooded", ServerState.READY)
