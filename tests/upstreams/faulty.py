@@ -11,8 +11,9 @@ Every tool is named after the fault it shows when called (`ok` is the well-behav
 - Wire-level (HTTP only; a raw ASGI layer answers the `tools/call` before the SDK sees it):
   `garbage` (a body that is not JSON), `wrong_id` (a valid response for another request id),
   `no_result` (a response with neither `result` nor `error`), `http401` / `http500` /
-  `http503` (that HTTP status), `sse_cut` (an SSE response that ends before any event),
-  `flood` (`count` notifications — log, progress and tools/list_changed — then the result).
+  `http503` (that HTTP status), `sse_cut` (an SSE response that ends in the middle of its
+  result event), `flood` (`count` notifications — log, progress and tools/list_changed —
+  then the result).
 - stdio: `garbage` writes a line that is not JSON to the wire, then answers normally;
   `wrong_id` writes a response for another request id, then never answers; `flood` writes
   `count` notifications to the wire, then answers.
@@ -193,7 +194,12 @@ async def _wire_fault(fault: str, message: dict[str, Any]) -> Response | None:
     if fault == "no_result":
         return Response(_rpc(request_id), media_type="application/json")
     if fault == "sse_cut":
-        return Response(b": starting\n\n", media_type="text/event-stream")
+        # One whole event, then half of the response's event, then the stream ends.
+        progress = _notifications(2)[1]
+        partial = (
+            b'event: message\ndata: {"jsonrpc": "2.0", "id": ' + json.dumps(request_id).encode()
+        )
+        return Response(_event(progress) + partial, media_type="text/event-stream")
     if fault == "flood":
         count = int(message.get("params", {}).get("arguments", {}).get("count", DEFAULT_FLOOD))
         return StreamingResponse(_flood_events(request_id, count), media_type="text/event-stream")
