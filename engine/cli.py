@@ -38,6 +38,7 @@ from typing import Any, TextIO
 import anyio
 import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.config import Config, ConfigError
 from engine.demo import demo_config
@@ -120,9 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_grace,
         default=DEFAULT_GRACE_S,
         metavar="SECONDS",
-        help=f"on SIGTERM or Ctrl-C, stop accepting connections and let requests in flight "
-        f"(code runs, open SSE streams) finish for up to SECONDS, then cut them "
-        f"({DEFAULT_GRACE_S:g}); a second Ctrl-C cuts them at once",
+        help=f"on SIGTERM or Ctrl-C, stop accepting connections, end open notification "
+        f"streams and let requests in flight (code runs) finish for up to SECONDS, then cut "
+        f"them ({DEFAULT_GRACE_S:g}); a second Ctrl-C cuts them at once",
     )
     serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
     _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
@@ -386,6 +387,52 @@ class _Server(uvicorn.Server):
         yield
 
 
+class _Streams:
+    """ASGI wrapper that ends standing GET streams on `/mcp` when shutdown starts.
+
+    A 2025-era client keeps a GET open for server-to-client notifications; it never ends on
+    its own, so it would hold the drain of real requests for the whole grace period. Clients
+    treat its end as a reconnect hint, and there is nothing left to reconnect to."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.scopes: set[anyio.CancelScope] = set()
+        self.closing = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"][-4:] != "/mcp":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, finished
+            started = started or message["type"] == "http.response.start"
+            body = message["type"] == "http.response.body"
+            finished = finished or (body and not message.get("more_body", False))
+            await send(message)
+
+        with anyio.CancelScope() as cancel:
+            self.scopes.add(cancel)
+            if self.closing:
+                cancel.cancel()
+            try:
+                await self.app(scope, receive, tracked)
+            finally:
+                self.scopes.discard(cancel)
+        if not cancel.cancelled_caught:
+            return
+        if not started:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+        if not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def close(self) -> None:
+        self.closing = True
+        for scope in list(self.scopes):
+            scope.cancel()
+
+
 async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
     from engine.app import create_app
 
@@ -401,10 +448,12 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
         )
     with sock:
         async with connected(config, sys.stderr) as gateway:
-            app = create_app(
-                gateway,
-                admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"),
-                public_hosts=args.public_host,
+            app = _Streams(
+                create_app(
+                    gateway,
+                    admin_token=os.environ.get("CODEMODE_ADMIN_TOKEN"),
+                    public_hosts=args.public_host,
+                )
             )
             verbose = getattr(args, "verbose", False)
             server = _Server(
@@ -413,12 +462,16 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                     log_level="debug" if verbose else "warning",
                     access_log=verbose,
                     lifespan="on",
-                    # Drain requests in flight; open SSE streams would hold shutdown forever,
-                    # so whatever is still running after the grace period is cut.
+                    # Drain requests in flight; whatever still runs after this is cut.
                     timeout_graceful_shutdown=args.grace,
                 )
             )
-            stop.on_signal = lambda signum: _stop_server(server, signum)
+
+            def on_signal(signum: int) -> None:
+                _stop_server(server, signum)
+                app.close()
+
+            stop.on_signal = on_signal
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_announce, server, gateway, sock)
                 try:

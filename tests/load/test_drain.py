@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import anyio
 import pytest
 
 from benchmarks import load
@@ -41,3 +42,23 @@ async def test_runs_cut_after_the_grace_period_are_logged_as_cancelled(tmp_path:
         ("code_run", "error", "code", "cancelled"): RUNS,
         ("tool_call", "error", "demo_slow", "cancelled"): RUNS,
     }
+
+
+@pytest.mark.anyio
+async def test_open_notification_streams_do_not_hold_the_drain(tmp_path: Path) -> None:
+    """A 2025-era client keeps a GET stream open; with a grace period longer than the wait
+    below, the portal still exits once the run in flight is done."""
+    grace_s = EXIT_TIMEOUT_S * 2
+    with load.serve(tmp_path, grace_s=grace_s) as portal:
+        await load.wait_ready(portal)
+        async with (
+            load.connect(portal.url(load.Surface.ALL), legacy=True) as listener,
+            anyio.create_task_group() as tasks,
+        ):
+            await listener.list_tools()
+            tasks.start_soon(anyio.sleep_forever)  # the listener's session stays open
+            drained = await load.drain(portal, runs=1, slow_s=1.0, exit_timeout_s=EXIT_TIMEOUT_S)
+            tasks.cancel_scope.cancel()
+
+    assert drained.results == ["ok"]
+    assert drained.exit_code == 0
