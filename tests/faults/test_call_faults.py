@@ -3,6 +3,7 @@ keeps working, the request log records the failure, and the server is Ready agai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import anyio
@@ -61,6 +62,7 @@ FAULTS = [
 
 async def _settle(gateway: Gateway, fault: Fault) -> None:
     portal = gateway.portal("main")
+    started = time.perf_counter()
     if fault.drops_connection:
         status = await wait_state(portal, fault.server, ServerState.ERROR)
         details = status.error_details
@@ -69,6 +71,8 @@ async def _settle(gateway: Gateway, fault: Fault) -> None:
         assert details.is_upstream is (fault.tool == "http401")  # refused vs. not reached
     # Reconnects by itself (backoff), no sync needed.
     await wait_state(portal, fault.server, ServerState.READY)
+    if fault.drops_connection:  # collected for the README with `pytest -s`
+        print(f"FIGURE {fault.name}: call end to Ready {time.perf_counter() - started:.2f} s")
 
 
 @pytest.mark.anyio
@@ -76,8 +80,10 @@ async def _settle(gateway: Gateway, fault: Fault) -> None:
 async def test_direct_call_gets_a_clear_error(gateway: Gateway, fault: Fault) -> None:
     portal = gateway.portal("main")
     await ready(portal, fault.server)
+    started = time.perf_counter()
     with anyio.fail_after(BOUND_S):
         result = await portal.call_tool(Surface.ALL, fault.name, {"seconds": 2.5})
+    print(f"FIGURE {fault.name}: error after {time.perf_counter() - started:.2f} s")
     message = text(result)
     assert result.is_error
     assert f"upstream server '{fault.server}'" in message

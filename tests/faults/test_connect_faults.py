@@ -225,10 +225,12 @@ async def test_a_server_that_stops_answering_is_found_by_its_calls(
     await ready(portal, "faulty")
     await admin(faulty_server.base, "hang")
     try:
+        started = time.perf_counter()
         with anyio.fail_after(BOUND_S):
             result = await portal.call_tool(Surface.ALL, "faulty_ok", {})
         assert result.is_error and "got no answer" in text(result)
         status = await wait_state(portal, "faulty", ServerState.ERROR)
+        _figure("server stops answering: first call to Error", time.perf_counter() - started)
         assert status.error_details is not None
         assert "connect_timeout_s" in status.error_details.cause
         assert status.error_details.retryable
