@@ -155,3 +155,14 @@ async def assert_still_serving(url: str) -> None:
             echoed = await client.call_tool("demo_echo", {"value": "still here"})
     assert not echoed.is_error, text_of(echoed)
     assert json.loads(text_of(echoed)) == {"value": "still here"}
+
+
+def sse_messages(response: httpx2.Response) -> list[dict[str, Any]]:
+    """The JSON-RPC messages of a response, whether sent as plain JSON or as an SSE stream."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return [response.json()]
+    return [
+        json.loads(line.removeprefix("data:"))
+        for line in response.text.splitlines()
+        if line.startswith("data:") and line.removeprefix("data:").strip()
+    ]

@@ -16,6 +16,7 @@ from tests.hardening.conftest import (
     initialize_body,
     open_session,
     raw_client,
+    sse_messages,
 )
 from tests.server.conftest import ServedPortal
 
@@ -86,17 +87,6 @@ BAD_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 UNKNOWN_METHODS = ["nope", "tools/nope", "", "rpc.discover", "tools/list/", "💥", "x" * 2000]
-
-
-def sse_messages(response: httpx2.Response) -> list[dict[str, Any]]:
-    """The JSON-RPC messages of a response, whether sent as plain JSON or as an SSE stream."""
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return [response.json()]
-    return [
-        json.loads(line.removeprefix("data:"))
-        for line in response.text.splitlines()
-        if line.startswith("data:") and line.removeprefix("data:").strip()
-    ]
 
 
 def assert_jsonrpc_error(response: httpx2.Response, codes: set[int]) -> dict[str, Any]:

@@ -22,6 +22,9 @@ from tests.hardening.conftest import (
     MAX_CODE_BYTES,
     assert_still_serving,
     connect,
+    open_session,
+    raw_client,
+    sse_messages,
     text_of,
 )
 from tests.server.conftest import ServedPortal
@@ -116,6 +119,11 @@ QUERY_BAD: dict[str, dict[str, Any]] = {
     "null": {"query": None},
     "extra": {"query": "echo", "extra": 1},
     "limit-string": {"query": "echo", "limit": "ten"},
+    "limit-zero": {"query": "echo", "limit": 0},
+    "limit-negative": {"query": "echo", "limit": -1},
+    "limit-huge": {"query": "echo", "limit": 10**12},
+    "limit-float": {"query": "echo", "limit": 1.5},
+    "limit-bool": {"query": "echo", "limit": True},
 }
 CODE_BAD: dict[str, dict[str, Any]] = {
     "missing": {},
@@ -132,6 +140,61 @@ async def test_bad_query_arguments_are_a_tool_error(search: Client, case: str) -
     result = await search.call_tool(QUERY, QUERY_BAD[case])
     assert result.is_error
     assert text_of(result).startswith("invalid arguments for query: "), text_of(result)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00\x01", "x" * 5000])
+async def test_an_empty_or_hopeless_query_says_what_to_do(search: Client, query: str) -> None:
+    result = await search.call_tool(QUERY, {"query": query})
+    assert result.is_error
+    message = text_of(result)
+    assert message.startswith(("Empty query: ", "No tool matches ")), message[:200]
+    assert "time, demo" in message, message[:200]
+
+
+HELPER_MISUSE = {
+    "search-number": "codemode.search(42)",
+    "search-object-without-query": "codemode.search({limit: 3})",
+    "describe-number": "codemode.describe(5)",
+    "describe-object-number": "codemode.describe({name: 5})",
+    "describe-unknown": "codemode.describe('no_such_tool')",
+}
+
+
+@pytest.mark.parametrize("case", HELPER_MISUSE)
+async def test_misused_helpers_reject_with_a_type_error(coder: Client, case: str) -> None:
+    code = f"try {{ await {HELPER_MISUSE[case]}; return 'resolved' }} catch (e) {{ return e.name }}"
+    assert await run_code(coder, code) == (False, {"result": "TypeError", "logs": []})
+
+
+@pytest.mark.parametrize("limit", ["-5", "0", "1e12", "'3'", "null"])
+async def test_search_from_code_tolerates_any_limit(coder: Client, limit: str) -> None:
+    code = (
+        f"return (await codemode.search({{query: 'echo', limit: {limit}}})).includes('demo_echo')"
+    )
+    assert await run_code(coder, code) == (False, {"result": True, "logs": []})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "nope"},
+        {"name": "greet"},  # the upstream name, not the portal's demo_greet
+        {"name": "demo_greet", "arguments": {"name": 5}},
+        {"name": "demo_greet", "arguments": ["x"]},
+        {"name": 5},
+        {},
+    ],
+)
+async def test_bad_prompt_requests_are_invalid_params(
+    served: ServedPortal, params: dict[str, Any]
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 9, "method": "prompts/get", "params": params}
+    async with raw_client() as http:
+        session = await open_session(http, served.url)
+        answer = await http.post(served.url, json=body, headers=session)
+    assert answer.status_code == 200, answer.text
+    (message,) = sse_messages(answer)
+    assert message["id"] == 9 and message["error"]["code"] == -32602, message
 
 
 @pytest.mark.parametrize("tool", [EXECUTE, CODE])
