@@ -158,20 +158,19 @@ class Portal:
 
     def _unavailable_note(self) -> str:
         """Servers that offer no tools right now, and why: the tool may be one of theirs."""
-        down = [
-            f"upstream server '{sid}' ({status.state.value}"
-            + (f": {status.error_details.cause}" if status.error_details else "")
-            + ")"
-            for sid, status in self.status().items()
-            if status.state is not ServerState.READY
-        ]
+        down = [s for s in self.status().values() if s.state is not ServerState.READY]
         if not down:
             return ""
-        return (
-            " Unavailable now, their tools are not listed: "
-            + "; ".join(down)
-            + " (retryable: they reconnect by themselves)."
+        described = "; ".join(
+            f"upstream server '{s.server_id}' ({s.state.value}"
+            + (f": {s.error_details.cause}" if s.error_details else "")
+            + ")"
+            for s in down
         )
+        # Reconnecting helps unless a server refuses us (bad credentials, a broken config).
+        hopeful = all(s.error_details is None or s.error_details.retryable for s in down)
+        retry = " (retryable: they reconnect by themselves)" if hopeful else ""
+        return f" Unavailable now, their tools are not listed: {described}{retry}."
 
     def _query(self, view: PortalView, arguments: dict[str, Any]) -> CallToolResult:
         try:
