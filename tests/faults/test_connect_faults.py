@@ -65,6 +65,7 @@ async def test_server_down_is_reported_and_recovers(
         with anyio.fail_after(BOUND_S):
             result = await portal.call_tool(Surface.ALL, "faulty_ok", {})
         assert result.is_error and "faulty" in text(result) and says in text(result)
+        assert ("retryable" in text(result)) is retryable
         caught = await run_catching(portal, "faulty_ok", {})
         assert caught["caught"], caught
         await healthy(portal)
