@@ -221,6 +221,9 @@ class Tally:
     """Hostile runs that did not end in the typed error they should have."""
     tool_calls: int = 0
     code_runs: int = 0
+    answered_tool_calls: int = 0
+    answered_code_runs: int = 0
+    """Of those, the ones whose request got a successful answer."""
     seconds: float = 0.0
 
     @property
@@ -242,6 +245,8 @@ class Tally:
         self.hostile_unexpected += other.hostile_unexpected
         self.tool_calls += other.tool_calls
         self.code_runs += other.code_runs
+        self.answered_tool_calls += other.answered_tool_calls
+        self.answered_code_runs += other.answered_code_runs
 
 
 def code_with_calls(n: int, seed: int) -> str:
@@ -283,7 +288,8 @@ def plan(surface: Surface, i: int) -> Op | None:
 
 async def good_client(portal: Portal, index: int, tally: Tally, gate: _Gate) -> None:
     surface = list(Surface)[index % len(Surface)]
-    async with connect(portal.url(surface), legacy=index % LEGACY_EVERY == LEGACY_EVERY - 1) as c:
+    legacy = index % LEGACY_EVERY == LEGACY_EVERY - 1
+    async with gate.session(tally.errors), connect(portal.url(surface), legacy=legacy) as c:
         await c.list_tools()  # the SDK validates results against the listed schemas
         await gate.enter()
         for i in range(MAX_OPS_PER_CLIENT):
@@ -307,6 +313,9 @@ async def _good_request(client: Client, op: Op | None, tally: Tally) -> None:
                 result = await client.call_tool(tool, arguments)
                 if result.is_error:
                     tally.errors.append(f"{label} {tool}: {_text(result)[:300]}")
+                else:
+                    tally.answered_tool_calls += calls
+                    tally.answered_code_runs += is_run
     except Exception as exc:
         tally.errors.append(f"{label}: {describe(exc)}")
     tally.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -317,7 +326,7 @@ async def hostile_client(
     portal: Portal, index: int, tally: Tally, gate: _Gate, codes: Sequence[str]
 ) -> None:
     """Runs an infinite loop or a memory bomb, again and again; each must end in its error."""
-    async with connect(portal.url(Surface.CODE)) as client:
+    async with gate.session(tally.hostile_unexpected), connect(portal.url(Surface.CODE)) as client:
         await client.list_tools()
         await gate.enter()
         for i in range(MAX_OPS_PER_CLIENT):
@@ -358,12 +367,29 @@ class _Gate:
     all_in: anyio.Event = field(default_factory=anyio.Event)
     connected: int = 0
     deadline: float = float("inf")
+    stop: anyio.Event | None = None
+    """Ends the clients before the deadline when set."""
 
     async def enter(self) -> None:
+        self._arrive()
+        await self.start.wait()
+
+    def _arrive(self) -> None:
         self.connected += 1
         if self.connected == self.expected:
             self.all_in.set()
-        await self.start.wait()
+
+    @asynccontextmanager
+    async def session(self, errors: list[str]) -> AsyncIterator[None]:
+        """A client's session: failing to open or close it is one more error, and a client
+        that never got in still counts as arrived, so the others do not wait for it."""
+        entered = self.connected
+        try:
+            yield
+        except Exception as exc:
+            errors.append(f"session: {describe(exc)}")
+            if not self.start.is_set() and self.connected == entered:
+                self._arrive()
 
     def open(self, seconds: float) -> float:
         now = time.monotonic()
@@ -372,7 +398,7 @@ class _Gate:
         return now
 
     def over(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return time.monotonic() >= self.deadline or (self.stop is not None and self.stop.is_set())
 
 
 async def drive(
@@ -382,12 +408,14 @@ async def drive(
     hostile: int,
     seconds: float,
     hostile_codes: Sequence[str] = (LOOP, BOMB),
+    stop: anyio.Event | None = None,
+    tally: Tally | None = None,
 ) -> Tally:
     """`good` + `hostile` clients, each with its own session, for `seconds` once all are
     connected; hostile clients run `hostile_codes` in turn. Every loop is bounded by count
     and by the deadline."""
-    tally = Tally()
-    gate = _Gate(good + hostile)
+    tally = tally if tally is not None else Tally()
+    gate = _Gate(good + hostile, stop=stop)
     begun = time.monotonic()
     async with anyio.create_task_group() as tasks:
         for index in range(good):
@@ -437,6 +465,9 @@ class Drain:
     """From SIGTERM to the process's exit."""
     rows: list[tuple[str, str, str, str | None]]
     """The request log file's rows, read after the exit."""
+    background: Tally
+    """The well-behaved clients that kept going meanwhile (requests after the SIGTERM are
+    refused, so they see errors)."""
 
     @property
     def ok(self) -> int:
@@ -460,11 +491,16 @@ async def slow_started(portal: Portal) -> int:
     return int(payload["slow_started"])
 
 
-async def drain(portal: Portal, *, runs: int, slow_s: float, exit_timeout_s: float) -> Drain:
-    """Start `runs` code runs that each call the demo's `slow` tool for `slow_s`; once the
-    upstream has seen every call start, SIGTERM the portal and try a new connection."""
+async def drain(
+    portal: Portal, *, runs: int, slow_s: float, exit_timeout_s: float, background: int = 0
+) -> Drain:
+    """With `background` well-behaved clients going, start `runs` code runs that each call
+    the demo's `slow` tool for `slow_s`; once the upstream has seen every call start, SIGTERM
+    the portal and try a new connection."""
     outcomes: list[str] = []
     before = await slow_started(portal)
+    load = Tally()
+    exited = anyio.Event()
 
     async def one() -> None:
         try:
@@ -482,9 +518,22 @@ async def drain(portal: Portal, *, runs: int, slow_s: float, exit_timeout_s: flo
     async def stop() -> None:
         nonlocal signalled
         signalled = time.monotonic()
-        stopped.append(await anyio.to_thread.run_sync(portal.terminate, exit_timeout_s))
+        try:
+            stopped.append(await anyio.to_thread.run_sync(portal.terminate, exit_timeout_s))
+        finally:
+            exited.set()
+
+    async def keep_going() -> None:
+        await drive(
+            portal, good=background, hostile=0, seconds=START_TIMEOUT_S, stop=exited, tally=load
+        )
 
     async with anyio.create_task_group() as tasks:
+        if background:
+            tasks.start_soon(keep_going)
+            with anyio.fail_after(START_TIMEOUT_S):
+                while load.requests < background:  # noqa: ASYNC110 (a count, not an event)
+                    await anyio.sleep(0.05)
         for _ in range(runs):
             tasks.start_soon(one)
         with anyio.fail_after(START_TIMEOUT_S):
@@ -495,7 +544,7 @@ async def drain(portal: Portal, *, runs: int, slow_s: float, exit_timeout_s: flo
         refused = await new_request(portal)
     exit_s = time.monotonic() - signalled
     exit_code = stopped[0]
-    return Drain(outcomes, refused, exit_code, exit_s, logged_rows(portal.log_path))
+    return Drain(outcomes, refused, exit_code, exit_s, logged_rows(portal.log_path), load)
 
 
 async def new_request(portal: Portal) -> str:
