@@ -201,7 +201,8 @@ class QuickJS:
 
     def free(self, value: int) -> None:
         if tag_of(value) < 0 and not self.closed:
-            self.fn["JS_FreeValue"](self.ctx, value)
+            # Guarded: freeing a large object graph runs long enough for a stop to land in it.
+            self.guarded("JS_FreeValue", self.ctx, value)
 
     def take_exception(self) -> int:
         return self.fn["JS_GetException"](self.ctx)
