@@ -51,6 +51,7 @@ from engine.gateway import Gateway
 from engine.homepage import homepage_routes
 from engine.mcp_server import USER_SCOPE_KEY, PortalServer, build_server
 from engine.portal import Portal
+from engine.request_ids import RequestIdCheck
 from engine.surfaces import Surface, SurfaceError, surface_from_query
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
@@ -79,6 +80,7 @@ class PortalRouter:
     ) -> None:
         self.gateway = gateway
         self.security = TransportSecurityMiddleware(security)
+        self.max_body_bytes = max_body_bytes
         self.key_hashes = {pid: api_key_hashes(p.config) for pid, p in gateway.portals.items()}
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
@@ -127,8 +129,9 @@ class PortalRouter:
                 status = message["status"]
             await send(message)
 
+        handler = RequestIdCheck(endpoint.manager.handle_request, self.max_body_bytes)
         with endpoint.server.sessions.busy(session_id):
-            await endpoint.manager.handle_request(scope, receive, watched)
+            await handler(scope, receive, watched)
         # Ended by the client, or unknown to the transport (it ended the session itself).
         if session_id and (request.method == "DELETE" or status == 404):
             endpoint.server.sessions.forget(session_id)
