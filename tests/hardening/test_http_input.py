@@ -158,20 +158,20 @@ async def test_an_unknown_method_is_method_not_found(
     assert message["id"] == "req-1"
 
 
-@pytest.mark.parametrize("request_id", ['{"a":1}', "[1]", "1.5", "null", "true", "NaN"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="mcp SDK 2.3: a request whose id is not a string or integer validates as a "
-    "notification (extra fields ignored) and gets 202 with no answer; MCP says such a "
-    "request is invalid. Reported, not fixed here (the SDK parses the body).",
+@pytest.mark.parametrize(
+    "request_id",
+    ['{"a":1}', "[1]", "1.5", "3.0", "1e3", "null", "true", "false", "NaN", "-Infinity"],
 )
 async def test_a_request_id_of_the_wrong_type_is_refused(
     served: ServedPortal, session: dict[str, str], request_id: str
 ) -> None:
+    # The SDK alone would take these for notifications: 202 and never an answer.
     body = '{"jsonrpc":"2.0","id":' + request_id + ',"method":"ping"}'
     async with raw_client() as http:
         answer = await http.post(served.url, content=body.encode(), headers=session)
     assert answer.status_code == 400, answer.text
+    message = assert_jsonrpc_error(answer, {INVALID_REQUEST})
+    assert "must be a string or an integer" in message["error"]["message"]
 
 
 @pytest.mark.parametrize("request_id", [0, -1, 2**53, "", "ü-id", "x" * 1000])
