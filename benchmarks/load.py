@@ -615,7 +615,13 @@ async def measure(
     drain_runs, slow_s = 10, 2.0
     with serve(tmp / "drain", grace_s=grace_s) as portal:
         await wait_ready(portal)
-        drained = await drain(portal, runs=drain_runs, slow_s=slow_s, exit_timeout_s=grace_s + 30)
+        drained = await drain(
+            portal,
+            runs=drain_runs,
+            slow_s=slow_s,
+            exit_timeout_s=grace_s + 30,
+            background=clients,
+        )
     return Figures(
         clients, hostile, warmup, baseline, loops, main, start, end, expected, on_disk, exit_code,
         drained, drain_runs, slow_s, grace_s,
@@ -628,7 +634,9 @@ def render(f: Figures) -> str:
     ratio = f.loops.p95() / f.baseline.p95()
     mixed_ratio = f.load.p95() / f.baseline.p95()
     complete = "yes" if f.expected == f.logged else "**no**"
-    drain_rows = Counter((kind, status) for kind, status, _, _ in f.drain.rows)
+    drain_rows = Counter((k, s) for k, s, tool, _ in f.drain.rows if tool == "demo_slow")
+    other = Counter(k for k, _, tool, _ in f.drain.rows if tool != "demo_slow")
+    bg = f.drain.background
     hostile = ", ".join(f"{kind} {n}" for kind, n in sorted(f.load.hostile_kinds.items()))
     return "\n".join(
         [
@@ -665,9 +673,14 @@ def render(f: Figures) -> str:
             f" the clients made {f.expected['tool_call']} and {f.expected['code_run']}. "
             f"Complete: {complete}.",
             f"- SIGTERM with {f.drain_runs} code runs in flight (each calling `slow` for "
-            f"{f.drain_slow_s:g} s), grace {f.grace_s:g} s: {f.drain.ok}/{f.drain_runs} clients "
-            f"got their result; a new connection during the drain: {f.drain.refused}; exit code "
-            f"{f.drain.exit_code} after {f.drain.exit_s:.1f} s; log rows "
+            f"{f.drain_slow_s:g} s) while {f.clients} other clients keep going, grace "
+            f"{f.grace_s:g} s: {f.drain.ok}/{f.drain_runs} runs returned their result; a new "
+            f"connection during the drain: {f.drain.refused}; exit code {f.drain.exit_code} "
+            f"after {f.drain.exit_s:.1f} s. The other clients' requests after the signal were "
+            f"refused ({len(bg.errors)} errors); of theirs, {bg.answered_tool_calls} answered "
+            f"upstream calls and {bg.answered_code_runs} answered runs, the log holds "
+            f"{other['tool_call']} and {other['code_run'] - f.drain_runs} (at most "
+            f"{bg.tool_calls} and {bg.code_runs} were sent). Rows of the slow calls: "
             + ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(drain_rows.items()))
             + ".",
             "",
