@@ -287,9 +287,10 @@ class Portal:
         if prompt is None:
             known = ", ".join(p.name for p in self.view.prompts) or "none"
             raise PortalError(f"unknown prompt {name!r}; this portal's prompts: {known}")
-        return await self._gateway.catalog.get_prompt(
+        result = await self._gateway.catalog.get_prompt(
             prompt.server_id, prompt.upstream_name, arguments
         )
+        return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
 
 
 def _pick(config: Config, portal_id: str | None) -> PortalConfig:

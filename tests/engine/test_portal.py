@@ -258,6 +258,7 @@ async def test_prompts_listed_and_served(portal: Portal) -> None:
     assert {"demo_greet", "demo_review"} <= names
     result = await portal.get_prompt("demo_greet", {"name": "Ana"})
     assert result.messages
+    assert result.meta is None
 
 
 async def test_list_changed_resyncs_and_notifies(portal: Portal) -> None:
