@@ -258,7 +258,8 @@ async def test_prompts_listed_and_served(portal: Portal) -> None:
     assert {"demo_greet", "demo_review"} <= names
     result = await portal.get_prompt("demo_greet", {"name": "Ana"})
     assert result.messages
-    assert result.meta is None
+    upstream = await portal._gateway.catalog.get_prompt("demo", "greet", {"name": "Ana"})
+    assert upstream.meta and result.meta is None  # the upstream's _meta is not passed on
 
 
 async def test_list_changed_resyncs_and_notifies(portal: Portal) -> None:
