@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import platform
 import resource
@@ -138,10 +139,11 @@ async def measure(repeats: int) -> list[Row]:
         ("1,000 parallel tool calls", PARALLEL, "< 50 ms", "par"),
         ("3M-iteration CPU loop", CPU_LOOP, "<= 1.2x peer", "cpu"),
     ]:
-        o, p = [], []
+        o: list[float] = []
+        p: list[float] = []
         for _ in range(repeats):  # interleave so noise hits both
-            o.append(await timed(lambda c=code: ours.run(c)))
-            p.append(await timed(lambda c=code: peer.run(c)))
+            o.append(await timed(functools.partial(ours.run, code)))
+            p.append(await timed(functools.partial(peer.run, code)))
         mo, mp = statistics.median(o), statistics.median(p)
         met = {"seq": mp / mo >= 3, "par": mo < 50, "cpu": mo <= 1.2 * mp, None: True}[check]
         rows.append(Row(metric, mo, mp, "ms", target, met))
