@@ -40,8 +40,11 @@ class Catalog:
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
-            self._upstreams[server.id] = Upstream(server, self._notify)
+            self._upstreams[server.id] = Upstream(server, self._notify, self._log)
         self._callbacks: list[Callable[[str], None]] = []
+        self._log_callbacks: list[
+            Callable[[str, types.LoggingMessageNotificationParams], None]
+        ] = []
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Catalog:
@@ -94,6 +97,12 @@ class Catalog:
         """Call `callback(server_id)` whenever that server's tools, prompts or status change."""
         self._callbacks.append(callback)
 
+    def on_log(
+        self, callback: Callable[[str, types.LoggingMessageNotificationParams], None]
+    ) -> None:
+        """Call `callback(server_id, params)` for each `notifications/message` a server sends."""
+        self._log_callbacks.append(callback)
+
     # ----- actions -----
 
     async def sync(self, server_id: str) -> ServerStatus:
@@ -138,6 +147,13 @@ class Catalog:
                 callback(server_id)
             except Exception:
                 logger.exception("catalog on_change callback failed for %s", server_id)
+
+    def _log(self, server_id: str, params: types.LoggingMessageNotificationParams) -> None:
+        for callback in list(self._log_callbacks):
+            try:
+                callback(server_id, params)
+            except Exception:
+                logger.debug("catalog on_log callback failed for %s", server_id, exc_info=True)
 
 
 __all__ = ["Catalog", "UpstreamError"]

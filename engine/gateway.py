@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from mcp_types import LoggingMessageNotificationParams
+
 from engine.catalog import Catalog
 from engine.config import Config
 from engine.executor import CodeExecutor
@@ -48,6 +50,7 @@ class Gateway:
         if self._request_log is None:
             self._request_log = open_request_log(self.config.settings)
         self.catalog.on_change(self._changed)
+        self.catalog.on_log(self._upstream_log)
         await self.catalog.__aenter__()
         for portal in self.portals.values():
             portal.refresh()
@@ -86,3 +89,8 @@ class Gateway:
         for portal in self.portals.values():
             if any(ref.server_id == server_id for ref in portal.config.servers):
                 portal.refresh()
+
+    def _upstream_log(self, server_id: str, params: LoggingMessageNotificationParams) -> None:
+        for portal in self.portals.values():
+            if any(ref.server_id == server_id for ref in portal.config.servers):
+                portal.upstream_log(server_id, params)

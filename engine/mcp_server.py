@@ -15,6 +15,14 @@ live session's standalone stream, on the 2026-07-28 era through `subscriptions/l
 During a `code`/`execute` run, sandbox console lines go to the client as
 `notifications/message` and a heartbeat goes out as `notifications/progress` when the client
 sent a progress token.
+
+Log notifications an upstream server sends (`notifications/message`) go to every live
+2025-11-25 session at or above the level it set with `logging/setLevel`, on its standalone
+stream, with `logger` set to the server id (`<server>/<upstream logger>` when it named one).
+2026-07-28 clients have no standing stream for them and do not get them (they still get the
+console lines of their own runs). Upstream lines waiting to be sent are bounded
+(`MAX_PENDING_UPSTREAM_LOGS`); beyond that they are dropped, so a flooding upstream cannot
+grow our memory.
 """
 
 from __future__ import annotations
@@ -80,8 +88,15 @@ LOGGER_NAME: Final = "sandbox"
 MAX_PENDING_LOG_LINES: Final = 1000
 """Console lines waiting to be sent per run; beyond that they are dropped (the result has them)."""
 
+MAX_PENDING_UPSTREAM_LOGS: Final = 1000
+"""Upstream log notifications waiting to be sent per portal server; beyond that: dropped."""
+
 STDIO_SESSION: Final = "stdio"
 """The session key of a connection that has no HTTP session id (stdio: one per process)."""
+
+
+_UpstreamLog = tuple[str, types.LoggingMessageNotificationParams]
+"""(server id, params) of one upstream `notifications/message`."""
 
 
 # -- 2025-era sessions ------------------------------------------------------------------------
@@ -174,6 +189,23 @@ class LiveSessions:
         live = self._live.get(key) if key is not None else None
         return live.level if live is not None else DEFAULT_LOG_LEVEL
 
+    async def broadcast_log(
+        self, server_id: str, params: types.LoggingMessageNotificationParams
+    ) -> None:
+        """Send an upstream's log line to each live session whose level lets it through."""
+        self.prune()
+        logger = server_id + (f"/{params.logger}" if params.logger else "")
+        for key, live in list(self._live.items()):
+            if not allows(params.level, live.level):
+                continue
+            try:
+                await live.session.send_log_message(
+                    level=params.level, data=params.data, logger=logger
+                )
+            except Exception:  # the session ended under us: stop tracking it
+                log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
+                self.forget(key)
+
     async def announce(self, *, tools: bool, prompts: bool) -> None:
         """Send list_changed on every live session's standalone stream."""
         self.prune()
@@ -230,6 +262,7 @@ class PortalServer(Server[Any]):
         self.bus = InMemorySubscriptionBus()
         self.sessions = LiveSessions(idle_timeout_s=session_idle_timeout_s)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
+        self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
         self._announced = self._signatures()
         super().__init__(
             "codemode",
@@ -249,6 +282,7 @@ class PortalServer(Server[Any]):
         self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         self.middleware.append(self.sessions.middleware)
         portal.on_tools_changed(self._portal_changed)
+        portal.on_upstream_log(self._upstream_log)
 
     def create_initialization_options(
         self,
@@ -340,18 +374,42 @@ class PortalServer(Server[Any]):
             if tools or prompts:
                 await self.sessions.announce(tools=tools, prompts=prompts)
 
+    # -- upstream logs ------------------------------------------------------------------------
+
+    def _upstream_log(self, server_id: str, params: types.LoggingMessageNotificationParams) -> None:
+        """Called by the portal on the event loop; sending is async and may be slow."""
+        for stream in list(self._log_streams):
+            try:
+                stream.send_nowait((server_id, params))
+            except anyio.WouldBlock:
+                pass  # clients are slower than the upstream: drop rather than grow
+            except anyio.ClosedResourceError:
+                self._log_streams.discard(stream)
+
+    async def _send_upstream_logs(self, logs: MemoryObjectReceiveStream[_UpstreamLog]) -> None:
+        async for server_id, params in logs:
+            await self.sessions.broadcast_log(server_id, params)
+
     @asynccontextmanager
     async def announcing(self) -> AsyncIterator[None]:
-        """Announce list changes while this is entered (the server's lifespan enters it)."""
+        """Announce list changes and pass upstream logs on while this is entered (the server's
+        lifespan enters it)."""
         send, receive = anyio.create_memory_object_stream[None](1)
+        send_log, receive_log = anyio.create_memory_object_stream[_UpstreamLog](
+            MAX_PENDING_UPSTREAM_LOGS
+        )
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._announce_changes, receive)
+            tg.start_soon(self._send_upstream_logs, receive_log)
             self._change_streams.add(send)
+            self._log_streams.add(send_log)
             try:
                 yield
             finally:
                 self._change_streams.discard(send)
+                self._log_streams.discard(send_log)
                 send.close()
+                send_log.close()
                 tg.cancel_scope.cancel()
 
 

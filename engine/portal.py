@@ -19,7 +19,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mcp_types import CallToolResult, GetPromptResult, Prompt, Tool
+from mcp_types import (
+    CallToolResult,
+    GetPromptResult,
+    LoggingMessageNotificationParams,
+    Prompt,
+    Tool,
+)
 
 from engine import results, surfaces
 from engine.config import Config, PortalConfig
@@ -57,6 +63,7 @@ class Portal:
         self._gateway = gateway
         self._server_ids = [ref.server_id for ref in self.config.servers]
         self._listeners: list[Callable[[], None]] = []
+        self._log_listeners: list[Callable[[str, LoggingMessageNotificationParams], None]] = []
         self.view = PortalView(curate_portal(config, self.config, {}), [])
 
     # -- lifetime (only when the portal owns its gateway) -------------------------------------
@@ -95,6 +102,20 @@ class Portal:
     def on_tools_changed(self, callback: Callable[[], None]) -> None:
         """Call `callback()` after the portal's tools or prompts changed (for list_changed)."""
         self._listeners.append(callback)
+
+    def on_upstream_log(
+        self, callback: Callable[[str, LoggingMessageNotificationParams], None]
+    ) -> None:
+        """Call `callback(server_id, params)` for each log notification of one of our servers."""
+        self._log_listeners.append(callback)
+
+    def upstream_log(self, server_id: str, params: LoggingMessageNotificationParams) -> None:
+        """Pass an upstream's `notifications/message` on; called by the gateway."""
+        for listener in list(self._log_listeners):
+            try:
+                listener(server_id, params)
+            except Exception:
+                log.debug("upstream-log listener failed", exc_info=True)
 
     def refresh(self) -> None:
         """Rebuild the snapshot from the catalog; called by the gateway on upstream changes."""

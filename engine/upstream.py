@@ -236,9 +236,15 @@ class _Connection:
 class Upstream:
     """Connection, catalog and health of one upstream server."""
 
-    def __init__(self, config: ServerConfig, on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        on_change: Callable[[str], None],
+        on_log: Callable[[str, types.LoggingMessageNotificationParams], None] | None = None,
+    ) -> None:
         self.config = config
         self._on_change = on_change
+        self._on_log = on_log
         self._status = ServerStatus(server_id=config.id, state=ServerState.WAITING)
         self._tools: list[types.Tool] = []
         self._prompts: list[types.Prompt] = []
@@ -283,6 +289,14 @@ class Upstream:
             self._on_change(self.config.id)
         except Exception:  # a listener's bug must not take the connection down
             logger.exception("on_change callback failed for server %s", self.config.id)
+
+    def _forward_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        if self._on_log is None:
+            return
+        try:
+            self._on_log(self.config.id, params)
+        except Exception:  # a listener's bug must not take the connection down
+            logger.debug("on_log callback failed for server %s", self.config.id, exc_info=True)
 
     def _set_error(self, details: ErrorDetails) -> None:
         # Retries keep failing the same way; say it once, not every backoff round.
@@ -406,6 +420,8 @@ class Upstream:
                     message, types.ToolListChangedNotification | types.PromptListChangedNotification
                 ):
                     conn.want_resync()
+                elif isinstance(message, types.LoggingMessageNotification):
+                    self._forward_log(message.params)
                 elif isinstance(message, Exception):
                     logger.debug("upstream %s transport fault: %r", self.config.id, message)
 
