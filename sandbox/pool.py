@@ -11,6 +11,7 @@ from collections import deque
 
 from sandbox.guest import Guest
 from sandbox.limits import Limits
+from sandbox.priority import FILL_NICE, lower_this_thread
 from sandbox.wasm import WasmModule
 
 
@@ -48,6 +49,7 @@ class GuestPool:
         )
 
     def _fill(self) -> None:
+        lower_this_thread(FILL_NICE)
         while not self._closed:
             self._wanted.wait()
             self._wanted.clear()

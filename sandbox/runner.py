@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,24 +17,12 @@ from sandbox.errors import ToolError
 from sandbox.guest import Guest
 from sandbox.limits import Limits
 from sandbox.pool import GuestPool
+from sandbox.priority import RUN_NICE, lower_this_thread
 from sandbox.result import HostCall, LogEntry, RunResult
 from sandbox.shape import unfence
 from sandbox.wasm import shared_module
 
 log = logging.getLogger("codemode.sandbox")
-
-SANDBOX_NICE = 10
-"""Scheduling priority of the threads that execute JavaScript (Linux nice value). A runaway
-loop then takes only the CPU the event loop and the upstream processes leave over: on a
-2-core machine, two runaway loops otherwise more than doubled every other client's p95
-(benchmarks/load.py), and with this they cost them little."""
-
-
-def _background_priority() -> None:
-    # Only Linux applies a thread id to one thread; elsewhere it would name a process.
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SANDBOX_NICE)
 
 
 class Sandbox:
@@ -56,7 +40,10 @@ class Sandbox:
         self._pool = GuestPool(self._wasm, self.limits, pool_size)
         # Its own threads, so lowering their priority touches no other work of the process.
         self._threads = ThreadPoolExecutor(
-            max_threads, thread_name_prefix="codemode-sandbox", initializer=_background_priority
+            max_threads,
+            thread_name_prefix="codemode-sandbox",
+            initializer=lower_this_thread,
+            initargs=(RUN_NICE,),
         )
 
     async def run(

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from sandbox import ErrorKind, Limits, RunResult, Sandbox
-from sandbox.runner import SANDBOX_NICE
+from sandbox.priority import RUN_NICE as SANDBOX_NICE
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux's")
 
