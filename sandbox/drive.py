@@ -88,7 +88,10 @@ class Driver:
         mailbox: Mailbox,
         dispatch: Callable[[list[Call]], None],
         on_log: Callable[[LogEntry], None] | None,
+        *,
+        unknown_hint: str = "",
     ) -> None:
+        self.unknown_hint = unknown_hint
         self._take_guest = take_guest
         self._guest: Guest | None = None
         self._lock = threading.Lock()
@@ -174,7 +177,7 @@ class Driver:
             self._guest.close()
 
     def _start(self) -> bool:
-        self.guest.configure(self.names, self.limits)
+        self.guest.configure(self.names, self.limits, self.unknown_hint)
         prepared = as_script(self.code)
         self.first_instruction_at = time.perf_counter()
         promise = self.guest.js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL | EVAL_ASYNC)

@@ -47,15 +47,16 @@ class Guest:
             self.js.free(window)
             self.js.free(attach)
 
-    def configure(self, names: list[str], limits: Limits) -> None:
-        guest_limits = {
+    def configure(self, names: list[str], limits: Limits, unknown_hint: str = "") -> None:
+        settings = {
+            "unknownHint": unknown_hint,
             "maxCalls": limits.max_calls,
             "maxArgsBytes": limits.max_args_bytes,
             "maxResultBytes": limits.max_result_bytes,
             "maxLogBytes": limits.max_log_bytes,
         }
         a = self.js.new_string(json.dumps(names))
-        b = self.js.new_string(json.dumps(guest_limits))
+        b = self.js.new_string(json.dumps(settings))
         try:
             self._expect_ok(self.js.call(self.configure_fn, a, b))
         finally:
@@ -70,6 +71,8 @@ class Guest:
         out = self.js.call(self.collect_fn)
         if tag_of(out) == TAG_INT:
             units = int_of(out)
+            if not 0 <= units <= WIRE_UNITS:
+                raise Trapped(f"the bridge reported {units} units on a {WIRE_UNITS}-unit wire")
             return self.js.read_utf16(self.wire, units) if units else None
         if tag_of(out) == TAG_EXCEPTION:
             self._expect_ok(out)
@@ -79,9 +82,11 @@ class Guest:
             self.js.free(out)
 
     def settle(self, batch_json: str) -> None:
+        # Astral characters take two UTF-16 units: measure the encoding, not the characters.
         if len(batch_json) <= WIRE_UNITS:
-            units = self.js.write_utf16(self.wire, batch_json)
-            if units <= WIRE_UNITS:
+            encoded = batch_json.encode("utf-16-le", "surrogatepass")
+            if len(encoded) <= 2 * WIRE_UNITS:
+                units = self.js.write_units(self.wire, encoded)
                 self._expect_ok(self.js.call(self.settle_fn, units))
                 return
         arg = self.js.new_string(batch_json)

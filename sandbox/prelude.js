@@ -52,6 +52,7 @@
   let maxArgsBytes = 0;
   let maxResultBytes = 0;
   let maxLogBytes = 0;
+  let unknownHint = "";
 
   // ---- state --------------------------------------------------------------------------------
   const pending = new MapC(); // id -> [resolve, reject]
@@ -263,7 +264,8 @@
     const hint = near.length
       ? ` Did you mean ${near.map((n) => `codemode.${n}`).join(", ")}?`
       : " Use codemode.search(\"...\") to find tools.";
-    return new TypeErrorC(`codemode.${StringC(name)} is not a tool available to this code.${hint}`);
+    const extra = unknownHint ? ` ${unknownHint}` : "";
+    return new TypeErrorC(`codemode.${StringC(name)} is not a tool available to this code.${hint}${extra}`);
   }
 
   function rejectWith(error) {
@@ -370,6 +372,7 @@
       const l = parse(limitsJson);
       maxCalls = l.maxCalls; maxArgsBytes = l.maxArgsBytes;
       maxResultBytes = l.maxResultBytes; maxLogBytes = l.maxLogBytes;
+      unknownHint = StringC(l.unknownHint || "");
       return 0;
     },
     // start(promise, mode): mode 0 = wrapped function body (the promise gives the value);

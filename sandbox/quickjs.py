@@ -14,6 +14,7 @@ from typing import Any
 import wasmtime
 
 from sandbox.fastcall import RawCall, bind
+from sandbox.stackpatch import STACK_POINTER_EXPORT
 from sandbox.wasm import WasmModule
 
 EVAL_GLOBAL = 0
@@ -41,6 +42,11 @@ _EXPORTS = (
     "JS_NewStringLen",
     "JS_NewArrayBuffer",
 )
+
+STACK_BYTES = 2 * 1024 * 1024
+"""The shadow stack of each instance: ~1,400 JavaScript frames (the build's own: ~50)."""
+_CANARY = bytes(range(256)) * 16
+STACK_OVERFLOW = "maximum call stack size exceeded (the sandbox's stack canary was overwritten)"
 
 _SCRATCH_BYTES = 64  # [0:4] length out-param, [8:12] ctx out-param, [16:64] argv (6 JSValues)
 _ARGV = 16
@@ -86,12 +92,42 @@ class QuickJS:
         self.fn: dict[str, RawCall] = {
             name: bind(self.store, _func(exports, name)) for name in _EXPORTS
         }
+        self._move_stack(exports[STACK_POINTER_EXPORT])
         self.rt = self.fn["JS_NewRuntime"]()
         self.fn["JS_SetMemoryLimit"](self.rt, memory_limit)
         self.ctx = self.fn["JS_NewContext"](self.rt)
         self.scratch = self.fn["malloc"](_SCRATCH_BYTES)
         self._buf, self._buf_size = 0, 0
         self.closed = False
+
+    # -- the stack ----------------------------------------------------------------------------
+
+    def _move_stack(self, stack_pointer: Any) -> None:
+        """Run on a STACK_BYTES block of our own, with a canary at its bottom (stackpatch.py)."""
+        if not isinstance(stack_pointer, wasmtime.Global):
+            raise TypeError("the QuickJS module does not export its stack pointer")
+        bottom = self.fn["malloc"](STACK_BYTES)
+        if not bottom:
+            raise MemoryError("sandbox could not allocate its stack")
+        self._canary_at = bottom
+        ctypes.memmove(self._at(bottom, len(_CANARY)), _CANARY, len(_CANARY))
+        stack_pointer.set_value(self.store, wasmtime.Val.i32((bottom + STACK_BYTES) & ~15))
+
+    def _stack_overflowed(self) -> bool:
+        at = self._canary_at
+        return ctypes.string_at(self._at(at, len(_CANARY)), len(_CANARY)) != _CANARY
+
+    def _after_call(self, failure: BaseException | None) -> None:
+        """Classify how a wasm call ended; the stack canary is checked first, since an overflow
+        can make QuickJS misbehave in any way before it traps, if it traps at all."""
+        if failure is None and not self._stack_overflowed():
+            return
+        self.closed = True
+        if self._stack_overflowed():
+            raise Trapped(STACK_OVERFLOW) from None
+        if self.stop_reason is not None:
+            raise Interrupted(self.stop_reason) from None
+        raise Trapped(str(failure)) from None
 
     # -- interruption -------------------------------------------------------------------------
 
@@ -120,17 +156,23 @@ class QuickJS:
     def guarded(self, name: str, *args: int) -> int:
         """Call an export, turning traps into `Interrupted` / `Trapped`."""
         try:
-            return self.fn[name](*args)
+            out = self.fn[name](*args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            self.closed = True
-            if self.stop_reason is not None:
-                raise Interrupted(self.stop_reason) from None
-            raise Trapped(str(exc)) from None
+            self._after_call(exc)
+            raise  # unreachable: _after_call raised
+        self._after_call(None)
+        return out
 
     # -- memory -------------------------------------------------------------------------------
 
-    def _base(self) -> int:
-        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
+    def _at(self, address: int, size: int) -> int:
+        """The host address of `size` bytes at guest `address`, checked to lie inside linear
+        memory: addresses and lengths come from the guest, whose memory agent code can
+        corrupt (QuickJS's stack overflows silently into its data before wasm traps)."""
+        if address < 0 or size < 0 or address + size > self.memory.data_len(self.store):
+            self.closed = True
+            raise Trapped("the sandbox's memory is corrupt (an address outside its memory)")
+        return ctypes.addressof(self.memory.data_ptr(self.store).contents) + address
 
     def write(self, data: bytes) -> int:
         """Copy `data` (NUL-terminated) into the reusable transfer buffer; return its address."""
@@ -142,16 +184,15 @@ class QuickJS:
             self._buf = self.fn["malloc"](self._buf_size)
             if not self._buf:
                 raise MemoryError("sandbox could not allocate a transfer buffer")
-        ctypes.memmove(self._base() + self._buf, data + b"\0", need)
+        ctypes.memmove(self._at(self._buf, need), data + b"\0", need)
         return self._buf
 
     def read(self, address: int, size: int) -> bytes:
-        return ctypes.string_at(self._base() + address, size)
+        return ctypes.string_at(self._at(address, size), size)
 
-    def write_utf16(self, address: int, text: str) -> int:
-        """Write `text` as UTF-16 code units at `address`; return the number of units."""
-        data = text.encode("utf-16-le", "surrogatepass")
-        ctypes.memmove(self._base() + address, data, len(data))
+    def write_units(self, address: int, data: bytes) -> int:
+        """Write UTF-16 code units (little-endian bytes) at `address`; return their count."""
+        ctypes.memmove(self._at(address, len(data)), data, len(data))
         return len(data) // 2
 
     def read_utf16(self, address: int, units: int) -> str:
@@ -165,7 +206,9 @@ class QuickJS:
     def eval(self, source: str, filename: str, flags: int = EVAL_GLOBAL) -> int:
         data = source.encode("utf-8", "surrogatepass")
         name_at = self.fn["malloc"](len(filename) + 1)
-        ctypes.memmove(self._base() + name_at, filename.encode() + b"\0", len(filename) + 1)
+        ctypes.memmove(
+            self._at(name_at, len(filename) + 1), filename.encode() + b"\0", len(filename) + 1
+        )
         src = self.write(data)
         try:
             return self.guarded("JS_Eval", self.ctx, src, len(data), name_at, flags)
@@ -176,7 +219,7 @@ class QuickJS:
     def call(self, func: int, *args: int) -> int:
         argv = self.scratch + _ARGV
         for i, arg in enumerate(args):
-            ctypes.c_int64.from_address(self._base() + argv + 8 * i).value = arg
+            ctypes.c_int64.from_address(self._at(argv + 8 * i, 8)).value = arg
         return self.guarded("JS_Call", self.ctx, func, _UNDEFINED, len(args), argv)
 
     def new_string(self, text: str) -> int:
@@ -215,10 +258,8 @@ class QuickJS:
             while job(self.rt, out) > 0:
                 pass
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            self.closed = True
-            if self.stop_reason is not None:
-                raise Interrupted(self.stop_reason) from None
-            raise Trapped(str(exc)) from None
+            self._after_call(exc)
+        self._after_call(None)
 
     def close(self) -> None:
         """Drop the store: its linear memory, runtime and context go with it."""

@@ -54,11 +54,14 @@ class Sandbox:
         names: Iterable[str],
         limits: Limits | None = None,
         on_log: Callable[[LogEntry], None] | None = None,
+        unknown_hint: str = "",
     ) -> RunResult:
         """Run `code`; `codemode.<name>(args)` for each of `names` calls `call(name, args)`.
 
         Never raises for anything the code does: failures come back as `RunResult.error`.
         `on_log` receives console output as it happens (on the event loop's thread).
+        `unknown_hint` is added to the TypeError for a name not in `names` (e.g. which
+        servers are unavailable right now).
         """
         limits = limits or self.limits
         started = time.perf_counter()
@@ -70,7 +73,8 @@ class Sandbox:
                     f"{limits.max_code_bytes} bytes. Send less code per run."
                 )
             )
-        result = await _Run(self, code, call, sorted(set(names)), limits, on_log).execute(started)
+        run = _Run(self, code, call, sorted(set(names)), limits, on_log, unknown_hint)
+        result = await run.execute(started)
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -93,8 +97,10 @@ class _Run:
         names: list[str],
         limits: Limits,
         on_log: Callable[[LogEntry], None] | None,
+        unknown_hint: str,
     ) -> None:
         self.sandbox = sandbox
+        self.unknown_hint = unknown_hint
         self.code = code
         self.call = call
         self.names = names
@@ -119,6 +125,7 @@ class _Run:
             self.mailbox,
             self._dispatch_threadsafe,
             self._log_threadsafe if self.on_log else None,
+            unknown_hint=self.unknown_hint,
         )
         try:
             while True:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import wasmtime
 
+from sandbox.stackpatch import export_stack_pointer
+
 EPOCH_TICK_S = 0.005
 """Granularity of interruption: a runaway loop is stopped within a few ticks of its deadline."""
 
@@ -35,7 +37,7 @@ class WasmModule:
         config = wasmtime.Config()
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
-        self.module = self._load(_wasm_bytes())
+        self.module = self._load(export_stack_pointer(_wasm_bytes()))
         self._ticker = threading.Thread(target=self._tick, name="codemode-epoch", daemon=True)
         self._ticker.start()
 
