@@ -46,8 +46,12 @@ class CodeExecutor:
         view: PortalView,
         upstream: UpstreamCall,
         on_log: Callable[[LogEntry], None] | None = None,
+        unavailable: str = "",
     ) -> tuple[CallToolResult, SandboxError | None]:
-        """Run `code`; the tool result for the agent, and the error (for the request log)."""
+        """Run `code`; the tool result for the agent, and the error (for the request log).
+
+        `unavailable` names the servers that are down right now: it is added to the error for a
+        `codemode.<name>` that is not there, since that tool may be one of theirs."""
         try:
             javascript = await anyio.to_thread.run_sync(strip_types, code)
         except StripError as exc:
@@ -63,7 +67,12 @@ class CodeExecutor:
         names = [*view.by_js_name, *HELPER_NAMES]
         on_log = _well_formed_logs(on_log)
         run = await self.sandbox.run(
-            javascript, call=bridge, names=names, limits=self.limits, on_log=on_log
+            javascript,
+            call=bridge,
+            names=names,
+            limits=self.limits,
+            on_log=on_log,
+            unknown_hint=unavailable,
         )
         failure = _well_formed_error(run.error) if run.error is not None else None
         return results.run_output(run, self.output_cap), failure

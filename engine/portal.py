@@ -228,7 +228,9 @@ class Portal:
         result: CallToolResult | None = None
         failure: str | None = "cancelled"
         try:
-            result, error = await self._gateway.executor.run(code, view, upstream, on_log)
+            result, error = await self._gateway.executor.run(
+                code, view, upstream, on_log, unavailable=self._unavailable_note().strip()
+            )
             failure = f"{error.kind.value}: {error.message}" if error else None
             return result
         except Exception as exc:

@@ -281,3 +281,10 @@ async def test_direct_call_does_not_pass_upstream_meta(portal: Portal) -> None:
     assert upstream.meta  # the demo upstream does send _meta ...
     assert result.meta is None  # ... and the portal does not pass it on
     assert result.structured_content == {"a": 1}
+
+
+async def test_code_calling_a_down_servers_tool_names_the_server(portal: Portal) -> None:
+    source = "try { await codemode.down_anything({}) } catch (e) { return [e.name, e.message] }"
+    name, message = payload(await code(portal, source))["result"]
+    assert name == "TypeError"
+    assert "upstream server 'down' (Error: cannot reach" in message

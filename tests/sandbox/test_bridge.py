@@ -216,3 +216,18 @@ async def test_tool_error_subclass_fields_optional(box: Sandbox) -> None:
     )
     result = await box.run(code, call=call, names={"echo"})
     assert result.value == ["plain", False, False]
+
+
+async def test_unknown_name_error_carries_the_host_hint(box: Sandbox) -> None:
+    hint = "Unavailable now: upstream server 'github' (Error: cannot reach it)."
+    result = await box.run(
+        "await codemode.github_search({})", call=_never, names={"echo"}, unknown_hint=hint
+    )
+    assert result.error is not None and result.error.name == "TypeError"
+    assert result.error.message.endswith(hint)
+    plain = await box.run("await codemode.github_search({})", call=_never, names={"echo"})
+    assert plain.error is not None and "Unavailable" not in plain.error.message
+
+
+async def _never(name: str, args: Any) -> Any:
+    raise AssertionError("the host must not be called for an unknown name")
