@@ -88,6 +88,8 @@ class QuickJS:
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
+        self._mapped_length = -1
+        self._mapped_base = 0
         bind(self.store, _func(exports, "_initialize"))()
         self.fn: dict[str, RawCall] = {
             name: bind(self.store, _func(exports, name)) for name in _EXPORTS
@@ -169,10 +171,14 @@ class QuickJS:
         """The host address of `size` bytes at guest `address`, checked to lie inside linear
         memory: addresses and lengths come from the guest, whose memory agent code can
         corrupt (QuickJS's stack overflows silently into its data before wasm traps)."""
-        if address < 0 or size < 0 or address + size > self.memory.data_len(self.store):
+        length = self.memory.data_len(self.store)
+        if address < 0 or size < 0 or address + size > length:
             self.closed = True
             raise Trapped("the sandbox's memory is corrupt (an address outside its memory)")
-        return ctypes.addressof(self.memory.data_ptr(self.store).contents) + address
+        if length != self._mapped_length:  # grown (and perhaps moved): look the base up again
+            self._mapped_length = length
+            self._mapped_base = ctypes.addressof(self.memory.data_ptr(self.store).contents)
+        return self._mapped_base + address
 
     def write(self, data: bytes) -> int:
         """Copy `data` (NUL-terminated) into the reusable transfer buffer; return its address."""
