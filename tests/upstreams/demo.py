@@ -230,7 +230,7 @@ def _require_bearer(app: ASGIApp, token: str) -> ASGIApp:
     return guarded
 
 
-def _legacy_only(app: ASGIApp) -> ASGIApp:
+def legacy_only(app: ASGIApp) -> ASGIApp:
     """Refuse 2026-era requests the way a 2025-era server does: method not found."""
 
     async def gate(scope: Scope, receive: Receive, send: Send) -> None:
@@ -270,7 +270,7 @@ def build_http_app(state: DemoState, *, token: str | None, legacy: bool) -> ASGI
         ]
     )
     if legacy:
-        app = _legacy_only(app)
+        app = legacy_only(app)
     if token:
         app = _require_bearer(app, token)
     return app

@@ -43,10 +43,11 @@ import uvicorn
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.upstreams.demo import legacy_only
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -255,23 +256,6 @@ def _inject(app: ASGIApp, state: FaultState) -> ASGIApp:
     return faulty
 
 
-def _legacy_only(app: ASGIApp) -> ASGIApp:
-    """Refuse 2026-era requests the way a 2025-era server does: method not found."""
-
-    async def gate(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            version = dict(scope["headers"]).get(b"mcp-protocol-version", b"").decode()
-            if version and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-                error = {"code": -32601, "message": "Method not found"}
-                await Response(_rpc(None, error=error), 400, media_type="application/json")(
-                    scope, receive, send
-                )
-                return
-        await app(scope, receive, send)
-
-    return gate
-
-
 def build_http_app(state: FaultState, *, legacy: bool = False) -> ASGIApp:
     server = build_server(state)
 
@@ -298,7 +282,7 @@ def build_http_app(state: FaultState, *, legacy: bool = False) -> ASGIApp:
         ]
     )
     faulty = _inject(app, state)
-    return _legacy_only(faulty) if legacy else faulty
+    return legacy_only(faulty) if legacy else faulty
 
 
 async def _serve_stdio() -> None:
