@@ -1,10 +1,10 @@
 """The codemode engine: upstream catalog, curation, the four tool surfaces and the code
 executor, embeddable in any Python application.
 
-    from engine import Config, Portal, Surface
+    from engine import Config, Gateway, Surface
 
     config = Config.load("portal.toml")
-    async with Portal(config) as portal:
+    async with Gateway.for_portal(config) as portal:
         tools = portal.list_tools(Surface.CODEMODE)
         result = await portal.call_tool(Surface.CODEMODE, "code", {"code": "..."})
 """

@@ -9,22 +9,19 @@ are answered from the portal's snapshot without leaving the host.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from mcp_types import CallToolResult
 
 from engine import results
-from engine.curation import CuratedTool
+from engine.calls import Caller, ToolCalls
 from engine.status import UpstreamError
 from engine.validation import ArgumentError, ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
 from sandbox import ErrorKind, Limits, LogEntry, Sandbox, SandboxError, ToolError
 from stubs import HELPER_NAMES, StripError, strip_types
-
-UpstreamCall = Callable[[CuratedTool, dict[str, Any]], Awaitable[CallToolResult]]
-"""Calls one curated tool upstream (and logs it); raises UpstreamError."""
 
 
 class CodeExecutor:
@@ -44,11 +41,14 @@ class CodeExecutor:
         self,
         code: str,
         view: PortalView,
-        upstream: UpstreamCall,
+        calls: ToolCalls,
+        caller: Caller,
         on_log: Callable[[LogEntry], None] | None = None,
         unavailable: str = "",
     ) -> tuple[CallToolResult, SandboxError | None]:
         """Run `code`; the tool result for the agent, and the error (for the request log).
+
+        `codemode.<name>(...)` calls go upstream through `calls`, logged for `caller`.
 
         `unavailable` names the servers that are down right now: it is added to the error for a
         `codemode.<name>` that is not there, since that tool may be one of theirs."""
@@ -63,7 +63,7 @@ class CodeExecutor:
                 column=exc.column,
             )
             return results.error_output(error), error
-        bridge = _Bridge(view, upstream, self.validator)
+        bridge = _Bridge(view, calls, caller, self.validator)
         names = [*view.by_js_name, *HELPER_NAMES]
         on_log = _well_formed_logs(on_log)
         run = await self.sandbox.run(
@@ -103,10 +103,11 @@ class _Bridge:
     """The host callable one run's `codemode.*` calls arrive at."""
 
     def __init__(
-        self, view: PortalView, upstream: UpstreamCall, validator: ArgumentValidator
+        self, view: PortalView, calls: ToolCalls, caller: Caller, validator: ArgumentValidator
     ) -> None:
         self.view = view
-        self.upstream = upstream
+        self.calls = calls
+        self.caller = caller
         self.validator = validator
 
     async def __call__(self, js_name: str, args: Any) -> Any:
@@ -122,7 +123,7 @@ class _Bridge:
         except ArgumentError as exc:
             raise ToolError(str(exc), name="TypeError") from None
         try:
-            result = await self.upstream(tool, args)
+            result = await self.calls.call(self.caller, tool, args)
         except UpstreamError as exc:
             raise ToolError(exc.message, retryable=exc.retryable, code="upstream") from None
         if result.is_error:

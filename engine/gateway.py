@@ -1,16 +1,31 @@
 """`Gateway`: every portal of a config over one set of upstream connections, one sandbox and
-one request log. This is what a server process (or an embedding application) runs."""
+one request log. This is what a server process (or an embedding application) runs.
+
+```python
+async with Gateway(config) as gateway:            # every portal of the config
+    portal = gateway.portal("team")
+
+async with Gateway.for_portal(config) as portal:  # one portal (the config's only one)
+    ...
+```
+The gateway builds the services its portals share (`PortalServices`) and owns their lifetime;
+portals only borrow them. It passes upstream changes and log lines on to the portals that
+show the server concerned.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 
 from mcp_types import LoggingMessageNotificationParams
 
+from engine.calls import ToolCalls
 from engine.catalog import Catalog
 from engine.config import Config
 from engine.executor import CodeExecutor
-from engine.portal import Portal, PortalError
+from engine.portal import Portal, PortalError, PortalServices, pick_portal
 from engine.requestlog import RequestLog, open_request_log
 from engine.validation import ArgumentValidator
 from sandbox import Sandbox
@@ -21,7 +36,6 @@ class Gateway:
         self,
         config: Config,
         *,
-        portals: dict[str, Portal] | None = None,
         request_log: RequestLog | None = None,
         sandbox: Sandbox | None = None,
     ) -> None:
@@ -30,28 +44,40 @@ class Gateway:
         limits = config.settings.sandbox.to_limits()
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(limits)
-        self._request_log = request_log
+        self._given_log = request_log
         self.validator = ArgumentValidator()
         self.executor = CodeExecutor(
             self.sandbox, limits, config.settings.sandbox.output_cap_chars, self.validator
         )
-        given = portals or {}
-        self.portals: dict[str, Portal] = {
-            p.id: given.get(p.id) or Portal(config, p.id, gateway=self) for p in config.portals
-        }
+        self.calls = ToolCalls(self.catalog)
+        services = PortalServices(config, self.catalog, self.executor, self.validator, self.calls)
+        self.portals: dict[str, Portal] = {p.id: Portal(p.id, services) for p in config.portals}
+
+    @classmethod
+    @asynccontextmanager
+    async def for_portal(
+        cls, config: Config, portal_id: str | None = None
+    ) -> AsyncIterator[Portal]:
+        """Run one portal of `config` (its only one when `portal_id` is None) on a gateway of
+        its own, for an application that embeds a single portal."""
+        chosen = pick_portal(config, portal_id)
+        async with cls(config) as gateway:
+            yield gateway.portal(chosen.id)
 
     @property
     def request_log(self) -> RequestLog:
-        if self._request_log is None:
-            raise RuntimeError("the gateway is not running: use `async with Gateway(...)`")
-        return self._request_log
+        return self.calls.request_log
 
     async def __aenter__(self) -> Gateway:
-        if self._request_log is None:
-            self._request_log = open_request_log(self.config.settings)
+        log = self._given_log or open_request_log(self.config.settings)
+        self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
-        await self.catalog.__aenter__()
+        try:
+            await self.catalog.__aenter__()
+        except BaseException:
+            log.close()
+            raise
         for portal in self.portals.values():
             portal.refresh()
         return self
@@ -67,8 +93,7 @@ class Gateway:
         finally:
             if self._own_sandbox:
                 self.sandbox.close()
-            if self._request_log is not None:
-                self._request_log.close()
+            self.calls.request_log.close()
 
     def portal(self, portal_id: str) -> Portal:
         try:
@@ -87,10 +112,10 @@ class Gateway:
 
     def _changed(self, server_id: str) -> None:
         for portal in self.portals.values():
-            if any(ref.server_id == server_id for ref in portal.config.servers):
+            if portal.serves(server_id):
                 portal.refresh()
 
     def _upstream_log(self, server_id: str, params: LoggingMessageNotificationParams) -> None:
         for portal in self.portals.values():
-            if any(ref.server_id == server_id for ref in portal.config.servers):
+            if portal.serves(server_id):
                 portal.upstream_log(server_id, params)

@@ -327,7 +327,7 @@ class PortalServer(Server[Any]):
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         user = user_of(ctx)
-        if params.name not in surfaces.engine_tools(self.surface) or params.name == surfaces.QUERY:
+        if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
                 self.surface, params.name, params.arguments, user=user
             )

@@ -2,13 +2,14 @@
 
 ```python
 config = Config.load("portal.toml")
-async with Portal(config) as portal:              # connects every upstream concurrently
+async with Gateway.for_portal(config) as portal:  # connects every upstream concurrently
     tools = portal.list_tools(Surface.CODEMODE)
     result = await portal.call_tool(Surface.CODEMODE, "code", {"code": "..."}, user="ana")
     portal.status()
 ```
-A `Gateway` serves every portal of a config over one set of upstream connections; `Portal`
-used on its own starts a gateway for itself.
+A portal owns nothing that runs: it is given the services it shares with the other portals
+of its config (`PortalServices`: the catalog of upstream connections, the code executor, the
+argument validator and the logged call path). `Gateway` builds those and keeps them running.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from mcp_types import (
     CallToolResult,
@@ -28,17 +29,17 @@ from mcp_types import (
 )
 
 from engine import results, surfaces
+from engine.calls import Caller, ToolCalls, result_size
+from engine.catalog import Catalog
 from engine.config import Config, PortalConfig
 from engine.curation import CuratedTool, curate_portal
+from engine.executor import CodeExecutor
 from engine.requestlog import RequestRecord
 from engine.status import ServerState, ServerStatus, UpstreamError
 from engine.surfaces import Surface
-from engine.validation import ArgumentError
+from engine.validation import ArgumentError, ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
 from sandbox import LogEntry
-
-if TYPE_CHECKING:
-    from engine.gateway import Gateway
 
 log = logging.getLogger("codemode.portal")
 
@@ -47,40 +48,29 @@ class PortalError(LookupError):
     """A portal or prompt that does not exist; the message lists what does."""
 
 
-class Portal:
-    def __init__(
-        self, config: Config, portal_id: str | None = None, *, gateway: Gateway | None = None
-    ) -> None:
-        self.config = _pick(config, portal_id)
-        self.id = self.config.id
-        if gateway is None:
-            from engine.gateway import Gateway
+@dataclass(frozen=True)
+class PortalServices:
+    """What the portals of one config share; built and kept running by `Gateway`."""
 
-            gateway = Gateway(config, portals={self.id: self})
-            self._owns_gateway = True
-        else:
-            self._owns_gateway = False
-        self._gateway = gateway
+    config: Config
+    catalog: Catalog
+    executor: CodeExecutor
+    validator: ArgumentValidator
+    calls: ToolCalls
+
+
+class Portal:
+    def __init__(self, portal_id: str, services: PortalServices) -> None:
+        self.config = pick_portal(services.config, portal_id)
+        self.id = self.config.id
+        self.services = services
         self._server_ids = [ref.server_id for ref in self.config.servers]
         self._listeners: list[Callable[[], None]] = []
         self._log_listeners: list[Callable[[str, LoggingMessageNotificationParams], None]] = []
-        self.view = PortalView(curate_portal(config, self.config, {}), [])
+        self.view = PortalView(curate_portal(services.config, self.config, {}), [])
 
-    # -- lifetime (only when the portal owns its gateway) -------------------------------------
-
-    async def __aenter__(self) -> Portal:
-        if self._owns_gateway:
-            await self._gateway.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._owns_gateway:
-            await self._gateway.__aexit__(exc_type, exc, tb)
+    def serves(self, server_id: str) -> bool:
+        return server_id in self._server_ids
 
     # -- what the portal shows ----------------------------------------------------------------
 
@@ -91,13 +81,13 @@ class Portal:
         return [p.prompt for p in self.view.prompts]
 
     def status(self) -> dict[str, ServerStatus]:
-        every = self._gateway.catalog.status()
+        every = self.services.catalog.status()
         return {sid: every[sid] for sid in self._server_ids if sid in every}
 
     async def sync(self, server_id: str) -> ServerStatus:
         if server_id not in self._server_ids:
             raise PortalError(f"portal {self.id!r} has no server {server_id!r}")
-        return await self._gateway.catalog.sync(server_id)
+        return await self.services.catalog.sync(server_id)
 
     def on_tools_changed(self, callback: Callable[[], None]) -> None:
         """Call `callback()` after the portal's tools or prompts changed (for list_changed)."""
@@ -119,7 +109,7 @@ class Portal:
 
     def refresh(self) -> None:
         """Rebuild the snapshot from the catalog; called by the gateway on upstream changes."""
-        catalog = self._gateway.catalog
+        catalog = self.services.catalog
         status = catalog.status()
         ready = [
             s for s in self._server_ids if status.get(s) and status[s].state is ServerState.READY
@@ -128,7 +118,7 @@ class Portal:
         prompts = {sid: catalog.prompts(sid) for sid in ready}
         before = self._signature(self.view)
         self.view = PortalView(
-            curate_portal(self._gateway.config, self.config, tools, prompts), ready
+            curate_portal(self.services.config, self.config, tools, prompts), ready
         )
         if self._signature(self.view) != before:
             for listener in list(self._listeners):
@@ -159,10 +149,10 @@ class Portal:
         the agent gets an `isError` result that says what went wrong."""
         arguments = arguments if arguments is not None else {}
         view = self.view
-        if name in surfaces.engine_tools(surface):
-            if name == surfaces.QUERY:
-                return self._query(view, arguments)
+        if surfaces.is_code_tool(surface, name):
             return await self._run_code(name, view, arguments, user, on_log)
+        if name in surfaces.engine_tools(surface):  # `query`
+            return self._query(view, arguments)
         if surfaces.calls_upstream_directly(surface):
             tool = view.tool(name)
             if tool is not None:
@@ -195,7 +185,7 @@ class Portal:
 
     def _query(self, view: PortalView, arguments: dict[str, Any]) -> CallToolResult:
         try:
-            self._gateway.validator.check("query", surfaces.QUERY_TOOL.input_schema, arguments)
+            self.services.validator.check("query", surfaces.QUERY_TOOL.input_schema, arguments)
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         query = str(arguments["query"])
@@ -221,15 +211,16 @@ class Portal:
         if not isinstance(code, str) or set(arguments) - {"code"}:
             return results.tool_error(f'{name} takes {{"code": "<JavaScript>"}}')
         started = time.perf_counter()
-
-        async def upstream(tool: CuratedTool, args: dict[str, Any]) -> CallToolResult:
-            return await self._upstream(tool, args, user)
-
         result: CallToolResult | None = None
         failure: str | None = "cancelled"
         try:
-            result, error = await self._gateway.executor.run(
-                code, view, upstream, on_log, unavailable=self._unavailable_note().strip()
+            result, error = await self.services.executor.run(
+                code,
+                view,
+                self.services.calls,
+                Caller(self.id, user),
+                on_log,
+                unavailable=self._unavailable_note().strip(),
             )
             failure = f"{error.kind.value}: {error.message}" if error else None
             return result
@@ -239,7 +230,7 @@ class Portal:
         finally:
             # Also when the run is cut (client gone, server shutdown past its grace): every
             # run leaves its row, as every upstream call does.
-            self._gateway.request_log.record(
+            self.services.calls.request_log.record(
                 RequestRecord(
                     portal=self.id,
                     kind="code_run",
@@ -248,7 +239,7 @@ class Portal:
                     duration_ms=(time.perf_counter() - started) * 1000,
                     user=user,
                     request_bytes=len(code.encode()),
-                    response_bytes=_size(result) if result is not None else 0,
+                    response_bytes=result_size(result) if result is not None else 0,
                     error=failure,
                 )
             )
@@ -257,51 +248,16 @@ class Portal:
         self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
     ) -> CallToolResult:
         try:
-            self._gateway.validator.check(tool.name, tool.input_schema, arguments)
+            self.services.validator.check(tool.name, tool.input_schema, arguments)
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         try:
-            result = await self._upstream(tool, arguments, user)
+            result = await self.services.calls.call(Caller(self.id, user), tool, arguments)
         except UpstreamError as exc:
             retry = " (retryable: try again shortly)" if exc.retryable else ""
             return results.tool_error(f"{exc.message}{retry}")
         # The upstream's `_meta` describes the upstream (its server info, ...): not ours to pass.
         return result.model_copy(update={"meta": None})
-
-    async def _upstream(
-        self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
-    ) -> CallToolResult:
-        """One upstream call, logged whether it succeeds or not."""
-        started = time.perf_counter()
-        status, error, result = "error", None, None
-        try:
-            result = await self._gateway.catalog.call_tool(
-                tool.server_id, tool.upstream_name, arguments
-            )
-            status = "error" if result.is_error else "ok"
-            error = results.text_of(result)[:200] if result.is_error else None
-            return result
-        except UpstreamError as exc:
-            error = exc.message
-            raise
-        except BaseException:
-            error = "cancelled"
-            raise
-        finally:
-            self._gateway.request_log.record(
-                RequestRecord(
-                    portal=self.id,
-                    kind="tool_call",
-                    status=status,  # type: ignore[arg-type]
-                    capability=tool.name,
-                    server=tool.server_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    user=user,
-                    request_bytes=_json_size(arguments),
-                    response_bytes=_size(result) if result is not None else 0,
-                    error=error,
-                )
-            )
 
     # -- prompts ------------------------------------------------------------------------------
 
@@ -310,13 +266,14 @@ class Portal:
         if prompt is None:
             known = ", ".join(p.name for p in self.view.prompts) or "none"
             raise PortalError(f"unknown prompt {name!r}; this portal's prompts: {known}")
-        result = await self._gateway.catalog.get_prompt(
+        result = await self.services.catalog.get_prompt(
             prompt.server_id, prompt.upstream_name, arguments
         )
         return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
 
 
-def _pick(config: Config, portal_id: str | None) -> PortalConfig:
+def pick_portal(config: Config, portal_id: str | None) -> PortalConfig:
+    """The portal `portal_id`, or the config's only portal."""
     if portal_id is not None:
         for portal in config.portals:
             if portal.id == portal_id:
@@ -327,13 +284,3 @@ def _pick(config: Config, portal_id: str | None) -> PortalConfig:
         known = ", ".join(p.id for p in config.portals) or "none"
         raise PortalError(f"the config has {len(config.portals)} portals ({known}): name one")
     return config.portals[0]
-
-
-def _size(result: CallToolResult) -> int:
-    return len(result.model_dump_json(by_alias=True, exclude_none=True))
-
-
-def _json_size(value: Any) -> int:
-    import json
-
-    return len(json.dumps(value, default=str))

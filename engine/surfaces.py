@@ -166,6 +166,12 @@ def engine_tools(surface: Surface) -> frozenset[str]:
     }[surface]
 
 
+def is_code_tool(surface: Surface, name: str) -> bool:
+    """Whether calling `name` on `surface` runs agent code (`code` or `execute`): the one place
+    that decides it, for the request log, the executor and the run's console feedback."""
+    return name in engine_tools(surface) and name != QUERY
+
+
 def calls_upstream_directly(surface: Surface) -> bool:
     """Whether a curated tool's own name can be called on `surface`."""
     return surface in (Surface.ALL, Surface.MINIMIZE_TOOLS)

@@ -258,7 +258,7 @@ async def test_prompts_listed_and_served(portal: Portal) -> None:
     assert {"demo_greet", "demo_review"} <= names
     result = await portal.get_prompt("demo_greet", {"name": "Ana"})
     assert result.messages
-    upstream = await portal._gateway.catalog.get_prompt("demo", "greet", {"name": "Ana"})
+    upstream = await portal.services.catalog.get_prompt("demo", "greet", {"name": "Ana"})
     assert upstream.meta and result.meta is None  # the upstream's _meta is not passed on
 
 
@@ -276,7 +276,7 @@ async def test_list_changed_resyncs_and_notifies(portal: Portal) -> None:
 
 
 async def test_direct_call_does_not_pass_upstream_meta(portal: Portal) -> None:
-    upstream = await portal._gateway.catalog.call_tool("demo", "echo", {"a": 1})
+    upstream = await portal.services.catalog.call_tool("demo", "echo", {"a": 1})
     result = await portal.call_tool(Surface.ALL, "demo_echo", {"a": 1})
     assert upstream.meta  # the demo upstream does send _meta ...
     assert result.meta is None  # ... and the portal does not pass it on
