@@ -33,7 +33,7 @@ CUT_AT = {"search": "## Misses"}
 """Long detail left in the benchmark's own file, linked from the section."""
 
 
-NEEDS = {"latency": "engine.app"}
+NEEDS = {"latency": "engine.server.app"}
 """Modules a benchmark needs that may not have landed yet."""
 
 

@@ -361,7 +361,7 @@ async def cmd_serve(config: Config, args: argparse.Namespace, stop: _Stop) -> in
 
 
 async def _serve_stdio(config: Config, args: argparse.Namespace) -> int:
-    from engine.stdio import serve_stdio
+    from engine.server.stdio import serve_stdio
 
     pid = portal_id(config, args.portal)
     async with connected(config, sys.stderr) as gateway:
@@ -434,7 +434,7 @@ class _Streams:
 
 
 async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
-    from engine.app import create_app
+    from engine.server.app import create_app
 
     if args.portal is not None or not config.portals:
         portal_id(config, args.portal)  # serves every portal; check the id, or that there is one

@@ -363,23 +363,3 @@ class ToolIndex(Generic[T]):
                 norm = tf + K1 * (1 - B + B * self._lengths[doc] / self._avg_length)
                 scores[doc] = scores.get(doc, 0.0) + weight * idf * tf * (K1 + 1) / norm
         return scores
-
-
-class IndexCache(Generic[T]):
-    """Keeps the index of the last tool list; rebuilds only when handed a different list.
-
-    Holding the list itself makes the identity check safe: its id cannot be reused while the
-    cache refers to it. Hand the same list object for as long as the catalog is unchanged.
-    """
-
-    def __init__(self) -> None:
-        self._items: Sequence[T] | None = None
-        self._index: ToolIndex[T] | None = None
-        self.builds = 0
-
-    def get(self, items: Sequence[T]) -> ToolIndex[T]:
-        if self._index is None or items is not self._items:
-            self._index = ToolIndex(items)
-            self._items = items
-            self.builds += 1
-        return self._index

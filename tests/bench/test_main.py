@@ -34,4 +34,4 @@ def test_section_part_demotes_headings_drops_the_stamp_and_fixes_links(tmp_path:
 def test_latency_needs_the_http_app() -> None:
     assert available("context")
     assert not available("no_such_benchmark")
-    assert available("latency")  # engine.app has landed
+    assert available("latency")  # engine.server.app has landed

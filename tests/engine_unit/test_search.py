@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from mcp_types import Tool
 
 from engine.curation import CuratedTool
-from engine.search import IndexCache, ToolIndex, query_terms, split_query, tokens
+from engine.search import ToolIndex, query_terms, split_query, tokens
 from tests.engine_unit.catalogs import portal_tools
 
 # (what a user types, acceptable tools). Phrased as people ask, not in the tools' own words.
@@ -137,16 +135,6 @@ def test_tokens_split_names_and_stem() -> None:
     assert tokens("What are the commits?") == ["commit"]
     terms = query_terms("make folder")
     assert terms["folder"] == 1.0 and terms["directori"] == 0.5 and terms["creat"] == 0.5
-
-
-def test_index_is_rebuilt_only_when_the_catalog_changes() -> None:
-    cache: IndexCache[Any] = IndexCache()
-    first = portal_tools(0)
-    index = cache.get(first)
-    assert cache.get(first) is index and cache.builds == 1
-    second = portal_tools(5)
-    assert cache.get(second) is not index and cache.builds == 2
-    assert len(cache.get(second)) == len(second)
 
 
 def test_a_plain_word_is_not_an_exact_match(big_index: ToolIndex[CuratedTool]) -> None:

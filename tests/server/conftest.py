@@ -26,9 +26,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from engine import Config, Gateway
-from engine.app import PortalRouter, create_app
 from engine.config import hash_api_key
-from engine.mcp_server import PortalServer
+from engine.server.app import PortalRouter, create_app
+from engine.server.mcp_server import PortalServer
 from engine.surfaces import Surface
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 

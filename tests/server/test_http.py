@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from engine.app import AUTHORIZATION_SERVERS_ENV
+from engine.server.app import AUTHORIZATION_SERVERS_ENV
 from engine.surfaces import CODE, EXECUTE, QUERY, Surface
 from tests.server.conftest import (
     API_KEY,

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the admin and logs API, generated from the response models in
-`engine.admin_models` so the document and the code cannot drift apart."""
+`engine.server.admin_models` so the document and the code cannot drift apart."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from engine.admin_models import (
+from engine.server.admin_models import (
     Envelope,
     ErrorEnvelope,
     LogEntryOut,

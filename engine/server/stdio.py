@@ -13,8 +13,8 @@ from __future__ import annotations
 import anyio
 from mcp.server.stdio import stdio_server
 
-from engine.mcp_server import build_server
 from engine.portal import Portal
+from engine.server.mcp_server import build_server
 from engine.surfaces import Surface
 
 

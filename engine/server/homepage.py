@@ -3,7 +3,7 @@ endpoint URLs (one per surface, each with a copy button), per-client connection 
 and the state of each upstream server.
 
 Everything from config or the request is escaped; the only script and style are the inline
-blocks of `engine.homepage_assets`, which the content-security-policy allows by hash.
+blocks of `engine.server.homepage_assets`, which the content-security-policy allows by hash.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engine.homepage_assets import CONTENT_SECURITY_POLICY, CSS, JS
+from engine.server.homepage_assets import CONTENT_SECURITY_POLICY, CSS, JS
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
 

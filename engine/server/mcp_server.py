@@ -2,7 +2,7 @@
 
 ```python
 server = build_server(portal, Surface.CODEMODE)
-# over HTTP: engine.app.create_app(gateway) runs one per (portal, surface)
+# over HTTP: engine.server.app.create_app(gateway) runs one per (portal, surface)
 # over stdio:
 async with stdio_server() as (read, write):
     await server.run(read, write, server.create_initialization_options())
@@ -489,7 +489,7 @@ def build_server(
     progress_interval_s: float = 1.0,
     session_idle_timeout_s: float | None = None,
 ) -> PortalServer:
-    """The MCP server for `portal` in `surface` (serve over HTTP via `engine.app`, or stdio).
+    """The MCP server for `portal` in `surface` (serve over HTTP via `engine.server.app`, or stdio).
 
     `progress_interval_s`: how often a long `code`/`execute` run sends a progress heartbeat
     to a client that sent a progressToken. `session_idle_timeout_s`: the HTTP transport's

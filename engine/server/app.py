@@ -45,13 +45,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from engine.admin import admin_routes
 from engine.config import api_key_hashes
 from engine.gateway import Gateway
-from engine.homepage import homepage_routes
-from engine.mcp_server import USER_SCOPE_KEY, PortalServer, build_server
 from engine.portal import Portal
-from engine.request_ids import RequestIdCheck
+from engine.server.admin import admin_routes
+from engine.server.homepage import homepage_routes
+from engine.server.mcp_server import USER_SCOPE_KEY, PortalServer, build_server
+from engine.server.request_ids import RequestIdCheck
 from engine.surfaces import Surface, SurfaceError, surface_from_query
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
