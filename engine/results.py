@@ -1,6 +1,6 @@
 """Results crossing the engine: upstream results into the sandbox, and sandbox runs back out.
 
-Inside the sandbox (DESIGN.md, "Tool surfaces"): an `isError` result rejects with the tool's
+Inside the sandbox (docs/design.md, "Values across the bridge"): an `isError` result rejects with the tool's
 text; otherwise `structuredContent` if present, else the text parsed as JSON when it parses,
 the raw string otherwise; non-text content (images, resources) as their MCP content objects.
 

@@ -1,4 +1,4 @@
-"""The per-run loop that drives one guest: the pull bridge of DESIGN.md.
+"""The per-run loop that drives one guest: the pull bridge (docs/design.md, "The bridge").
 
 `Driver.pump` runs on a worker thread (wasm calls block their thread). Each round it runs the
 guest's pending jobs, collects queued `codemode.*` calls, logs and the outcome in one call,

@@ -1,6 +1,6 @@
 """Tool names to JavaScript identifiers on `codemode`, and back.
 
-Rules (DESIGN.md, "Tool surfaces"): `-`, `.` and space become `_`; any other character outside
+Rules (docs/design.md, "Names"): `-`, `.` and space become `_`; any other character outside
 `[A-Za-z0-9_$]` is dropped; a leading digit gets a `_` prefix; a reserved word gets a `_`
 suffix. Tools that end up with the same identifier get `_2`, `_3`, ... in a deterministic order
 that does not depend on the order the tools were listed in, so a reconnect never reshuffles

@@ -1,4 +1,4 @@
-"""Tool names to `codemode` identifiers: DESIGN.md's rules, collisions, reversibility."""
+"""Tool names to `codemode` identifiers: the rules of docs/design.md ("Names"), collisions, reversibility."""
 
 from __future__ import annotations
 
