@@ -652,8 +652,11 @@ def _error_text(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error)
     name = error.get("name") or error.get("kind", "error")
-    where = f" (line {error['line']}, column {error.get('column')})" if "line" in error else ""
-    return f"{name}: {error.get('message', '')}{where}"
+    message = str(error.get("message", ""))
+    where = f"line {error['line']}, column {error.get('column')}" if "line" in error else ""
+    if where and where not in message:  # syntax errors say where in their message already
+        message = f"{message} ({where})"
+    return f"{name}: {message}"
 
 
 # --------------------------------------------------------------------------- status

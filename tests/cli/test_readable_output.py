@@ -1,0 +1,42 @@
+"""What `codemode` prints, read by a person: fenced TypeScript, positions, cut output, counts,
+start-up failures, the version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import codemode
+
+
+def _config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "portal.toml"
+    path.write_text(body + '\n[settings]\nrequest_log_path = ":memory:"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_cap(tmp_path: Path) -> Path:
+    """A portal without upstream servers and an output cap of 1,000 characters."""
+    return _config(
+        tmp_path, '[[portals]]\nid = "solo"\n[settings.sandbox]\noutput_cap_chars = 1000\n'
+    )
+
+
+def test_run_fenced_typescript_with_prose_around_it(small_cap: Path) -> None:
+    code = (
+        "Here you go:\n```ts\nasync function main(): Promise<string> {\n"
+        "  const x: number = 1\n  return `got ${x}`\n}\n```\nThat returns a string."
+    )
+    done = codemode("run", "--config", str(small_cap), code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "got 1\n"
+
+
+def test_run_prints_a_syntax_errors_position_once(small_cap: Path) -> None:
+    done = codemode("run", "--config", str(small_cap), "```typescript\nconst x: = 1\n```")
+    assert done.returncode == 1
+    error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and error[0].startswith("error: SyntaxError: ")
+    assert error[0].count("line 2, column 10") == 1, error
