@@ -40,6 +40,7 @@ import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import results
 from engine.config import Config, ConfigError
 from engine.demo import demo_config
 from engine.gateway import Gateway
@@ -634,8 +635,17 @@ def print_run_result(result: CallToolResult, out: TextIO, err: TextIO) -> int:
             payload = json.loads(text)
         except ValueError:
             payload = None
+    cut = results.read_cut(text) if payload is None else None
+    if cut is not None:
+        # Cut at the output cap: the notice, then as much of the value as fits, readably.
+        print(cut.notice, file=err)
+        if result.is_error or cut.is_error:
+            print(f"error: {cut.value}", file=err)
+            return EXIT_FAILED
+        print(cut.value, file=out)
+        return EXIT_OK
     if not isinstance(payload, dict) or not ({"result", "error"} & payload.keys()):
-        # Not the executor's shape (e.g. cut at the output cap, notice first): show it as is.
+        # Not the executor's shape (a tool error's text, say): show it as is.
         print(text, file=err if result.is_error else out)
         return EXIT_FAILED if result.is_error else EXIT_OK
     for entry in payload.get("logs") or []:

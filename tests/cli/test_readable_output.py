@@ -40,3 +40,18 @@ def test_run_prints_a_syntax_errors_position_once(small_cap: Path) -> None:
     error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(error) == 1 and error[0].startswith("error: SyntaxError: ")
     assert error[0].count("line 2, column 10") == 1, error
+
+
+def test_run_output_over_the_cap_is_the_value_cut_with_the_notice(small_cap: Path) -> None:
+    done = codemode("run", "--config", str(small_cap), "return 'ab\"c'.repeat(1000)")
+    assert done.returncode == 0, done.stderr
+    assert "[output cut: showing the first 1,000 of " in done.stderr
+    assert "the output cap is 1,000 characters" in done.stderr
+    value = done.stdout.removesuffix("\n")
+    # The escapes of the JSON text count against the cap; the value is printed unescaped.
+    assert 700 < len(value) < 1000 and value == ('ab"c' * 1000)[: len(value)]
+    assert "{" not in done.stdout and "\\" not in done.stdout
+
+    done = codemode("run", "--config", str(small_cap), "return [...Array(500).keys()]")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[0, 1, 2, 3,") and '"result"' not in done.stdout
