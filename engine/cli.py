@@ -603,7 +603,8 @@ def _print_tool_list(report: dict[str, Any]) -> None:
         summary = (tool.get("description") or "").strip().splitlines()
         first = summary[0] if summary else ""
         print(f"{tool['name']:<{width}}  {first[:100]}")
-    print(f"{report['tool_count']} tools, {report['tokens']:,} tokens")
+    tokens = report["tokens"]
+    print(f"{_count(report['tool_count'], 'tool')}, {tokens:,} token{'' if tokens == 1 else 's'}")
 
 
 def _unavailable(statuses: dict[str, ServerStatus]) -> dict[str, str]:
