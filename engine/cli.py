@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (with tracebacks) to stderr"
     )
+    try:
+        version = importlib.metadata.version("codemode-engine")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        version = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"codemode {version}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:

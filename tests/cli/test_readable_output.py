@@ -3,6 +3,7 @@ start-up failures, the version."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,9 @@ def test_run_output_over_the_cap_is_the_value_cut_with_the_notice(small_cap: Pat
     done = codemode("run", "--config", str(small_cap), "return [...Array(500).keys()]")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[0, 1, 2, 3,") and '"result"' not in done.stdout
+
+
+def test_version() -> None:
+    done = codemode("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"codemode {importlib.metadata.version('codemode-engine')}\n"
