@@ -48,6 +48,7 @@ from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
+from engine.upstream import STARTUP_STATUS
 from stubs import count_tokens
 
 log = logging.getLogger("codemode.cli")
@@ -230,6 +231,10 @@ def _setup_logging(verbose: bool, command: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every command prints each server's start-up status once (`connected`): the upstream's
+    # log record of the same failure would say it a second time.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not getattr(record, STARTUP_STATUS, False))
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import codemode
+from tests.upstreams.harness import free_port
 
 
 def _config(tmp_path: Path, body: str) -> Path:
@@ -56,6 +57,19 @@ def test_run_output_over_the_cap_is_the_value_cut_with_the_notice(small_cap: Pat
     done = codemode("run", "--config", str(small_cap), "return [...Array(500).keys()]")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("[0, 1, 2, 3,") and '"result"' not in done.stdout
+
+
+def test_a_server_down_at_start_is_reported_once(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        f'[[servers]]\nid = "gone"\nurl = "http://127.0.0.1:{free_port()}/mcp"\n'
+        'connect_timeout_s = 5\n[[portals]]\nid = "p"\n[[portals.servers]]\nserver_id = "gone"\n',
+    )
+    # `serve` logs warnings; over stdio with stdin closed it stops right after starting.
+    for argv in (["serve", "--stdio"], ["status"], ["status", "-v"]):
+        done = codemode(*argv, "--config", str(config))
+        assert "  gone: Error: cannot reach" in done.stderr, done.stderr
+        assert done.stderr.count("cannot reach") == 1, done.stderr
 
 
 def test_version() -> None:
