@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -40,12 +41,14 @@ import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import results
 from engine.config import Config, ConfigError
 from engine.demo import demo_config
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
+from engine.upstream import STARTUP_STATUS
 from stubs import count_tokens
 
 log = logging.getLogger("codemode.cli")
@@ -91,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (with tracebacks) to stderr"
     )
+    try:
+        version = importlib.metadata.version("codemode-engine")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        version = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"codemode {version}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -223,6 +231,10 @@ def _setup_logging(verbose: bool, command: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every command prints each server's start-up status once (`connected`): the upstream's
+    # log record of the same failure would say it a second time.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not getattr(record, STARTUP_STATUS, False))
 
 
 def _describe(exc: BaseException) -> str:
@@ -602,7 +614,8 @@ def _print_tool_list(report: dict[str, Any]) -> None:
         summary = (tool.get("description") or "").strip().splitlines()
         first = summary[0] if summary else ""
         print(f"{tool['name']:<{width}}  {first[:100]}")
-    print(f"{report['tool_count']} tools, {report['tokens']:,} tokens")
+    tokens = report["tokens"]
+    print(f"{_count(report['tool_count'], 'tool')}, {tokens:,} token{'' if tokens == 1 else 's'}")
 
 
 def _unavailable(statuses: dict[str, ServerStatus]) -> dict[str, str]:
@@ -634,8 +647,17 @@ def print_run_result(result: CallToolResult, out: TextIO, err: TextIO) -> int:
             payload = json.loads(text)
         except ValueError:
             payload = None
+    cut = results.read_cut(text) if payload is None else None
+    if cut is not None:
+        # Cut at the output cap: the notice, then as much of the value as fits, readably.
+        print(cut.notice, file=err)
+        if result.is_error or cut.is_error:
+            print(f"error: {cut.value}", file=err)
+            return EXIT_FAILED
+        print(cut.value, file=out)
+        return EXIT_OK
     if not isinstance(payload, dict) or not ({"result", "error"} & payload.keys()):
-        # Not the executor's shape (e.g. cut at the output cap, notice first): show it as is.
+        # Not the executor's shape (a tool error's text, say): show it as is.
         print(text, file=err if result.is_error else out)
         return EXIT_FAILED if result.is_error else EXIT_OK
     for entry in payload.get("logs") or []:
@@ -652,8 +674,11 @@ def _error_text(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error)
     name = error.get("name") or error.get("kind", "error")
-    where = f" (line {error['line']}, column {error.get('column')})" if "line" in error else ""
-    return f"{name}: {error.get('message', '')}{where}"
+    message = str(error.get("message", ""))
+    where = f"line {error['line']}, column {error.get('column')}" if "line" in error else ""
+    if where and where not in message:  # syntax errors say where in their message already
+        message = f"{message} ({where})"
+    return f"{name}: {message}"
 
 
 # --------------------------------------------------------------------------- status

@@ -52,6 +52,10 @@ class CodeExecutor:
 
         `unavailable` names the servers that are down right now: it is added to the error for a
         `codemode.<name>` that is not there, since that tool may be one of theirs."""
+        # The one normalisation step: a markdown fence comes off, then TypeScript types.
+        # Positions in errors count lines of `code` as sent, fence and prose lines included
+        # (unfence keeps line numbers); runtime positions after types were stripped count lines
+        # of the stripped code.
         try:
             javascript = await anyio.to_thread.run_sync(strip_types, code)
         except StripError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from mcp_types import CallToolResult, ContentBlock, TextContent
@@ -92,7 +93,7 @@ def _capped(payload: dict[str, Any], cap: int | None, *, is_error: bool) -> Call
         )
     shown = text[:cap]
     notice = (
-        f"[output cut: showing the first {cap:,} of {len(text):,} characters "
+        f"{CUT_NOTICE_START}showing the first {cap:,} of {len(text):,} characters "
         f"({len(text) - cap:,} cut); the output cap is {cap:,} characters. "
         "Return less: filter, summarise or paginate inside the code.]\n"
     )
@@ -100,6 +101,55 @@ def _capped(payload: dict[str, Any], cap: int | None, *, is_error: bool) -> Call
     return CallToolResult(
         content=[TextContent(type="text", text=notice + shown)], is_error=is_error
     )
+
+
+CUT_NOTICE_START = "[output cut: "
+"""How the first line of a result over the output cap starts (the notice; the cut text follows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CutOutput:
+    """A result cut at the output cap, taken apart again for people (`codemode run`)."""
+
+    notice: str
+    is_error: bool
+    value: str
+    """The part of the value that fits: a string's text, else the start of its JSON."""
+
+
+def read_cut(text: str) -> CutOutput | None:
+    """The notice and what is left of the value in `text`, a result cut at the output cap;
+    None when `text` is not one."""
+    if not text.startswith(CUT_NOTICE_START) or "]\n" not in text:
+        return None
+    notice, rest = text.split("]\n", 1)
+    for key in ("result", "error"):
+        head = f'{{"{key}": '
+        if rest.startswith(head):
+            return CutOutput(notice + "]", key == "error", _partial_value(rest[len(head) :]))
+    return CutOutput(notice + "]", False, rest)
+
+
+def _partial_value(json_text: str) -> str:
+    """A JSON value at the start of `json_text`, cut anywhere (even inside a string's escape):
+    a string as its text, anything else as its JSON as far as it goes."""
+    try:
+        whole, end = json.JSONDecoder().raw_decode(json_text)
+    except ValueError:
+        pass
+    else:  # the value fits; the cut is in the logs after it
+        return whole if isinstance(whole, str) else json_text[:end]
+    if not json_text.startswith('"'):
+        return json_text
+    # At most a few characters (a `\uXXXX` escape) must go before the cut string closes.
+    for end in range(len(json_text), max(0, len(json_text) - 7), -1):
+        try:
+            value = json.loads(json_text[:end] + '"')
+        except ValueError:
+            continue
+        if isinstance(value, str):
+            return value
+    return json_text
 
 
 def tool_error(message: str) -> CallToolResult:

@@ -36,6 +36,8 @@ from engine.config import CredentialError, ServerConfig, read_secret, resolve_en
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 
 logger = logging.getLogger(__name__)
+STARTUP_STATUS: Final = "codemode_startup_status"
+"""Attribute of a log record that repeats a server's start-up status (True), e.g. its failure."""
 _stderr_logger = logging.getLogger(__name__ + ".stderr")
 
 BACKOFF_START_S: Final = 0.5
@@ -255,6 +257,7 @@ class Upstream:
         self._secret = ""
         self._settled = anyio.Event()
         self._logged_cause = ""
+        self._start_awaited = False
         self._helpers: anyio.abc.TaskGroup
         """Background readers tied to the supervisor's life (set by `run`)."""
 
@@ -274,8 +277,12 @@ class Upstream:
 
     async def wait_settled(self) -> None:
         """Return once the first connection attempt ended in Ready or Error."""
-        with anyio.move_on_after(self.config.connect_timeout_s + 5):
-            await self._settled.wait()
+        self._start_awaited = True  # this settlement is reported as the start-up status
+        try:
+            with anyio.move_on_after(self.config.connect_timeout_s + 5):
+                await self._settled.wait()
+        finally:
+            self._start_awaited = False
 
     # ----- state changes -----
 
@@ -301,7 +308,16 @@ class Upstream:
     def _set_error(self, details: ErrorDetails) -> None:
         # Retries keep failing the same way; say it once, not every backoff round.
         if details.cause != self._logged_cause:
-            logger.warning("upstream %s: %s", self.config.id, details.cause)
+            # The first outcome of the first connection, while the catalog waits for it, is the
+            # server's start-up status, which whoever starts the catalog reports as such (the
+            # CLI prints a line per server): the record says so, for log handlers to leave out.
+            at_start = self._start_awaited and not self._settled.is_set()
+            logger.warning(
+                "upstream %s: %s",
+                self.config.id,
+                details.cause,
+                extra={STARTUP_STATUS: at_start},
+            )
             self._logged_cause = details.cause
         self._publish(
             self._status.model_copy(

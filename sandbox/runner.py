@@ -19,7 +19,6 @@ from sandbox.limits import Limits
 from sandbox.pool import GuestPool
 from sandbox.priority import RUN_NICE, lower_this_thread
 from sandbox.result import HostCall, LogEntry, RunResult
-from sandbox.shape import unfence
 from sandbox.wasm import shared_module
 
 log = logging.getLogger("codemode.sandbox")
@@ -65,7 +64,6 @@ class Sandbox:
         """
         limits = limits or self.limits
         started = time.perf_counter()
-        code = unfence(code)
         if len(code.encode("utf-8", "surrogatepass")) > limits.max_code_bytes:
             return RunResult(
                 error=report.limit(

@@ -3,8 +3,10 @@
 Accepted shapes (the value returned, or of the last expression, is the result):
 - a script body with top-level `await`, ending in an expression or a `return`;
 - an `async () => {...}` arrow (or any function expression): it is called;
-- an `async function main() {...}` declaration that the code never calls: it is called;
-- any of the above inside a markdown code fence.
+- an `async function main() {...}` declaration that the code never calls: it is called.
+
+Markdown fences around the code are taken off before it gets here, by `stubs.strip_types`
+(through `stubs.unfence`), the engine's one normalisation step: this module sees JavaScript.
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ _SCRIPT_HEAD = "\n"
 _WRAP_HEAD = "(async function () {\n"
 _WRAP_TAIL = "\n})()"
 
-_FENCE = re.compile(
-    r"^[ \t]*```[ \t]*(?:js|javascript|ts|typescript|mjs|jsx|tsx)?[ \t]*\n(.*?)^[ \t]*```",
-    re.DOTALL | re.MULTILINE | re.IGNORECASE,
-)
 _MAIN_DECL = re.compile(r"^\s*(?:async\s+)?function\s*\*?\s*main\s*\(", re.MULTILINE)
 _MAIN_CALL = re.compile(r"\bmain\s*\(")
 
@@ -48,14 +46,6 @@ class Prepared:
         """The agent's line number for a line of `source`, None inside our wrapper."""
         shifted = line - self.line_shift
         return shifted if 1 <= shifted <= self.agent_lines else None
-
-
-def unfence(code: str) -> str:
-    """The first fenced block's content if the code is wrapped in markdown fences."""
-    if "```" not in code:
-        return code
-    match = _FENCE.search(code)
-    return match.group(1) if match else code.replace("```", "")
 
 
 def as_script(code: str) -> Prepared:

@@ -4,13 +4,14 @@ TypeScript-tolerant agent code.
     names = sanitize_names(["github_create-issue", "jira.search"])  # {original: js_name}
     text = declare(tools)              # mcp_types.Tool objects or tools/list dicts
     line = declare([tool], brief=True) # one-line signature, for search results
-    js = strip_types(agent_code)       # TypeScript-annotated agent code -> JavaScript
+    js = strip_types(agent_code)       # fenced and/or TypeScript-annotated code -> JavaScript
+    code = unfence(agent_code)         # only the markdown fence off (strip_types does it first)
 """
 
 from stubs.declare import declare, declare_tool
 from stubs.errors import StripError, StubsError, ToolSpecError
 from stubs.names import HELPER_NAMES, RESERVED_NAMES, reverse_names, sanitize_name, sanitize_names
-from stubs.strip import strip_types
+from stubs.strip import strip_types, unfence
 from stubs.tokens import count_tokens
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "sanitize_name",
     "sanitize_names",
     "strip_types",
+    "unfence",
 ]

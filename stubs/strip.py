@@ -6,6 +6,10 @@ transformer reprints what it parses, so plain JavaScript is recognised by compar
 TypeScript-stripped output with a JavaScript-only reprint of the same text: when they agree
 there was nothing to strip and the agent's text is returned byte for byte.
 
+Agents often send their code inside a markdown fence (```ts ... ```), sometimes with prose around
+it. `unfence` takes the fence off before anything else looks at the code, since a fence line is
+not TypeScript; `strip_types` calls it first, so every caller gets the same normalisation.
+
 The transformer reports a syntax error without a position. `_locate` finds one by re-parsing
 prefixes of the agent's text followed by a character that is invalid everywhere: when the
 parser's first complaint is that character, the prefix was fine so far.
@@ -13,6 +17,7 @@ parser's first complaint is that character, the prefix was fine so far.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -39,6 +44,59 @@ _ERROR_PREFIX = f"source parse error in {_FILE_NAME}: "
 _RENEW_AFTER = 512
 # Characters of the failing line scanned back from its end to find the error column.
 _COLUMN_SCAN_MAX = 400
+
+
+# A fence line: three or more backticks, then an info string whose first word is the language.
+_FENCE_LINE = re.compile(r"^[ \t]*(`{3,})[ \t]*([^`\s]*)[^`\n]*$")
+_CLOSING_FENCE_LINE = re.compile(r"^[ \t]*(`{3,})[ \t]*$")
+_UNESCAPED_TICK = re.compile(r"(?<!\\)`")
+_CODE_LANGUAGES = frozenset(
+    {"", "js", "javascript", "ts", "typescript", "mjs", "cjs", "mts", "cts", "jsx", "tsx"}
+)
+
+
+def unfence(code: str) -> str:
+    """The code inside the first JavaScript/TypeScript markdown fence of `code`, if it has one.
+
+    A fence tagged `ts`, `typescript`, `js`, `javascript` (and kin) or untagged counts; prose
+    and other fences around it are dropped. Line numbers are kept: every line before the
+    fence's content (prose, the opening fence line) becomes an empty line, so line N of the
+    result is line N of what the agent sent, and columns are unchanged.
+
+    A fence must open outside any backtick string: a line of backticks inside a template
+    literal (JavaScript that builds markdown) is not one, so such code comes back unchanged.
+    A fence left open counts only when it is the first thing in `code` (a cut-off answer).
+    """
+    if "```" not in code:
+        return code
+    lines = code.split("\n")
+    ticks = 0  # backticks seen outside fences: odd means inside a template literal
+    open_at: int | None = None  # the line of the fence we are in
+    fence = language = ""
+    for index, line in enumerate(lines):
+        text = line.removesuffix("\r")
+        if open_at is None:
+            opening = _FENCE_LINE.match(text) if ticks % 2 == 0 else None
+            if opening is None:
+                ticks += len(_UNESCAPED_TICK.findall(text))
+            else:
+                open_at, fence, language = index, opening.group(1), opening.group(2).lower()
+            continue
+        closing = _CLOSING_FENCE_LINE.match(text)
+        if closing is None or len(closing.group(1)) < len(fence):
+            continue
+        if language in _CODE_LANGUAGES:
+            return _fenced(lines, open_at, index)
+        open_at = None
+    left_open = open_at is not None and language in _CODE_LANGUAGES
+    if left_open and open_at is not None and not "".join(lines[:open_at]).strip():
+        return _fenced(lines, open_at, len(lines))
+    return code
+
+
+def _fenced(lines: list[str], open_at: int, close_at: int) -> str:
+    """Lines open_at+1 .. close_at-1, after open_at+1 empty lines (keeping line numbers)."""
+    return "\n" * (open_at + 1) + "\n".join(lines[open_at + 1 : close_at])
 
 
 @dataclass
@@ -68,9 +126,12 @@ def _transform(source: str, flags: int) -> str:
 def strip_types(code: str) -> str:
     """JavaScript for `code`, which may carry TypeScript annotations, casts, interfaces, ...
 
-    Plain JavaScript comes back unchanged. Raises `StripError` (with 1-based line and column
-    in `code`) when `code` is neither valid TypeScript nor valid JavaScript.
+    `code` may be inside a markdown fence: `unfence` takes it off first. Plain JavaScript comes
+    back unchanged (unfenced). Raises `StripError` when `code` is neither valid TypeScript nor
+    valid JavaScript; its 1-based line and column point into `code` as the agent sent it,
+    fence and prose lines included (`unfence` keeps line numbers).
     """
+    code = unfence(code)
     wrapped = _HEAD + code + _TAIL
     try:
         stripped = _transform(wrapped, _TS_FLAGS)

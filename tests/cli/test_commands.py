@@ -67,7 +67,7 @@ def test_tools_table_and_single_surface_listing(empty_portal: Path) -> None:
     listing = codemode("tools", "--config", str(empty_portal), "--surface", "codemode")
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.startswith("code  Run JavaScript in an isolated sandbox")
-    assert listing.stdout.splitlines()[-1].startswith("1 tools, ")
+    assert listing.stdout.splitlines()[-1].startswith("1 tool, ")
 
 
 def test_run_calls_two_upstreams_with_promise_all(tmp_path: Path) -> None:
