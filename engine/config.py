@@ -20,7 +20,9 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sys
+import sysconfig
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +86,15 @@ class ConfigError(Exception):
 
 class CredentialError(Exception):
     """A referenced credential cannot be read. The message never contains the secret."""
+
+
+class CommandError(Exception):
+    """A stdio server's command cannot be started: not found, not executable, or its `cwd`
+    is not a directory (`key` names which). The message says what was searched."""
+
+    def __init__(self, message: str, key: str = "command") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class _Problems(ValueError):
@@ -767,6 +778,53 @@ def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
             raise CredentialError(f"{where}, line {number}: not a SHA-256 hex digest")
         digests.add(digest)
     return frozenset(digests)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def scripts_dirs() -> list[str]:
+    """The directories of the environment codemode runs in that hold its programs: where
+    `codemode` itself and the MCP servers installed beside it (`mcp-server-time`) are."""
+    dirs: list[str] = []
+    for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
+        if folder and folder not in dirs:
+            dirs.append(folder)
+    return dirs
+
+
+def resolve_command(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The program a stdio server starts, or CommandError saying what was searched.
+
+    A command naming a path is taken as is (relative to the server's `cwd`). A bare name is
+    looked up on the server's PATH (its `env` PATH, else the gateway's), then in codemode's
+    own scripts directory, so servers installed beside codemode start without activating
+    its environment."""
+    source = os.environ if environ is None else environ
+    command = server.command
+    if not command:
+        raise CommandError(f"server {server.id!r} has no command (it is a url server)")
+    cwd = server.cwd
+    if cwd is not None and not os.path.isdir(cwd):
+        raise CommandError(f"cannot start {command}: its cwd {cwd} is not a directory", "cwd")
+    if os.sep in command or (os.altsep is not None and os.altsep in command):
+        path = os.path.join(cwd or os.getcwd(), command)
+        if not os.path.exists(path):
+            raise CommandError(f"cannot start {command}: command not found (no file {path})")
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise CommandError(f"cannot start {command}: {path} is not an executable file")
+        return command
+    try:
+        child_env = resolve_env(server, source)
+    except CredentialError:
+        child_env = {}  # reported on its own; the lookup goes on with the gateway's PATH
+    search = child_env.get("PATH", source.get("PATH", os.defpath))
+    extra = [d for d in scripts_dirs() if d not in search.split(os.pathsep)]
+    found = shutil.which(command, path=os.pathsep.join([search, *extra]))
+    if found is None:
+        also = f" or in codemode's scripts directory {os.pathsep.join(extra)}" if extra else ""
+        raise CommandError(f"cannot start {command}: command not found on PATH={search}{also}")
+    return found
 
 
 # --------------------------------------------------------------------------- schema
