@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
-        config = load_config(args.config)
+        config = load_config(args.config, command=args.command)
         return _run_async(_COMMANDS[args.command], config, args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -237,8 +237,18 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def load_config(path: str | None) -> Config:
-    return demo_config() if path is None else Config.load(path)
+_READ_ONLY_COMMANDS = frozenset({"status", "tools"})
+"""Commands that only look: they keep the request log in memory and create no files."""
+
+
+def load_config(path: str | None, command: str | None = None) -> Config:
+    config = demo_config() if path is None else Config.load(path)
+    if command not in _READ_ONLY_COMMANDS:
+        return config
+    quiet = config.settings.model_copy(
+        update={"request_log_path": None, "request_log_jsonl_path": None}
+    )
+    return config.model_copy(update={"settings": quiet})
 
 
 # --------------------------------------------------------------------------- signals

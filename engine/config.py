@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 import sysconfig
+import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -139,12 +140,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
-    """Relative paths in a config file are relative to that file's directory."""
+def _resolve_path(
+    value: str | None, info: ValidationInfo, fallback: Path | None = None
+) -> str | None:
+    """Relative paths in a config file are relative to that file's directory; in a config
+    without one (no `base_dir`), relative to `fallback` if given, else left as they are."""
     base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    base = base if base is not None else fallback
     if value is None or base is None or value == ":memory:" or os.path.isabs(value):
         return value
     return str(Path(base) / value)
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where files of a config without a directory of its own go (its request log):
+    `$XDG_STATE_HOME/codemode`, by default `~/.local/state/codemode` (`%LOCALAPPDATA%\\codemode`
+    on Windows); a temporary directory when there is no home."""
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "codemode"
+    if env.get("XDG_STATE_HOME", "").startswith("/"):
+        return Path(env["XDG_STATE_HOME"]) / "codemode"
+    try:
+        return Path.home() / ".local" / "state" / "codemode"
+    except RuntimeError:  # no HOME and no passwd entry
+        return Path(tempfile.gettempdir()) / "codemode"
 
 
 class Override(_Strict):
@@ -472,18 +492,23 @@ class SandboxSettings(_Strict):
 class Settings(_Strict):
     request_log_path: str | None = Field(
         default="codemode-logs.sqlite3",
-        description='SQLite file of the request log; ":memory:" (or None from Python) keeps it '
-        "in memory only.",
+        validate_default=True,
+        description="SQLite file of the request log, relative to the config file's directory "
+        "(a config without a file: the user state directory, ~/.local/state/codemode); "
+        '":memory:" (or None from Python) keeps it in memory only.',
     )
     request_log_jsonl_path: str | None = Field(
-        default=None, description="Also append each request log entry to this JSON-lines file."
+        default=None,
+        description="Also append each request log entry to this JSON-lines file (relative "
+        "like request_log_path).",
     )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("request_log_path", "request_log_jsonl_path")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _resolve_path(value, info)
+        # Never the working directory: a client may start codemode in `/`.
+        return _resolve_path(value, info, fallback=state_dir())
 
 
 class Config(_Strict):
@@ -492,6 +517,15 @@ class Config(_Strict):
     servers: list[ServerConfig] = Field(default_factory=list)
     portals: list[PortalConfig] = Field(default_factory=list)
     settings: Settings = Field(default_factory=Settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_in_context(cls, data: Any) -> Any:
+        # A missing [settings] is validated like an empty one, so its default paths resolve
+        # against the config's directory (a default_factory would not see the context).
+        if isinstance(data, Mapping) and "settings" not in data:
+            return {**data, "settings": {}}
+        return data
 
     @model_validator(mode="after")
     def _cross_check(self) -> Self:

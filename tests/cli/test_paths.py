@@ -95,3 +95,44 @@ def test_the_readme_embedding_snippet_exits_non_zero_when_its_run_fails(tmp_path
     done = run_embedding_snippet(tmp_path, "mcp-server-tiem")
     assert done.returncode != 0, done.stdout + done.stderr
     assert "command not found on PATH=/usr/bin:/bin" in done.stdout
+
+
+def code_portal(folder: Path, settings: str = "") -> Path:
+    """A portal without upstream servers (quick to start) and the default request log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cfg.toml"
+    path.write_text('[[portals]]\nid = "solo"\n' + settings, encoding="utf-8")
+    return path
+
+
+def test_the_request_log_lands_beside_the_config_not_in_the_working_dir(tmp_path: Path) -> None:
+    cfg = code_portal(tmp_path / "conf")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_cli("run", "--config", str(cfg), "return 6 * 7", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "42"
+    assert (tmp_path / "conf" / "codemode-logs.sqlite3").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_read_only_commands_create_no_files(tmp_path: Path) -> None:
+    cfg = code_portal(tmp_path / "conf", '[settings]\nrequest_log_jsonl_path = "r.jsonl"\n')
+    for command in ("status", "tools", "check-config"):
+        args = (command, str(cfg)) if command == "check-config" else (command, "--config", str(cfg))
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in tmp_path.rglob("*")) == ["cfg.toml", "conf"], command
+
+
+def test_an_unusable_request_log_stops_serve_at_start_naming_path_and_setting(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "plain").write_text("", encoding="utf-8")
+    cfg = time_config(tmp_path, settings='[settings]\nrequest_log_path = "plain/log.sqlite3"\n')
+    done = run_cli("serve", "--stdio", "--config", str(cfg), cwd="/")
+    assert done.returncode == 2, done.stderr
+    target = tmp_path / "plain" / "log.sqlite3"
+    assert f"settings.request_log_path: cannot open the request log {target}: " in done.stderr
+    assert "time:" not in done.stderr  # no upstream server was started
+    assert "Traceback" not in done.stderr

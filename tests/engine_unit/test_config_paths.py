@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import CommandError, ServerConfig, resolve_command, scripts_dirs
+from engine.config import (
+    CommandError,
+    Config,
+    ServerConfig,
+    Settings,
+    resolve_command,
+    scripts_dirs,
+    state_dir,
+)
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -69,3 +77,33 @@ def test_paths_are_checked_relative_to_cwd(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"its cwd .*/gone is not a directory") as raised:
         resolve_command(missing_cwd, {})
     assert raised.value.key == "cwd"
+
+
+def test_the_default_request_log_is_beside_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "portal.toml"
+    path.parent.mkdir()
+    path.write_text('[[portals]]\nid = "p"\n', encoding="utf-8")
+    settings = Config.load(path).settings
+    assert settings.request_log_path == str(path.parent / "codemode-logs.sqlite3")
+    path.write_text('[settings]\nrequest_log_jsonl_path = "logs/r.jsonl"\n', encoding="utf-8")
+    settings = Config.load(path).settings
+    assert settings.request_log_path == str(path.parent / "codemode-logs.sqlite3")
+    assert settings.request_log_jsonl_path == str(path.parent / "logs" / "r.jsonl")
+
+
+def test_a_config_without_a_file_keeps_its_request_log_in_the_state_dir() -> None:
+    expected = str(state_dir() / "codemode-logs.sqlite3")
+    assert Config().settings.request_log_path == expected
+    assert Settings().request_log_path == expected
+    from_dict = Config.from_dict({"settings": {"request_log_jsonl_path": "r.jsonl"}})
+    assert from_dict.settings.request_log_jsonl_path == str(state_dir() / "r.jsonl")
+    with_base = Config.from_dict({}, base_dir="/srv/codemode")
+    assert with_base.settings.request_log_path == "/srv/codemode/codemode-logs.sqlite3"
+    memory = Config.from_dict({"settings": {"request_log_path": ":memory:"}})
+    assert memory.settings.request_log_path == ":memory:"
+
+
+def test_state_dir_follows_xdg() -> None:
+    assert state_dir({"XDG_STATE_HOME": "/var/state"}) == Path("/var/state/codemode")
+    assert state_dir({"XDG_STATE_HOME": "relative"}) == Path.home() / ".local/state/codemode"
+    assert state_dir({}) == Path.home() / ".local/state/codemode"
