@@ -40,7 +40,7 @@ import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.config import Config, ConfigError
+from engine.config import Config, ConfigError, environment_problems
 from engine.demo import demo_config
 from engine.gateway import Gateway
 from engine.portal import Portal
@@ -145,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(status)
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    check = command("check-config", "validate a config file; every problem names its key")
+    check = command(
+        "check-config",
+        "validate a config file; every problem names its key. Also checks what it refers to "
+        "here (commands on PATH, variables, files): what is missing may exist at run time, so "
+        "it is a warning, and warnings alone exit 0",
+    )
     check.add_argument("path", metavar="PATH")
     return parser
 
@@ -693,10 +698,19 @@ def _print_status_table(statuses: dict[str, ServerStatus]) -> None:
 
 
 def check_config(path: str, out: TextIO) -> int:
-    """Validate without connecting: problems raise ConfigError (printed by main, exit 2)."""
+    """Validate without connecting: problems raise ConfigError (printed by main, exit 2).
+
+    What the config refers to is checked here too: a command not on PATH, an unset variable
+    or an absent file is a warning (it may be there at run time), printed with its key."""
     config = Config.load(path)
+    errors, warnings = environment_problems(config)
+    if errors:
+        for warning in warnings:
+            print(f"warning: {warning.render(path)}", file=out)
+        raise ConfigError(errors, path)
     servers = ", ".join(s.id for s in config.servers) or "none"
-    print(f"{path}: OK: {_count(len(config.servers), 'server')} ({servers})", file=out)
+    verdict = f"valid, with {_count(len(warnings), 'warning')}" if warnings else "OK"
+    print(f"{path}: {verdict}: {_count(len(config.servers), 'server')} ({servers})", file=out)
     for portal in config.portals:
         code = "code mode on" if portal.allow_code_mode else "code mode off"
         host = portal.hostname or "localhost only"
@@ -706,6 +720,14 @@ def check_config(path: str, out: TextIO) -> int:
         )
     if not config.portals:
         print("  no portals: nothing will be served", file=out)
+    for warning in warnings:
+        print(f"warning: {warning.render(path)}", file=out)
+    if warnings:
+        print(
+            f"{path}: {_count(len(warnings), 'warning')}: what is missing here must be there "
+            "where codemode runs",
+            file=out,
+        )
     return EXIT_OK
 
 

@@ -86,7 +86,15 @@ class ConfigError(Exception):
 
 
 class CredentialError(Exception):
-    """A referenced credential cannot be read. The message never contains the secret."""
+    """A referenced credential cannot be read. The message never contains the secret.
+
+    `missing` is true when the variable or file is absent or unreadable here, which may be
+    fine at run time (set by the service manager, mounted later); false when it is there and
+    holds something unusable."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class CommandError(Exception):
@@ -743,7 +751,8 @@ def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) 
         name = server.bearer_token_env
         if name not in env:
             raise CredentialError(
-                f"{who}: environment variable {name} (bearer_token_env) is not set"
+                f"{who}: environment variable {name} (bearer_token_env) is not set",
+                missing=True,
             )
         return _checked_token(env[name], f"{who}: environment variable {name} (bearer_token_env)")
     assert server.bearer_token_file is not None  # guaranteed by ServerConfig validation
@@ -751,9 +760,9 @@ def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) 
     try:
         text = Path(server.bearer_token_file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CredentialError(f"{where} does not exist") from None
+        raise CredentialError(f"{where} does not exist", missing=True) from None
     except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}") from None
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
     except UnicodeDecodeError:
         raise CredentialError(f"{where} is not UTF-8 text") from None
     return _checked_token(text, where)
@@ -784,7 +793,8 @@ def resolve_env(server: ServerConfig, environ: Mapping[str, str] | None = None) 
         else:
             raise CredentialError(
                 f"server {server.id!r}: env.{key} refers to environment variable "
-                f"{ref.group(1)}, which is not set"
+                f"{ref.group(1)}, which is not set",
+                missing=True,
             )
     return out
 
@@ -803,7 +813,7 @@ def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
     try:
         lines = Path(portal.api_keys_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}") from None
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
     for number, line in enumerate(lines, start=1):
         digest = line.split("#", 1)[0].strip().lower()
         if not digest:
@@ -859,6 +869,77 @@ def resolve_command(server: ServerConfig, environ: Mapping[str, str] | None = No
         also = f" or in codemode's scripts directory {os.pathsep.join(extra)}" if extra else ""
         raise CommandError(f"cannot start {command}: command not found on PATH={search}{also}")
     return found
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def environment_problems(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """What the config refers to outside itself, checked here and now, as (errors, warnings).
+
+    Warnings are things that are missing here but may be there at run time: a command not
+    on this PATH, an unset variable, an absent file, a request log that cannot be created.
+    Errors are things that are there and unusable (an empty token file, a malformed
+    api_keys_file)."""
+    env = os.environ if environ is None else environ
+    errors: list[ConfigProblem] = []
+    warnings: list[ConfigProblem] = []
+
+    def add(path: str, exc: CredentialError) -> None:
+        message = re.sub(r"^(server|portal) '[^']*': ", "", str(exc))
+        (warnings if exc.missing else errors).append(ConfigProblem(path, message))
+
+    for i, server in enumerate(config.servers):
+        where = f"servers[{i}]"
+        if server.command is not None:
+            try:
+                resolve_command(server, env)
+            except CommandError as exc:
+                warnings.append(ConfigProblem(f"{where}.{exc.key}", str(exc)))
+        for key, value in server.env.items():
+            ref = _ENV_REF.match(value)
+            if ref is not None and ref.group(1) not in env:
+                warnings.append(
+                    ConfigProblem(
+                        f"{where}.env.{key}", f"environment variable {ref.group(1)} is not set"
+                    )
+                )
+        if server.auth_type == "bearer" and server.url is not None:
+            key = "bearer_token_env" if server.bearer_token_env else "bearer_token_file"
+            try:
+                read_secret(server, env)
+            except CredentialError as exc:
+                add(f"{where}.{key}", exc)
+    for i, portal in enumerate(config.portals):
+        try:
+            api_key_hashes(portal)
+        except CredentialError as exc:
+            add(f"portals[{i}].api_keys_file", exc)
+    for key in ("request_log_path", "request_log_jsonl_path"):
+        target = getattr(config.settings, key)
+        problem = _unwritable(target) if target not in (None, ":memory:") else None
+        if problem:
+            warnings.append(ConfigProblem(f"settings.{key}", f"{target} {problem}"))
+    return errors, warnings
+
+
+def _unwritable(target: str) -> str | None:
+    """Why the file `target` could not be created or appended to here, without creating it."""
+    path = Path(target)
+    if path.is_dir():
+        return "is a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
 
 
 # --------------------------------------------------------------------------- schema
