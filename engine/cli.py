@@ -42,7 +42,7 @@ from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import results
-from engine.config import Config, ConfigError
+from engine.config import Config, ConfigError, environment_problems
 from engine.demo import demo_config
 from engine.gateway import Gateway
 from engine.portal import Portal
@@ -153,7 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(status)
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    check = command("check-config", "validate a config file; every problem names its key")
+    check = command(
+        "check-config",
+        "validate a config file; every problem names its key. Also checks what it refers to "
+        "here (commands on PATH, variables, files): what is missing may exist at run time, so "
+        "it is a warning, and warnings alone exit 0",
+    )
     check.add_argument("path", metavar="PATH")
     return parser
 
@@ -205,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
-        config = load_config(args.config)
+        config = load_config(args.config, command=args.command)
         return _run_async(_COMMANDS[args.command], config, args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -249,8 +254,18 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def load_config(path: str | None) -> Config:
-    return demo_config() if path is None else Config.load(path)
+_READ_ONLY_COMMANDS = frozenset({"status", "tools"})
+"""Commands that only look: they keep the request log in memory and create no files."""
+
+
+def load_config(path: str | None, command: str | None = None) -> Config:
+    config = demo_config() if path is None else Config.load(path)
+    if command not in _READ_ONLY_COMMANDS:
+        return config
+    quiet = config.settings.model_copy(
+        update={"request_log_path": None, "request_log_jsonl_path": None}
+    )
+    return config.model_copy(update={"settings": quiet})
 
 
 # --------------------------------------------------------------------------- signals
@@ -708,10 +723,19 @@ def _print_status_table(statuses: dict[str, ServerStatus]) -> None:
 
 
 def check_config(path: str, out: TextIO) -> int:
-    """Validate without connecting: problems raise ConfigError (printed by main, exit 2)."""
+    """Validate without connecting: problems raise ConfigError (printed by main, exit 2).
+
+    What the config refers to is checked here too: a command not on PATH, an unset variable
+    or an absent file is a warning (it may be there at run time), printed with its key."""
     config = Config.load(path)
+    errors, warnings = environment_problems(config)
+    if errors:
+        for warning in warnings:
+            print(f"warning: {warning.render(path)}", file=out)
+        raise ConfigError(errors, path)
     servers = ", ".join(s.id for s in config.servers) or "none"
-    print(f"{path}: OK: {_count(len(config.servers), 'server')} ({servers})", file=out)
+    verdict = f"valid, with {_count(len(warnings), 'warning')}" if warnings else "OK"
+    print(f"{path}: {verdict}: {_count(len(config.servers), 'server')} ({servers})", file=out)
     for portal in config.portals:
         code = "code mode on" if portal.allow_code_mode else "code mode off"
         host = portal.hostname or "localhost only"
@@ -721,6 +745,14 @@ def check_config(path: str, out: TextIO) -> int:
         )
     if not config.portals:
         print("  no portals: nothing will be served", file=out)
+    for warning in warnings:
+        print(f"warning: {warning.render(path)}", file=out)
+    if warnings:
+        print(
+            f"{path}: {_count(len(warnings), 'warning')}: what is missing here must be there "
+            "where codemode runs",
+            file=out,
+        )
     return EXIT_OK
 
 

@@ -20,7 +20,10 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sys
+import sysconfig
+import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,7 +86,24 @@ class ConfigError(Exception):
 
 
 class CredentialError(Exception):
-    """A referenced credential cannot be read. The message never contains the secret."""
+    """A referenced credential cannot be read. The message never contains the secret.
+
+    `missing` is true when the variable or file is absent or unreadable here, which may be
+    fine at run time (set by the service manager, mounted later); false when it is there and
+    holds something unusable."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class CommandError(Exception):
+    """A stdio server's command cannot be started: not found, not executable, or its `cwd`
+    is not a directory (`key` names which). The message says what was searched."""
+
+    def __init__(self, message: str, key: str = "command") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class _Problems(ValueError):
@@ -128,12 +148,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
-    """Relative paths in a config file are relative to that file's directory."""
+def _resolve_path(
+    value: str | None, info: ValidationInfo, fallback: Path | None = None
+) -> str | None:
+    """Relative paths in a config file are relative to that file's directory; in a config
+    without one (no `base_dir`), relative to `fallback` if given, else left as they are."""
     base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    base = base if base is not None else fallback
     if value is None or base is None or value == ":memory:" or os.path.isabs(value):
         return value
     return str(Path(base) / value)
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where files of a config without a directory of its own go (its request log):
+    `$XDG_STATE_HOME/codemode`, by default `~/.local/state/codemode` (`%LOCALAPPDATA%\\codemode`
+    on Windows); a temporary directory when there is no home."""
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "codemode"
+    if env.get("XDG_STATE_HOME", "").startswith("/"):
+        return Path(env["XDG_STATE_HOME"]) / "codemode"
+    try:
+        return Path.home() / ".local" / "state" / "codemode"
+    except RuntimeError:  # no HOME and no passwd entry
+        return Path(tempfile.gettempdir()) / "codemode"
 
 
 class Override(_Strict):
@@ -461,18 +500,23 @@ class SandboxSettings(_Strict):
 class Settings(_Strict):
     request_log_path: str | None = Field(
         default="codemode-logs.sqlite3",
-        description='SQLite file of the request log; ":memory:" (or None from Python) keeps it '
-        "in memory only.",
+        validate_default=True,
+        description="SQLite file of the request log, relative to the config file's directory "
+        "(a config without a file: the user state directory, ~/.local/state/codemode); "
+        '":memory:" (or None from Python) keeps it in memory only.',
     )
     request_log_jsonl_path: str | None = Field(
-        default=None, description="Also append each request log entry to this JSON-lines file."
+        default=None,
+        description="Also append each request log entry to this JSON-lines file (relative "
+        "like request_log_path).",
     )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @field_validator("request_log_path", "request_log_jsonl_path")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _resolve_path(value, info)
+        # Never the working directory: a client may start codemode in `/`.
+        return _resolve_path(value, info, fallback=state_dir())
 
 
 class Config(_Strict):
@@ -481,6 +525,15 @@ class Config(_Strict):
     servers: list[ServerConfig] = Field(default_factory=list)
     portals: list[PortalConfig] = Field(default_factory=list)
     settings: Settings = Field(default_factory=Settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_in_context(cls, data: Any) -> Any:
+        # A missing [settings] is validated like an empty one, so its default paths resolve
+        # against the config's directory (a default_factory would not see the context).
+        if isinstance(data, Mapping) and "settings" not in data:
+            return {**data, "settings": {}}
+        return data
 
     @model_validator(mode="after")
     def _cross_check(self) -> Self:
@@ -698,7 +751,8 @@ def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) 
         name = server.bearer_token_env
         if name not in env:
             raise CredentialError(
-                f"{who}: environment variable {name} (bearer_token_env) is not set"
+                f"{who}: environment variable {name} (bearer_token_env) is not set",
+                missing=True,
             )
         return _checked_token(env[name], f"{who}: environment variable {name} (bearer_token_env)")
     assert server.bearer_token_file is not None  # guaranteed by ServerConfig validation
@@ -706,9 +760,9 @@ def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) 
     try:
         text = Path(server.bearer_token_file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CredentialError(f"{where} does not exist") from None
+        raise CredentialError(f"{where} does not exist", missing=True) from None
     except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}") from None
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
     except UnicodeDecodeError:
         raise CredentialError(f"{where} is not UTF-8 text") from None
     return _checked_token(text, where)
@@ -739,7 +793,8 @@ def resolve_env(server: ServerConfig, environ: Mapping[str, str] | None = None) 
         else:
             raise CredentialError(
                 f"server {server.id!r}: env.{key} refers to environment variable "
-                f"{ref.group(1)}, which is not set"
+                f"{ref.group(1)}, which is not set",
+                missing=True,
             )
     return out
 
@@ -758,7 +813,7 @@ def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
     try:
         lines = Path(portal.api_keys_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}") from None
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
     for number, line in enumerate(lines, start=1):
         digest = line.split("#", 1)[0].strip().lower()
         if not digest:
@@ -767,6 +822,124 @@ def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
             raise CredentialError(f"{where}, line {number}: not a SHA-256 hex digest")
         digests.add(digest)
     return frozenset(digests)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def scripts_dirs() -> list[str]:
+    """The directories of the environment codemode runs in that hold its programs: where
+    `codemode` itself and the MCP servers installed beside it (`mcp-server-time`) are."""
+    dirs: list[str] = []
+    for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
+        if folder and folder not in dirs:
+            dirs.append(folder)
+    return dirs
+
+
+def resolve_command(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The program a stdio server starts, or CommandError saying what was searched.
+
+    A command naming a path is taken as is (relative to the server's `cwd`). A bare name is
+    looked up on the server's PATH (its `env` PATH, else the gateway's), then in codemode's
+    own scripts directory, so servers installed beside codemode start without activating
+    its environment."""
+    source = os.environ if environ is None else environ
+    command = server.command
+    if not command:
+        raise CommandError(f"server {server.id!r} has no command (it is a url server)")
+    cwd = server.cwd
+    if cwd is not None and not os.path.isdir(cwd):
+        raise CommandError(f"cannot start {command}: its cwd {cwd} is not a directory", "cwd")
+    if os.sep in command or (os.altsep is not None and os.altsep in command):
+        path = os.path.join(cwd or os.getcwd(), command)
+        if not os.path.exists(path):
+            raise CommandError(f"cannot start {command}: command not found (no file {path})")
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise CommandError(f"cannot start {command}: {path} is not an executable file")
+        return command
+    try:
+        child_env = resolve_env(server, source)
+    except CredentialError:
+        child_env = {}  # reported on its own; the lookup goes on with the gateway's PATH
+    search = child_env.get("PATH", source.get("PATH", os.defpath))
+    extra = [d for d in scripts_dirs() if d not in search.split(os.pathsep)]
+    found = shutil.which(command, path=os.pathsep.join([search, *extra]))
+    if found is None:
+        also = f" or in codemode's scripts directory {os.pathsep.join(extra)}" if extra else ""
+        raise CommandError(f"cannot start {command}: command not found on PATH={search}{also}")
+    return found
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def environment_problems(
+    config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """What the config refers to outside itself, checked here and now, as (errors, warnings).
+
+    Warnings are things that are missing here but may be there at run time: a command not
+    on this PATH, an unset variable, an absent file, a request log that cannot be created.
+    Errors are things that are there and unusable (an empty token file, a malformed
+    api_keys_file)."""
+    env = os.environ if environ is None else environ
+    errors: list[ConfigProblem] = []
+    warnings: list[ConfigProblem] = []
+
+    def add(path: str, exc: CredentialError) -> None:
+        message = re.sub(r"^(server|portal) '[^']*': ", "", str(exc))
+        (warnings if exc.missing else errors).append(ConfigProblem(path, message))
+
+    for i, server in enumerate(config.servers):
+        where = f"servers[{i}]"
+        if server.command is not None:
+            try:
+                resolve_command(server, env)
+            except CommandError as exc:
+                warnings.append(ConfigProblem(f"{where}.{exc.key}", str(exc)))
+        for key, value in server.env.items():
+            ref = _ENV_REF.match(value)
+            if ref is not None and ref.group(1) not in env:
+                warnings.append(
+                    ConfigProblem(
+                        f"{where}.env.{key}", f"environment variable {ref.group(1)} is not set"
+                    )
+                )
+        if server.auth_type == "bearer" and server.url is not None:
+            key = "bearer_token_env" if server.bearer_token_env else "bearer_token_file"
+            try:
+                read_secret(server, env)
+            except CredentialError as exc:
+                add(f"{where}.{key}", exc)
+    for i, portal in enumerate(config.portals):
+        try:
+            api_key_hashes(portal)
+        except CredentialError as exc:
+            add(f"portals[{i}].api_keys_file", exc)
+    for key in ("request_log_path", "request_log_jsonl_path"):
+        target = getattr(config.settings, key)
+        problem = _unwritable(target) if target not in (None, ":memory:") else None
+        if problem:
+            warnings.append(ConfigProblem(f"settings.{key}", f"{target} {problem}"))
+    return errors, warnings
+
+
+def _unwritable(target: str) -> str | None:
+    """Why the file `target` could not be created or appended to here, without creating it."""
+    path = Path(target)
+    if path.is_dir():
+        return "is a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
 
 
 # --------------------------------------------------------------------------- schema

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.config import Settings
+from engine.config import ConfigError, ConfigProblem, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -217,10 +217,14 @@ class SqliteRequestLog(_ThreadedLog):
         # One connection shared under a lock: `:memory:` databases are per connection.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db_lock = threading.Lock()
-        with self._db_lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+        try:
+            with self._db_lock:
+                if self.path != ":memory:":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
         super().__init__(name=f"requestlog-sqlite:{self.path}")
 
     def __repr__(self) -> str:
@@ -395,9 +399,32 @@ class FanOut(RequestLog):
             sink.close()
 
 
+class RequestLogError(ConfigError):
+    """The configured request log cannot be opened; the problem names the file and the
+    setting (`settings.request_log_path`)."""
+
+
 def open_request_log(settings: Settings) -> RequestLog:
-    """The log the settings ask for: SQLite, plus a JSON-lines file when configured."""
-    sqlite_log = SqliteRequestLog(settings.request_log_path or ":memory:")
+    """The log the settings ask for: SQLite, plus a JSON-lines file when configured.
+
+    Raises RequestLogError when a file cannot be created or written."""
+    sqlite_log = _open("request_log_path", settings.request_log_path or ":memory:")
     if settings.request_log_jsonl_path is None:
         return sqlite_log
-    return FanOut([sqlite_log, JsonlRequestLog(settings.request_log_jsonl_path)])
+    try:
+        jsonl_log = _open("request_log_jsonl_path", settings.request_log_jsonl_path)
+    except RequestLogError:
+        sqlite_log.close()
+        raise
+    return FanOut([sqlite_log, jsonl_log])
+
+
+def _open(key: str, path: str) -> RequestLog:
+    try:
+        if key == "request_log_jsonl_path":
+            return JsonlRequestLog(path)
+        return SqliteRequestLog(path)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        problem = ConfigProblem(f"settings.{key}", f"cannot open the request log {path}: {reason}")
+        raise RequestLogError([problem]) from None

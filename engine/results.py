@@ -1,8 +1,9 @@
 """Results crossing the engine: upstream results into the sandbox, and sandbox runs back out.
 
-Inside the sandbox (docs/design.md, "Values across the bridge"): an `isError` result rejects with the tool's
-text; otherwise `structuredContent` if present, else the text parsed as JSON when it parses,
-the raw string otherwise; non-text content (images, resources) as their MCP content objects.
+Inside the sandbox (docs/design.md, "Values across the bridge"): an `isError` result rejects
+with the tool's text; otherwise `structuredContent` if present, else the text parsed as JSON
+when it parses, the raw string otherwise; non-text content (images, resources) as their MCP
+content objects.
 
 Back to the agent: `{"result": ..., "logs": [...]}` as JSON text plus `structuredContent`,
 errors as `isError: true` with the typed error and the logs so far, and output over the cap

@@ -32,7 +32,14 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from engine.config import CredentialError, ServerConfig, read_secret, resolve_env
+from engine.config import (
+    CommandError,
+    CredentialError,
+    ServerConfig,
+    read_secret,
+    resolve_command,
+    resolve_env,
+)
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -479,7 +486,10 @@ class Upstream:
             return streamable_http_client(cfg.url, http_client=http)
         assert cfg.command is not None  # ServerConfig guarantees url xor command
         params = StdioServerParameters(
-            command=cfg.command, args=list(cfg.args), env=resolve_env(cfg) or None, cwd=cfg.cwd
+            command=resolve_command(cfg),
+            args=list(cfg.args),
+            env=resolve_env(cfg) or None,
+            cwd=cfg.cwd,
         )
         errlog = conn.stderr.writer if conn.stderr is not None else sys.stderr
         return stdio_client(params, errlog=errlog)
@@ -685,7 +695,7 @@ class Upstream:
     def _classify(self, exc: BaseException, http_status: int | None) -> ErrorDetails:
         where = self._where()
         code = exc.code if isinstance(exc, MCPError) else None
-        if isinstance(exc, CredentialError):
+        if isinstance(exc, CredentialError | CommandError):
             return ErrorDetails(cause=str(exc), is_upstream=False, retryable=False)
         if http_status in (401, 403):
             ref = self.config.bearer_token_env or self.config.bearer_token_file

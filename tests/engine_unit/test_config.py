@@ -25,6 +25,7 @@ from engine.config import (
     read_secret,
     resolve_env,
     schema_text,
+    state_dir,
 )
 from sandbox.limits import Limits
 
@@ -124,7 +125,7 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
 
 def test_defaults() -> None:
     config = Config()
-    assert config.settings.request_log_path == "codemode-logs.sqlite3"
+    assert config.settings.request_log_path == str(state_dir() / "codemode-logs.sqlite3")
     assert config.settings.sandbox.output_cap_chars == 24_000
     server = ServerConfig(id="s", url="http://127.0.0.1:1/mcp")
     assert server.call_timeout_s == 60 and server.sync_interval_s == 24 * 3600

@@ -11,13 +11,14 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from engine.config import Settings
+from engine.config import ConfigError, Settings
 from engine.requestlog import (
     MAX_ERROR_CHARS,
     FanOut,
     JsonlRequestLog,
     RequestLog,
     RequestLogClosed,
+    RequestLogError,
     RequestRecord,
     SqliteRequestLog,
     open_request_log,
@@ -215,3 +216,27 @@ async def test_record_from_event_loop_tasks_and_close_off_loop(tmp_path: Path) -
     await anyio.to_thread.run_sync(log.close)
     with sqlite3.connect(tmp_path / "loop.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM requests").fetchone() == (2000,)
+
+
+@pytest.mark.parametrize("key", ["request_log_path", "request_log_jsonl_path"])
+def test_a_log_that_cannot_be_created_names_the_file_and_the_setting(
+    tmp_path: Path, key: str
+) -> None:
+    (tmp_path / "plain").write_text("", encoding="utf-8")
+    target = str(tmp_path / "plain" / "log")
+    with pytest.raises(RequestLogError) as raised:
+        open_request_log(Settings(**{"request_log_path": None, key: target}))
+    assert isinstance(raised.value, ConfigError)
+    (problem,) = raised.value.problems
+    assert problem.path == f"settings.{key}"
+    assert problem.message.startswith(f"cannot open the request log {target}: ")
+
+
+def test_a_file_that_is_not_a_database_is_reported_at_open(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, just text long enough to have a header\n" * 20)
+    with pytest.raises(RequestLogError) as raised:
+        open_request_log(Settings(request_log_path=str(notes)))
+    assert str(raised.value) == (
+        f"settings.request_log_path: cannot open the request log {notes}: file is not a database"
+    )

@@ -1,4 +1,5 @@
-"""Tool names to `codemode` identifiers: the rules of docs/design.md ("Names"), collisions, reversibility."""
+"""Tool names to `codemode` identifiers: the rules of docs/design.md ("Names"), collisions,
+reversibility."""
 
 from __future__ import annotations
 
