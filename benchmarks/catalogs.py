@@ -26,7 +26,7 @@ from typing import Any
 
 from mcp_types import Tool
 
-from engine.config import PortalServer, ServerConfig
+from engine.config import PortalServerRef, ServerConfig
 from engine.curation import ServerCatalog, curate
 from engine.view import PortalView
 
@@ -56,7 +56,7 @@ def portal_view(catalog: Mapping[str, Sequence[Tool]]) -> PortalView:
     catalogs = [
         ServerCatalog(
             server=ServerConfig(id=server, command="unused"),
-            portal_ref=PortalServer(server_id=server),
+            portal_ref=PortalServerRef(server_id=server),
             tools=tools,
             prompts=[],
         )

@@ -42,8 +42,9 @@ from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import results
-from engine.config import Config, ConfigError, environment_problems
+from engine.config import Config, ConfigError
 from engine.demo import demo_config
+from engine.environment import environment_problems
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.status import ServerState, ServerStatus

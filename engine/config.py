@@ -7,7 +7,9 @@ Field names follow the Cloudflare MCP server portal admin API (`id`, `name`, `ho
 format is TOML. Every problem is reported with the path of the key that causes it.
 
 Credentials are held by reference only: an environment variable name or a file path. A config
-that seems to carry a secret literally is rejected.
+that seems to carry a secret literally is rejected (`engine.credentials`). How problems are
+worded is `engine.config_errors`; what a config refers to outside itself (commands, files,
+variables) is checked by `engine.environment`.
 
 Regenerate the committed JSON Schema with `python -m engine.config --schema >
 engine/config.schema.json`.
@@ -15,18 +17,12 @@ engine/config.schema.json`.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import os
 import re
-import shutil
 import sys
-import sysconfig
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -41,104 +37,22 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_errors import ConfigError as ConfigError
+from engine.config_errors import ConfigProblem as ConfigProblem
+from engine.config_errors import Problems, problems_from
+from engine.credentials import SECRET_HINT, SHA256_HEX, looks_like_literal_secret
+from engine.environment import state_dir
 from sandbox.limits import Limits
 
 AuthType = Literal["unauthenticated", "bearer", "oauth"]
 
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+"""Server and portal ids (also in the admin API's OpenAPI document)."""
 _ALIAS_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-_SECRET_WORDS = frozenset(
-    {"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "pat"}
-)
-_REFERENCE_WORDS = frozenset({"file", "path", "env", "var", "dir", "url", "type"})
-_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key")})
-# Values this short are flags ("1", "true"), not credentials.
-_MIN_SECRET_LEN = 8
 DEFAULT_OUTPUT_CAP_CHARS = 24_000
 _DEFAULT_LIMITS = Limits()
-
-
-# --------------------------------------------------------------------------- errors
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    path: str
-    """Path of the offending key, e.g. `portals[0].servers[1].updated_tools[0].alias`."""
-    message: str
-
-    def render(self, source: str) -> str:
-        where = f"{source}: " if source else ""
-        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
-
-
-class ConfigError(Exception):
-    """A config that cannot be used. `problems` lists every problem found, each with its path."""
-
-    def __init__(self, problems: Sequence[ConfigProblem], source: str = "") -> None:
-        self.problems = list(problems)
-        self.source = source
-        super().__init__("\n".join(p.render(source) for p in self.problems))
-
-
-class CredentialError(Exception):
-    """A referenced credential cannot be read. The message never contains the secret.
-
-    `missing` is true when the variable or file is absent or unreadable here, which may be
-    fine at run time (set by the service manager, mounted later); false when it is there and
-    holds something unusable."""
-
-    def __init__(self, message: str, *, missing: bool = False) -> None:
-        super().__init__(message)
-        self.missing = missing
-
-
-class CommandError(Exception):
-    """A stdio server's command cannot be started: not found, not executable, or its `cwd`
-    is not a directory (`key` names which). The message says what was searched."""
-
-    def __init__(self, message: str, key: str = "command") -> None:
-        super().__init__(message)
-        self.key = key
-
-
-class _Problems(ValueError):
-    """Raised inside validators to report problems at sub-paths of the model being validated."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.problems))
-
-
-def _looks_like_secret_name(key: str) -> bool:
-    parts = [p for p in re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", key) if p]
-    parts = [p.lower() for p in parts]
-    if any(p in _REFERENCE_WORDS for p in parts):
-        return False  # names a place holding the secret (`token_file`), not the secret
-    if any(p in _SECRET_WORDS for p in parts):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
-
-
-def _looks_like_literal_secret(key: str, value: object) -> bool:
-    return (
-        _looks_like_secret_name(key)
-        and isinstance(value, str)
-        and len(value) >= _MIN_SECRET_LEN
-        and _ENV_REF.match(value) is None
-    )
-
-
-_SECRET_HINT = (
-    "looks like a secret written into the config; keep credentials out of it: put the secret "
-    "in an environment variable or a file and reference it with bearer_token_env or "
-    'bearer_token_file (for a stdio server\'s environment, write "${VAR}" to pass a variable '
-    "of the gateway's environment)"
-)
 
 
 # --------------------------------------------------------------------------- models
@@ -158,21 +72,6 @@ def _resolve_path(
     if value is None or base is None or value == ":memory:" or os.path.isabs(value):
         return value
     return str(Path(base) / value)
-
-
-def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where files of a config without a directory of its own go (its request log):
-    `$XDG_STATE_HOME/codemode`, by default `~/.local/state/codemode` (`%LOCALAPPDATA%\\codemode`
-    on Windows); a temporary directory when there is no home."""
-    env = os.environ if environ is None else environ
-    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "codemode"
-    if env.get("XDG_STATE_HOME", "").startswith("/"):
-        return Path(env["XDG_STATE_HOME"]) / "codemode"
-    try:
-        return Path.home() / ".local" / "state" / "codemode"
-    except RuntimeError:  # no HOME and no passwd entry
-        return Path(tempfile.gettempdir()) / "codemode"
 
 
 class Override(_Strict):
@@ -235,7 +134,7 @@ def _url_problem(url: str) -> str | None:
 class ServerConfig(_Strict):
     """One upstream MCP server: streamable HTTP (`url`) or stdio (`command`)."""
 
-    id: str = Field(max_length=32, pattern=_ID_PATTERN)
+    id: str = Field(max_length=32, pattern=ID_PATTERN)
     """Server id: the `<server_id>_` prefix of its tools' names."""
     name: str = Field(default="", max_length=350)
     description: str = Field(default="", max_length=512)
@@ -282,7 +181,7 @@ class ServerConfig(_Strict):
             *_duplicate_names(self.updated_prompts, "updated_prompts"),
         ]
         if problems:
-            raise _Problems(problems)
+            raise Problems(problems)
         return self
 
     def _transport_problems(self) -> list[tuple[str, str]]:
@@ -347,21 +246,21 @@ class ServerConfig(_Strict):
     @field_validator("env")
     @classmethod
     def _no_secret_in_env(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [(k, _SECRET_HINT) for k, v in value.items() if _looks_like_literal_secret(k, v)]
+        bad = [(k, SECRET_HINT) for k, v in value.items() if looks_like_literal_secret(k, v)]
         if bad:
-            raise _Problems(bad)
+            raise Problems(bad)
         return value
 
     @field_validator("args")
     @classmethod
     def _no_secret_in_args(cls, value: list[str]) -> list[str]:
         bad = [
-            (f"[{i}]", _SECRET_HINT)
+            (f"[{i}]", SECRET_HINT)
             for i, arg in enumerate(value)
-            if arg.startswith("-") and "=" in arg and _looks_like_literal_secret(*arg.split("=", 1))
+            if arg.startswith("-") and "=" in arg and looks_like_literal_secret(*arg.split("=", 1))
         ]
         if bad:
-            raise _Problems(bad)
+            raise Problems(bad)
         return value
 
     @field_validator("url")
@@ -371,16 +270,16 @@ class ServerConfig(_Strict):
             return value
         parts = urlsplit(value)
         if parts.password or any(
-            _looks_like_literal_secret(k, v) for k, v in parse_qsl(parts.query)
+            looks_like_literal_secret(k, v) for k, v in parse_qsl(parts.query)
         ):
-            raise ValueError(_SECRET_HINT)
+            raise ValueError(SECRET_HINT)
         return value
 
 
-class PortalServer(_Strict):
+class PortalServerRef(_Strict):
     """A server as one portal uses it, with that portal's tool and prompt curation."""
 
-    server_id: str = Field(max_length=32, pattern=_ID_PATTERN)
+    server_id: str = Field(max_length=32, pattern=ID_PATTERN)
     """Id of an entry in [[servers]]."""
     default_disabled: bool | None = Field(
         default=None, description="Overrides the server's default_disabled in this portal."
@@ -395,14 +294,14 @@ class PortalServer(_Strict):
         problems = _duplicate_names(self.updated_tools, "updated_tools")
         problems += _duplicate_names(self.updated_prompts, "updated_prompts")
         if problems:
-            raise _Problems(problems)
+            raise Problems(problems)
         return self
 
 
 class PortalConfig(_Strict):
     """One portal: a set of upstream servers served on one endpoint."""
 
-    id: str = Field(max_length=32, pattern=_ID_PATTERN)
+    id: str = Field(max_length=32, pattern=ID_PATTERN)
     name: str = Field(default="", max_length=350)
     hostname: str | None = Field(
         default=None,
@@ -411,7 +310,7 @@ class PortalConfig(_Strict):
     description: str = Field(default="", max_length=512)
     allow_code_mode: bool = True
     """Offer the code-running surfaces (`code`, `execute`) on this portal."""
-    servers: list[PortalServer] = Field(default_factory=list)
+    servers: list[PortalServerRef] = Field(default_factory=list)
     api_keys: list[str] = Field(
         default_factory=list,
         description="SHA-256 hex digests of the API keys clients may use (never the keys).",
@@ -438,10 +337,10 @@ class PortalConfig(_Strict):
                 '.hexdigest())" KEY',
             )
             for i, digest in enumerate(value)
-            if not _SHA256_HEX.match(digest)
+            if not SHA256_HEX.match(digest)
         ]
         if bad:
-            raise _Problems(bad)
+            raise Problems(bad)
         return value
 
     @field_validator("api_keys_file")
@@ -464,7 +363,7 @@ class PortalConfig(_Strict):
                 )
             seen.setdefault(ref.server_id, i)
         if problems:
-            raise _Problems(problems)
+            raise Problems(problems)
         return self
 
     @property
@@ -539,7 +438,7 @@ class Config(_Strict):
     def _cross_check(self) -> Self:
         problems = cross_problems(self.model_dump())
         if problems:
-            raise _Problems(problems)
+            raise Problems(problems)
         return self
 
     def server(self, server_id: str) -> ServerConfig:
@@ -554,7 +453,7 @@ class Config(_Strict):
                 return portal
         raise KeyError(portal_id)
 
-    def portal_servers(self, portal: PortalConfig) -> list[tuple[PortalServer, ServerConfig]]:
+    def portal_servers(self, portal: PortalConfig) -> list[tuple[PortalServerRef, ServerConfig]]:
         return [(ref, self.server(ref.server_id)) for ref in portal.servers]
 
     @classmethod
@@ -652,296 +551,6 @@ def _duplicates(
     return problems
 
 
-# --------------------------------------------------------------------------- error paths
-
-
-def format_path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.startswith("["):
-            out += part
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def problems_from(exc: ValidationError) -> list[ConfigProblem]:
-    """Turn pydantic's errors into ConfigProblems whose paths name the offending keys."""
-    problems: list[ConfigProblem] = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if isinstance(p, int | str)]
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, _Problems):
-            for sub, message in cause.problems:
-                problems.append(ConfigProblem(_join(format_path(loc), sub), message))
-        elif err["type"] == "extra_forbidden":
-            problems.append(ConfigProblem(format_path(loc), _unknown_key(loc, err["input"])))
-        elif err["type"] in _TYPE_MESSAGES:
-            problems.append(ConfigProblem(format_path(loc), _TYPE_MESSAGES[err["type"]]))
-        else:
-            message = str(cause) if isinstance(cause, ValueError) else err["msg"]
-            problems.append(ConfigProblem(format_path(loc), message))
-    return problems
-
-
-# Pydantic's wording names Python types; say it in TOML terms.
-_TYPE_MESSAGES = {
-    "missing": "required key is missing",
-    "list_type": "must be a list (in TOML, one [[...]] block per entry, or [a, b])",
-    "model_type": "must be a table ([...] or { key = value })",
-    "dict_type": "must be a table ([...] or { key = value })",
-}
-
-# Keys of exported Cloudflare portal configs that have no place here, and what to do instead.
-_READ_ONLY = (
-    "is reported by the gateway (status API), not configured: remove it",
-    (
-        "created_at",
-        "created_by",
-        "modified_at",
-        "modified_by",
-        "last_synced",
-        "last_successful_sync",
-        "status",
-        "error",
-        "error_details",
-        "tools",
-        "prompts",
-    ),
-)
-_UNSUPPORTED = (
-    "is not supported here: remove it",
-    ("on_behalf", "secure_web_gateway", "is_shared_oauth_callback_enabled"),
-)
-_KEY_HINTS: dict[str, str] = {
-    "hostname": 'unknown key; a server\'s address is "url" (the admin API calls it hostname)',
-    "id": 'unknown key; a portal\'s server entry names its server with "server_id"',
-    **{key: f"unknown key; {_READ_ONLY[0]}" for key in _READ_ONLY[1]},
-    **{key: f"unknown key; {_UNSUPPORTED[0]}" for key in _UNSUPPORTED[1]},
-}
-
-
-def _unknown_key(loc: Sequence[int | str], value: object) -> str:
-    key = str(loc[-1]) if loc else ""
-    if _looks_like_literal_secret(key, value):
-        return _SECRET_HINT
-    return _KEY_HINTS.get(key, "unknown key")
-
-
-def _join(base: str, sub: str) -> str:
-    if not sub:
-        return base
-    if not base or sub.startswith("["):
-        return base + sub
-    return f"{base}.{sub}"
-
-
-# --------------------------------------------------------------------------- credentials
-
-
-def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The bearer token of `server`, read now from the referenced variable or file."""
-    env = os.environ if environ is None else environ
-    who = f"server {server.id!r}"
-    if server.auth_type != "bearer":
-        raise CredentialError(f"{who}: auth_type is {server.auth_type!r}, it has no bearer token")
-    if server.bearer_token_env is not None:
-        name = server.bearer_token_env
-        if name not in env:
-            raise CredentialError(
-                f"{who}: environment variable {name} (bearer_token_env) is not set",
-                missing=True,
-            )
-        return _checked_token(env[name], f"{who}: environment variable {name} (bearer_token_env)")
-    assert server.bearer_token_file is not None  # guaranteed by ServerConfig validation
-    where = f"{who}: bearer_token_file {server.bearer_token_file}"
-    try:
-        text = Path(server.bearer_token_file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CredentialError(f"{where} does not exist", missing=True) from None
-    except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
-    except UnicodeDecodeError:
-        raise CredentialError(f"{where} is not UTF-8 text") from None
-    return _checked_token(text, where)
-
-
-def _checked_token(raw: str, where: str) -> str:
-    token = raw.strip()
-    if not token:
-        raise CredentialError(f"{where} is empty")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
-        raise CredentialError(
-            f"{where} holds whitespace or control characters inside the token; "
-            "it must hold the token alone"
-        )
-    return token
-
-
-def resolve_env(server: ServerConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A stdio server's `env` with each "${VAR}" value read from the gateway's environment."""
-    source = os.environ if environ is None else environ
-    out: dict[str, str] = {}
-    for key, value in server.env.items():
-        ref = _ENV_REF.match(value)
-        if ref is None:
-            out[key] = value
-        elif ref.group(1) in source:
-            out[key] = source[ref.group(1)]
-        else:
-            raise CredentialError(
-                f"server {server.id!r}: env.{key} refers to environment variable "
-                f"{ref.group(1)}, which is not set",
-                missing=True,
-            )
-    return out
-
-
-def hash_api_key(key: str) -> str:
-    """The form an API key takes in `api_keys`: its SHA-256 hex digest."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
-    """Digests from `api_keys` plus those in `api_keys_file` (one per line, `#` comments)."""
-    digests = set(portal.api_keys)
-    if portal.api_keys_file is None:
-        return frozenset(digests)
-    where = f"portal {portal.id!r}: api_keys_file {portal.api_keys_file}"
-    try:
-        lines = Path(portal.api_keys_file).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
-    for number, line in enumerate(lines, start=1):
-        digest = line.split("#", 1)[0].strip().lower()
-        if not digest:
-            continue
-        if not _SHA256_HEX.match(digest):
-            raise CredentialError(f"{where}, line {number}: not a SHA-256 hex digest")
-        digests.add(digest)
-    return frozenset(digests)
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def scripts_dirs() -> list[str]:
-    """The directories of the environment codemode runs in that hold its programs: where
-    `codemode` itself and the MCP servers installed beside it (`mcp-server-time`) are."""
-    dirs: list[str] = []
-    for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
-        if folder and folder not in dirs:
-            dirs.append(folder)
-    return dirs
-
-
-def resolve_command(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The program a stdio server starts, or CommandError saying what was searched.
-
-    A command naming a path is taken as is (relative to the server's `cwd`). A bare name is
-    looked up on the server's PATH (its `env` PATH, else the gateway's), then in codemode's
-    own scripts directory, so servers installed beside codemode start without activating
-    its environment."""
-    source = os.environ if environ is None else environ
-    command = server.command
-    if not command:
-        raise CommandError(f"server {server.id!r} has no command (it is a url server)")
-    cwd = server.cwd
-    if cwd is not None and not os.path.isdir(cwd):
-        raise CommandError(f"cannot start {command}: its cwd {cwd} is not a directory", "cwd")
-    if os.sep in command or (os.altsep is not None and os.altsep in command):
-        path = os.path.join(cwd or os.getcwd(), command)
-        if not os.path.exists(path):
-            raise CommandError(f"cannot start {command}: command not found (no file {path})")
-        if os.path.isdir(path) or not os.access(path, os.X_OK):
-            raise CommandError(f"cannot start {command}: {path} is not an executable file")
-        return command
-    try:
-        child_env = resolve_env(server, source)
-    except CredentialError:
-        child_env = {}  # reported on its own; the lookup goes on with the gateway's PATH
-    search = child_env.get("PATH", source.get("PATH", os.defpath))
-    extra = [d for d in scripts_dirs() if d not in search.split(os.pathsep)]
-    found = shutil.which(command, path=os.pathsep.join([search, *extra]))
-    if found is None:
-        also = f" or in codemode's scripts directory {os.pathsep.join(extra)}" if extra else ""
-        raise CommandError(f"cannot start {command}: command not found on PATH={search}{also}")
-    return found
-
-
-# --------------------------------------------------------------------------- environment
-
-
-def environment_problems(
-    config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
-    """What the config refers to outside itself, checked here and now, as (errors, warnings).
-
-    Warnings are things that are missing here but may be there at run time: a command not
-    on this PATH, an unset variable, an absent file, a request log that cannot be created.
-    Errors are things that are there and unusable (an empty token file, a malformed
-    api_keys_file)."""
-    env = os.environ if environ is None else environ
-    errors: list[ConfigProblem] = []
-    warnings: list[ConfigProblem] = []
-
-    def add(path: str, exc: CredentialError) -> None:
-        message = re.sub(r"^(server|portal) '[^']*': ", "", str(exc))
-        (warnings if exc.missing else errors).append(ConfigProblem(path, message))
-
-    for i, server in enumerate(config.servers):
-        where = f"servers[{i}]"
-        if server.command is not None:
-            try:
-                resolve_command(server, env)
-            except CommandError as exc:
-                warnings.append(ConfigProblem(f"{where}.{exc.key}", str(exc)))
-        for key, value in server.env.items():
-            ref = _ENV_REF.match(value)
-            if ref is not None and ref.group(1) not in env:
-                warnings.append(
-                    ConfigProblem(
-                        f"{where}.env.{key}", f"environment variable {ref.group(1)} is not set"
-                    )
-                )
-        if server.auth_type == "bearer" and server.url is not None:
-            key = "bearer_token_env" if server.bearer_token_env else "bearer_token_file"
-            try:
-                read_secret(server, env)
-            except CredentialError as exc:
-                add(f"{where}.{key}", exc)
-    for i, portal in enumerate(config.portals):
-        try:
-            api_key_hashes(portal)
-        except CredentialError as exc:
-            add(f"portals[{i}].api_keys_file", exc)
-    for key in ("request_log_path", "request_log_jsonl_path"):
-        target = getattr(config.settings, key)
-        problem = _unwritable(target) if target not in (None, ":memory:") else None
-        if problem:
-            warnings.append(ConfigProblem(f"settings.{key}", f"{target} {problem}"))
-    return errors, warnings
-
-
-def _unwritable(target: str) -> str | None:
-    """Why the file `target` could not be created or appended to here, without creating it."""
-    path = Path(target)
-    if path.is_dir():
-        return "is a directory"
-    if path.exists():
-        return None if os.access(path, os.W_OK) else "is not writable"
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"cannot be created: {parent} is not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot be created: {parent} is not writable"
-    return None
-
-
 # --------------------------------------------------------------------------- schema
 
 
@@ -956,21 +565,8 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def main(argv: Sequence[str]) -> int:
-    if list(argv) == ["--schema"]:
-        sys.stdout.write(schema_text())
-        return 0
-    if len(argv) == 2 and argv[0] == "--check":
-        try:
-            Config.load(argv[1])
-        except ConfigError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        print(f"{argv[1]}: ok")
-        return 0
-    print("usage: python -m engine.config --schema | --check PATH", file=sys.stderr)
-    return 2
-
-
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    if sys.argv[1:] != ["--schema"]:
+        print("usage: python -m engine.config --schema  (check a config: codemode check-config)")
+        raise SystemExit(2)
+    sys.stdout.write(schema_text())

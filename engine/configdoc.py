@@ -33,7 +33,7 @@ _SECTIONS = [
         "Curation of one upstream prompt.",
     ),
     ("PortalConfig", "[[portals]]", "One portal: what a client reaches at its `/mcp`."),
-    ("PortalServer", "[[portals.servers]]", "A server in a portal, with per-portal overrides."),
+    ("PortalServerRef", "[[portals.servers]]", "A server in a portal, with per-portal overrides."),
     ("Settings", "[settings]", "Process-wide settings."),
     ("SandboxSettings", "[settings.sandbox]", "Limits of each code run."),
 ]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from mcp_types import Prompt, Tool
 
-from engine.config import Config, Override, PortalConfig, PortalServer, ServerConfig
+from engine.config import Config, Override, PortalConfig, PortalServerRef, ServerConfig
 from engine.naming import Key, NameTable, assign_names, namespaced
 
 
@@ -140,7 +140,7 @@ class ServerCatalog:
     """What one upstream server offers right now, with its curation from config."""
 
     server: ServerConfig
-    portal_ref: PortalServer
+    portal_ref: PortalServerRef
     tools: Sequence[Tool]
     prompts: Sequence[Prompt]
 

@@ -32,14 +32,9 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from engine.config import (
-    CommandError,
-    CredentialError,
-    ServerConfig,
-    read_secret,
-    resolve_command,
-    resolve_env,
-)
+from engine.config import ServerConfig
+from engine.credentials import CredentialError, read_secret, resolve_env
+from engine.environment import CommandError, resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 
 logger = logging.getLogger(__name__)

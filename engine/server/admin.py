@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.config import ID_PATTERN
 from engine.server.admin_models import (
     Envelope,
     ErrorEnvelope,
@@ -29,7 +30,7 @@ from engine.server.admin_models import (
     portal_out,
     sync_out,
 )
-from engine.server.openapi import DEFAULT_LOG_LIMIT, ID_PATTERN, MAX_LOG_LIMIT, openapi_document
+from engine.server.openapi import DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, openapi_document
 
 if TYPE_CHECKING:
     from engine.gateway import Gateway

@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from engine.config import api_key_hashes
+from engine.credentials import api_key_hashes
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import admin_routes

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from engine.config import ID_PATTERN
 from engine.server.admin_models import (
     Envelope,
     ErrorEnvelope,
@@ -19,7 +20,6 @@ from engine.server.admin_models import (
 
 MAX_LOG_LIMIT = 1000
 DEFAULT_LOG_LIMIT = 100
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 _ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "maxLength": 32}
 _REF = "#/components/schemas/{model}"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp_types import Tool
 
-from engine.config import PortalServer, ServerConfig
+from engine.config import PortalServerRef, ServerConfig
 from engine.curation import CuratedTool, ServerCatalog, curate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "real_tools.json"
@@ -95,7 +95,7 @@ def portal_tools(distractors: int) -> list[CuratedTool]:
     catalogs = [
         ServerCatalog(
             server=ServerConfig(id=server, command="unused"),
-            portal_ref=PortalServer(server_id=server),
+            portal_ref=PortalServerRef(server_id=server),
             tools=tools,
             prompts=[],
         )

@@ -10,15 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import (
-    CommandError,
-    Config,
-    ServerConfig,
-    Settings,
-    resolve_command,
-    scripts_dirs,
-    state_dir,
-)
+from engine.config import Config, ServerConfig, Settings
+from engine.environment import CommandError, resolve_command, scripts_dirs, state_dir
 
 VENV_BIN = str(Path(sys.executable).parent)
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from mcp_types import Prompt, PromptArgument, Tool
 
-from engine.config import Config, PortalServer, PromptOverride, ServerConfig, ToolOverride
+from engine.config import Config, PortalServerRef, PromptOverride, ServerConfig, ToolOverride
 from engine.curation import ServerCatalog, UnmatchedOverride, curate, curate_portal
 from engine.naming import is_valid_name
 
@@ -31,12 +31,12 @@ def server(id: str = "time", **kw: Any) -> ServerConfig:
 def catalog(
     srv: ServerConfig,
     tools: list[Tool],
-    ref: PortalServer | None = None,
+    ref: PortalServerRef | None = None,
     prompts: list[Prompt] | None = None,
 ) -> ServerCatalog:
     return ServerCatalog(
         server=srv,
-        portal_ref=ref or PortalServer(server_id=srv.id),
+        portal_ref=ref or PortalServerRef(server_id=srv.id),
         tools=tools,
         prompts=prompts or [],
     )
@@ -63,7 +63,7 @@ def test_default_disabled_server_and_portal_override() -> None:
     assert cur.tool("time_a") is None  # disabled: not callable by name either
     # The portal's reference can turn the default back on for that portal only.
     cur = curate(
-        [catalog(srv, [tool("a")], PortalServer(server_id="time", default_disabled=False))]
+        [catalog(srv, [tool("a")], PortalServerRef(server_id="time", default_disabled=False))]
     )
     assert cur.tools[0].enabled
 
@@ -77,7 +77,7 @@ def test_explicit_enabled_beats_default_and_portal_beats_server() -> None:
             ToolOverride(name="c", enabled=False),
         ],
     )
-    ref = PortalServer(
+    ref = PortalServerRef(
         server_id="time",
         updated_tools=[ToolOverride(name="b", enabled=False), ToolOverride(name="c", enabled=True)],
     )
@@ -97,7 +97,7 @@ def test_alias_and_description_precedence() -> None:
             ToolOverride(name="b", server_alias="srv_b", server_description="server says b"),
         ]
     )
-    ref = PortalServer(
+    ref = PortalServerRef(
         server_id="time",
         updated_tools=[
             ToolOverride(name="b", portal_alias="portal_b", portal_description="portal says b")
@@ -161,7 +161,7 @@ def test_enabling_a_tool_does_not_rename_others() -> None:
 
 def test_unmatched_overrides_are_reported() -> None:
     srv = server(updated_tools=[ToolOverride(name="gone", enabled=False)])
-    ref = PortalServer(
+    ref = PortalServerRef(
         server_id="time", updated_prompts=[PromptOverride(name="nope", enabled=True)]
     )
     cur = curate([catalog(srv, [tool("a")], ref)])
@@ -183,7 +183,7 @@ def test_prompts_are_curated_like_tools() -> None:
     srv = server(
         updated_prompts=[PromptOverride(name="hidden", enabled=False)],
     )
-    ref = PortalServer(
+    ref = PortalServerRef(
         server_id="time",
         updated_prompts=[
             PromptOverride(name="greet", portal_alias="hello", portal_description="Hi")

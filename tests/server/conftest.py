@@ -26,7 +26,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from engine import Config, Gateway
-from engine.config import hash_api_key
+from engine.credentials import hash_api_key
 from engine.server.app import PortalRouter, create_app
 from engine.server.mcp_server import PortalServer
 from engine.surfaces import Surface

@@ -25,7 +25,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 
 from engine import Config, Gateway
-from engine.config import hash_api_key
+from engine.credentials import hash_api_key
 from engine.server.app import create_app
 from tests.upstreams.harness import free_port
 

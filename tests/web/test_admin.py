@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 import pytest
 
-from engine.config import hash_api_key
+from engine.credentials import hash_api_key
 from engine.server.admin_models import ErrorEnvelope, PortalOut
 from engine.surfaces import Surface
 from tests.web.conftest import ADMIN_TOKEN, API_KEY, UPSTREAM_TOKEN, UPSTREAM_TOKEN_ENV, Served

@@ -9,7 +9,7 @@ import re
 
 import httpx2
 
-from engine.config import hash_api_key
+from engine.credentials import hash_api_key
 from tests.web.conftest import API_KEY, DESCRIPTION, PORTAL_NAME, UPSTREAM_TOKEN, Served
 
 

@@ -1,0 +1,152 @@
+"""Credentials, held by reference: bearer tokens read from the variable or file a server
+names, `${VAR}` values of a stdio server's environment, and API keys kept as SHA-256 digests.
+Also how a config that seems to carry a secret literally is recognised (to refuse it).
+
+Messages never contain a secret."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.config import PortalConfig, ServerConfig
+
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+"""A `"${VAR}"` value: passed from the gateway's environment."""
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SECRET_WORDS = frozenset(
+    {"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "pat"}
+)
+_REFERENCE_WORDS = frozenset({"file", "path", "env", "var", "dir", "url", "type"})
+_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key")})
+# Values this short are flags ("1", "true"), not credentials.
+_MIN_SECRET_LEN = 8
+
+
+class CredentialError(Exception):
+    """A referenced credential cannot be read. The message never contains the secret.
+
+    `missing` is true when the variable or file is absent or unreadable here, which may be
+    fine at run time (set by the service manager, mounted later); false when it is there and
+    holds something unusable."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def looks_like_secret_name(key: str) -> bool:
+    """Whether a key names a secret itself (`token`, `api_key`), not where one is (`token_file`)."""
+    parts = [p for p in re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", key) if p]
+    parts = [p.lower() for p in parts]
+    if any(p in _REFERENCE_WORDS for p in parts):
+        return False  # names a place holding the secret (`token_file`), not the secret
+    if any(p in _SECRET_WORDS for p in parts):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
+
+
+def looks_like_literal_secret(key: str, value: object) -> bool:
+    return (
+        looks_like_secret_name(key)
+        and isinstance(value, str)
+        and len(value) >= _MIN_SECRET_LEN
+        and ENV_REF.match(value) is None
+    )
+
+
+SECRET_HINT = (
+    "looks like a secret written into the config; keep credentials out of it: put the secret "
+    "in an environment variable or a file and reference it with bearer_token_env or "
+    'bearer_token_file (for a stdio server\'s environment, write "${VAR}" to pass a variable '
+    "of the gateway's environment)"
+)
+
+
+def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The bearer token of `server`, read now from the referenced variable or file."""
+    env = os.environ if environ is None else environ
+    who = f"server {server.id!r}"
+    if server.auth_type != "bearer":
+        raise CredentialError(f"{who}: auth_type is {server.auth_type!r}, it has no bearer token")
+    if server.bearer_token_env is not None:
+        name = server.bearer_token_env
+        if name not in env:
+            raise CredentialError(
+                f"{who}: environment variable {name} (bearer_token_env) is not set",
+                missing=True,
+            )
+        return _checked_token(env[name], f"{who}: environment variable {name} (bearer_token_env)")
+    assert server.bearer_token_file is not None  # guaranteed by ServerConfig validation
+    where = f"{who}: bearer_token_file {server.bearer_token_file}"
+    try:
+        text = Path(server.bearer_token_file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CredentialError(f"{where} does not exist", missing=True) from None
+    except OSError as exc:
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
+    except UnicodeDecodeError:
+        raise CredentialError(f"{where} is not UTF-8 text") from None
+    return _checked_token(text, where)
+
+
+def _checked_token(raw: str, where: str) -> str:
+    token = raw.strip()
+    if not token:
+        raise CredentialError(f"{where} is empty")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
+        raise CredentialError(
+            f"{where} holds whitespace or control characters inside the token; "
+            "it must hold the token alone"
+        )
+    return token
+
+
+def resolve_env(server: ServerConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A stdio server's `env` with each "${VAR}" value read from the gateway's environment."""
+    source = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for key, value in server.env.items():
+        ref = ENV_REF.match(value)
+        if ref is None:
+            out[key] = value
+        elif ref.group(1) in source:
+            out[key] = source[ref.group(1)]
+        else:
+            raise CredentialError(
+                f"server {server.id!r}: env.{key} refers to environment variable "
+                f"{ref.group(1)}, which is not set",
+                missing=True,
+            )
+    return out
+
+
+def hash_api_key(key: str) -> str:
+    """The form an API key takes in `api_keys`: its SHA-256 hex digest."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
+    """Digests from `api_keys` plus those in `api_keys_file` (one per line, `#` comments)."""
+    digests = set(portal.api_keys)
+    if portal.api_keys_file is None:
+        return frozenset(digests)
+    where = f"portal {portal.id!r}: api_keys_file {portal.api_keys_file}"
+    try:
+        lines = Path(portal.api_keys_file).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
+    for number, line in enumerate(lines, start=1):
+        digest = line.split("#", 1)[0].strip().lower()
+        if not digest:
+            continue
+        if not SHA256_HEX.match(digest):
+            raise CredentialError(f"{where}, line {number}: not a SHA-256 hex digest")
+        digests.add(digest)
+    return frozenset(digests)
