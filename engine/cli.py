@@ -20,19 +20,37 @@ Exit codes:
     130  interrupted (Ctrl-C); `serve` stopped by SIGTERM exits 0
 """
 
+# ruff: noqa: E402  (the imports after the Ctrl-C guard below)
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupted_while_importing(signum: int, frame: FrameType | None) -> None:
+    # Nothing has started yet: no upstream process, no temporary file. Say so and go.
+    os.write(2, b"codemode: interrupted\n")
+    os._exit(130)
+
+
+# Loading the engine takes a second or more. Run as the program (`python -m engine.cli`, the
+# `codemode` script), Ctrl-C meanwhile exits 130 quietly instead of a KeyboardInterrupt
+# traceback from some import; `main` installs the real handler first thing.
+if __name__ == "__main__" or os.path.basename((sys.argv or [""])[0]) == "codemode":
+    signal.signal(signal.SIGINT, _interrupted_while_importing)
+
 import argparse
+import asyncio
+import atexit
 import contextlib
 import ipaddress
 import json
 import logging
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import anyio
@@ -191,14 +209,44 @@ def _surface_option(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    verbose: bool = getattr(args, "verbose", False)
-    _setup_logging(verbose, args.command)
+    """Run one command and return its exit code; called as the program (`argv` None), exit.
+
+    The CLI handles SIGINT/SIGTERM from here on (see `_Stop`). As the program it keeps that
+    handler to the end and leaves by `_exit`, so a Ctrl-C during the interpreter's teardown
+    neither kills it by signal nor prints a traceback; called with `argv` (tests), the previous
+    handlers come back when it returns."""
+    stop = _Stop()
+    with stop.installed(restore=argv is not None):
+        code = _main(argv, stop)
+        if argv is None:
+            _exit(code)
+    return code
+
+
+def _exit(code: int) -> None:
+    """End the process now: atexit handlers and a flush, then no interpreter teardown.
+
+    Everything the commands open is closed when they return (upstream processes reaped, the
+    request log flushed). The teardown after that only frees memory, yet takes a second or more,
+    and once it has reset the signal handlers a Ctrl-C kills the process (exit -2)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to tell
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None, stop: _Stop) -> int:
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        verbose: bool = getattr(args, "verbose", False)
+        _setup_logging(verbose, args.command)
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
         config = load_config(args.config)
-        return _run_async(_COMMANDS[args.command], config, args)
+        code = _run_async(_COMMANDS[args.command], config, args, stop)
+        return stop.exit_code(args.command, code)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -206,11 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codemode: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
-        print("codemode: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        if stop.signal is None:  # not from a signal: someone raised it
+            stop.signal, stop.interrupted = signal.SIGINT, True
+        command = args.command if args is not None else ""
+        return stop.exit_code(command, EXIT_INTERRUPTED)
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
-        hint = "" if verbose else " (run with -v for details)"
+        hint = "" if getattr(args, "verbose", False) else " (run with -v for details)"
         print(f"codemode: error: {_describe(exc)}{hint}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -246,52 +296,89 @@ def load_config(path: str | None) -> Config:
 
 @dataclass
 class _Stop:
-    """Ctrl-C / SIGTERM while a command runs: the first one asks the command to stop."""
+    """Ctrl-C / SIGINT and SIGTERM for the whole life of `main`: the first one asks the command
+    to stop, wherever start-up or shutdown is.
+
+    `handle` is the process's handler from the first line of `main` to its end. Before the event
+    loop runs it raises KeyboardInterrupt (nothing is running that needs closing); while the loop
+    runs it only schedules `_deliver` on the loop, so no exception is ever raised inside asyncio
+    or a cleanup; once the command has cleaned up it only notes the signal. Every signal is
+    noted at once, so one that comes too late to be delivered still sets the exit code."""
 
     signal: int | None = None
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    scope: anyio.CancelScope | None = None
+    """Around the command, once the loop runs."""
     on_signal: Callable[[int], None] | None = None
     """Set by `serve` to stop uvicorn gracefully instead of cancelling."""
+    loop: asyncio.AbstractEventLoop | None = None
+    done: bool = False
+    interrupted: bool = False
+    """A SIGINT came (first or not): the exit is 130 even if SIGTERM began the stop."""
 
-    def request(self, signum: int) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signal is None
-        self.signal = signum if first else self.signal
+        if first:
+            self.signal = signum
+        self.interrupted = self.interrupted or signum == signal.SIGINT
+        loop = self.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed as the signal came
+                loop.call_soon_threadsafe(self._deliver, signum, first)
+        elif not self.done:
+            raise KeyboardInterrupt
+
+    def _deliver(self, signum: int, first: bool) -> None:
         if self.on_signal is not None:
             self.on_signal(signum)
-        elif first:
+        elif first and self.scope is not None:
             self.scope.cancel()
 
+    @contextlib.contextmanager
+    def installed(self, restore: bool) -> Generator[None, None, None]:
+        previous = {sig: signal.signal(sig, self.handle) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            self.done = True
+            if restore:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    def exit_code(self, command: str, code: int) -> int:
+        if self.signal is None:
+            return code
+        if command == "serve" and not self.interrupted:
+            return EXIT_OK  # stopped by SIGTERM, as a supervisor does
+        print("codemode: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Command = Callable[[Config, argparse.Namespace, _Stop], Awaitable[int]]
 
 
-def _run_async(command: Command, config: Config, args: argparse.Namespace) -> int:
+def _run_async(command: Command, config: Config, args: argparse.Namespace, stop: _Stop) -> int:
     try:
-        return anyio.run(_supervised, command, config, args)
+        return anyio.run(_supervised, command, config, args, stop)
     except BaseExceptionGroup as group:
         raise _unwrap(group) from None
 
 
-async def _supervised(command: Command, config: Config, args: argparse.Namespace) -> int:
-    stop = _Stop()
-    code = EXIT_INTERRUPTED
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_watch_signals, stop)
+async def _supervised(
+    command: Command, config: Config, args: argparse.Namespace, stop: _Stop
+) -> int:
+    stop.scope = anyio.CancelScope()
+    stop.loop = asyncio.get_running_loop()
+    try:
+        if stop.signal is not None:  # came while the loop started: nothing to cancel yet
+            return EXIT_INTERRUPTED
         with stop.scope:
-            code = await command(config, args, stop)
-        tasks.cancel_scope.cancel()
-    if stop.signal is None:
-        return code
-    if args.command == "serve" and stop.signal == signal.SIGTERM:
-        return EXIT_OK
-    print("codemode: interrupted", file=sys.stderr)
-    return EXIT_INTERRUPTED
-
-
-async def _watch_signals(stop: _Stop) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            stop.request(signum)
+            return await command(config, args, stop)
+        return EXIT_INTERRUPTED
+    finally:
+        stop.done = True
+        stop.loop = None
 
 
 # --------------------------------------------------------------------------- connecting
@@ -371,14 +458,16 @@ async def _serve_stdio(config: Config, args: argparse.Namespace) -> int:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, announce: Sequence[str]) -> None:
         super().__init__(config)
-        self.ready = anyio.Event()
+        self.announce = announce
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if self.started:
-            self.ready.set()
+        # Said only when the server really serves: a stop that came during start-up skips it.
+        if self.started and not self.should_exit:
+            for line in self.announce:
+                print(line, flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -464,7 +553,9 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                     lifespan="on",
                     # Drain requests in flight; whatever still runs after this is cut.
                     timeout_graceful_shutdown=args.grace,
-                )
+                ),
+                # Read the address now: uvicorn closes the socket as soon as it stops.
+                announce=portal_urls(gateway, sock),
             )
 
             def on_signal(signum: int) -> None:
@@ -472,15 +563,15 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                 app.close()
 
             stop.on_signal = on_signal
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_announce, server, gateway, sock)
+            # A stop noted while connecting skips uvicorn: started and then cancelled, it would
+            # leave its lifespan task running past the gateway.
+            if stop.signal is None:
                 try:
                     await server.serve(sockets=[sock])
                 except SystemExit:  # uvicorn exits when the app's lifespan startup fails
                     raise CliError(
                         "the HTTP app failed to start (see above)", EXIT_FAILED
                     ) from None
-                tasks.cancel_scope.cancel()
             print("stopping: closing upstream connections ...", file=sys.stderr, flush=True)
     if not server.started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
@@ -521,12 +612,6 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot listen on {host}:{port}: {reason}") from None
-
-
-async def _announce(server: _Server, gateway: Gateway, sock: socket.socket) -> None:
-    await server.ready.wait()
-    for line in portal_urls(gateway, sock):
-        print(line, flush=True)
 
 
 def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
