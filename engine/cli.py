@@ -6,16 +6,22 @@
     codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
     codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
     codemode status [--config PATH] [--json]
+    codemode status --url http://127.0.0.1:8787 [--json]    (admin token in CODEMODE_ADMIN_TOKEN)
     codemode check-config PATH
 
 Without `--config`, `serve`, `tools`, `run` and `status` use the built-in demo portal
 (`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server).
 Commands that connect print progress to stderr while the upstream servers connect.
+`status` starts its own connections to the config's upstream servers; with `--url` it asks a
+running `serve` instead (its admin API, `GET /api/portals`, with the token from
+CODEMODE_ADMIN_TOKEN). Either way its first stderr line says which it reports.
 
 Exit codes:
     0    success
-    1    the run or the tool call failed (`run`), or an unexpected error
-    2    bad usage or a bad config (every problem is printed with its key)
+    1    the run or the tool call failed (`run`), `status --url` could not get an answer from
+         the portal, or an unexpected error
+    2    bad usage or a bad config (every problem is printed with its key); `status --url`
+         without CODEMODE_ADMIN_TOKEN, or the portal refused it (wrong token, admin API off)
     3    upstream servers unavailable (`status` with a server in Error)
     130  interrupted (Ctrl-C); `serve` stopped by SIGTERM exits 0
 """
@@ -45,6 +51,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
@@ -54,10 +61,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import anyio
+import httpx2
 import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.admin import ADMIN_TOKEN_ENV
 from engine.config import Config, ConfigError
 from engine.demo import demo_config
 from engine.gateway import Gateway
@@ -83,7 +92,7 @@ _EPILOG = """\
 exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
 3 upstream servers unavailable (status with a server in Error); 130 interrupted (Ctrl-C).
 Without --config, serve/tools/run/status use the built-in demo portal.
-Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve`."""
+Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve` (and for `status --url`)."""
 
 _CODE_TOOLS = {Surface.CODEMODE: "code", Surface.SEARCH_AND_EXECUTE: "execute"}
 
@@ -159,8 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     _surface_option(run, list(_CODE_TOOLS), Surface.CODEMODE, "code or execute tool (codemode)")
     run.add_argument("code", metavar="CODE", help="the code to run, or - to read it from stdin")
 
-    status = command("status", "connect and show each upstream server's state")
+    status = command(
+        "status",
+        "show each upstream server's state: from fresh connections to the config's servers, "
+        "or (--url) as a running serve sees them",
+    )
     _config_option(status)
+    status.add_argument(
+        "--url",
+        metavar="URL",
+        help="ask the running `codemode serve` at URL (e.g. http://127.0.0.1:8787) through its "
+        "admin API, with the token in the environment variable CODEMODE_ADMIN_TOKEN",
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
 
     check = command("check-config", "validate a config file; every problem names its key")
@@ -244,8 +263,14 @@ def _main(argv: Sequence[str] | None, stop: _Stop) -> int:
         _setup_logging(verbose, args.command)
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
-        config = load_config(args.config)
-        code = _run_async(_COMMANDS[args.command], config, args, stop)
+        if args.command == "status" and args.url is not None:
+            if args.config is not None:
+                raise CliError("status takes --config or --url, not both")
+            code = _run_async(functools.partial(status_of_running_portal, args), stop)
+        else:
+            config = load_config(args.config)
+            run = functools.partial(_COMMANDS[args.command], config, args, stop)
+            code = _run_async(run, stop)
         return stop.exit_code(args.command, code)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -358,23 +383,21 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Command = Callable[[Config, argparse.Namespace, _Stop], Awaitable[int]]
 
 
-def _run_async(command: Command, config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+def _run_async(command: Callable[[], Awaitable[int]], stop: _Stop) -> int:
     try:
-        return anyio.run(_supervised, command, config, args, stop)
+        return anyio.run(_supervised, command, stop)
     except BaseExceptionGroup as group:
         raise _unwrap(group) from None
 
 
-async def _supervised(
-    command: Command, config: Config, args: argparse.Namespace, stop: _Stop
-) -> int:
+async def _supervised(command: Callable[[], Awaitable[int]], stop: _Stop) -> int:
     stop.scope = anyio.CancelScope()
     stop.loop = asyncio.get_running_loop()
     try:
         if stop.signal is not None:  # came while the loop started: nothing to cancel yet
             return EXIT_INTERRUPTED
         with stop.scope:
-            return await command(config, args, stop)
+            return await command()
         return EXIT_INTERRUPTED
     finally:
         stop.done = True
@@ -745,15 +768,84 @@ def _error_text(error: Any) -> str:
 
 
 async def cmd_status(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    source = args.config or "the built-in demo"
+    print(f"status from a fresh connection to the upstreams of {source}", file=sys.stderr)
     async with connected(config, sys.stderr) as gateway:
         statuses = gateway.catalog.status()
-    if args.json:
+    return _report_status(statuses, args.json)
+
+
+def _report_status(statuses: dict[str, ServerStatus], as_json: bool) -> int:
+    if as_json:
         data = {sid: s.model_dump(mode="json") for sid, s in statuses.items()}
         print(json.dumps({"servers": data}, indent=2))
     else:
         _print_status_table(statuses)
     errors = [sid for sid, s in statuses.items() if s.state is not ServerState.READY]
     return EXIT_UNAVAILABLE if errors else EXIT_OK
+
+
+STATUS_TIMEOUT_S = 10.0
+"""How long `status --url` waits for the portal to answer."""
+
+
+async def status_of_running_portal(args: argparse.Namespace) -> int:
+    """`status --url`: the servers' states as the running portal at `args.url` sees them."""
+    base = args.url.rstrip("/")
+    print(f"status of the running portal at {base}", file=sys.stderr)
+    token = os.environ.get(ADMIN_TOKEN_ENV, "").strip()
+    if not token:
+        raise CliError(
+            f"status --url needs the portal's admin token: set {ADMIN_TOKEN_ENV} to the value "
+            "the portal was started with"
+        )
+    try:
+        async with httpx2.AsyncClient(timeout=STATUS_TIMEOUT_S) as client:
+            response = await client.get(
+                f"{base}/api/portals", headers={"Authorization": f"Bearer {token}"}
+            )
+    except httpx2.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise CliError(f"cannot reach the portal at {base}: {reason}", EXIT_FAILED) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "success" not in body:
+        raise CliError(
+            f"{base} did not answer as a codemode portal (HTTP {response.status_code} on "
+            "/api/portals); is the URL the portal's base, like http://127.0.0.1:8787?",
+            EXIT_FAILED,
+        )
+    if not body["success"]:
+        errors = body.get("errors") or [{}]
+        message = errors[0].get("message", "")
+        code = EXIT_USAGE if response.status_code in (401, 403, 503) else EXIT_FAILED
+        raise CliError(
+            f"the portal at {base} refused: HTTP {response.status_code}: {message}", code
+        )
+    return _report_status(_statuses_of(body["result"]), args.json)
+
+
+def _statuses_of(portals: list[dict[str, Any]]) -> dict[str, ServerStatus]:
+    """Each server once, from the admin API's portals (a server may be in several)."""
+    statuses: dict[str, ServerStatus] = {}
+    for portal in portals:
+        for server in portal["servers"]:
+            statuses.setdefault(
+                server["id"],
+                ServerStatus(
+                    server_id=server["id"],
+                    state=server["status"],
+                    error_details=server.get("error_details"),
+                    last_synced=server.get("last_synced"),
+                    last_successful_sync=server.get("last_successful_sync"),
+                    tool_count=server["tool_count"],
+                    prompt_count=server["prompt_count"],
+                    protocol_version=server.get("protocol_version"),
+                ),
+            )
+    return statuses
 
 
 def _print_status_table(statuses: dict[str, ServerStatus]) -> None:

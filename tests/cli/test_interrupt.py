@@ -25,6 +25,7 @@ from typing import IO
 import pytest
 
 from tests.cli.conftest import REPO, alive
+from tests.cli.tiny_upstream import portal_config
 from tests.upstreams.harness import free_port
 
 SEED = 20260510
@@ -73,25 +74,10 @@ class Run:
                 self.changed.wait(min(left, 0.5))
 
 
-def _config(tmp: Path) -> Path:
-    config = tmp / "portal.toml"
-    upstream = REPO / "tests" / "cli" / "tiny_upstream.py"
-    args = ["-S", str(upstream), str(tmp / "upstream.pid"), str(CONNECT_DELAY_S)]
-    config.write_text(
-        "[[servers]]\n"
-        'id = "tiny"\n'
-        f"command = {sys.executable!r}\n"
-        f"args = [{', '.join(repr(a) for a in args)}]\n"
-        '[[portals]]\nid = "solo"\n[[portals.servers]]\nserver_id = "tiny"\n'
-        '[settings]\nrequest_log_path = ":memory:"\n',
-        encoding="utf-8",
-    )
-    return config
-
-
 def _interrupt(run: Run) -> list[str]:
     """Start `serve`, Ctrl-C it at the run's moment; the problems seen, if any."""
-    argv = ["serve", "--config", str(_config(run.tmp)), "--port", str(free_port())]
+    config = portal_config(run.tmp, sys.executable, CONNECT_DELAY_S)
+    argv = ["serve", "--config", str(config), "--port", str(free_port())]
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", *argv],
         cwd=REPO,

@@ -12,6 +12,24 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+
+
+def portal_config(directory: Path, python: str, delay_s: float = 0.0) -> Path:
+    """Write `directory/portal.toml`: portal `solo` with this server as `tiny`, whose pid goes
+    to `directory/upstream.pid`."""
+    config = directory / "portal.toml"
+    args = ["-S", __file__, str(directory / "upstream.pid"), str(delay_s)]
+    config.write_text(
+        "[[servers]]\n"
+        'id = "tiny"\n'
+        f"command = {json.dumps(python)}\n"
+        f"args = {json.dumps(args)}\n"
+        '[[portals]]\nid = "solo"\n[[portals.servers]]\nserver_id = "tiny"\n'
+        '[settings]\nrequest_log_path = ":memory:"\n',
+        encoding="utf-8",
+    )
+    return config
 
 
 def main() -> None:
