@@ -6,37 +6,63 @@
     codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
     codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
     codemode status [--config PATH] [--json]
+    codemode status --url http://127.0.0.1:8787 [--json]    (admin token in CODEMODE_ADMIN_TOKEN)
     codemode check-config PATH
 
 Without `--config`, `serve`, `tools`, `run` and `status` use the built-in demo portal
 (`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server).
 Commands that connect print progress to stderr while the upstream servers connect.
+`status` starts its own connections to the config's upstream servers; with `--url` it asks a
+running `serve` instead (its admin API, `GET /api/portals`, with the token from
+CODEMODE_ADMIN_TOKEN). Either way its first stderr line says which it reports.
 
 Exit codes:
     0    success
-    1    the run or the tool call failed (`run`), or an unexpected error
-    2    bad usage or a bad config (every problem is printed with its key)
+    1    the run or the tool call failed (`run`), `status --url` could not get an answer from
+         the portal, or an unexpected error
+    2    bad usage or a bad config (every problem is printed with its key); `status --url`
+         without CODEMODE_ADMIN_TOKEN, or the portal refused it (wrong token, admin API off)
     3    upstream servers unavailable (`status` with a server in Error)
     130  interrupted (Ctrl-C); `serve` stopped by SIGTERM exits 0
 """
 
+# ruff: noqa: E402  (the imports after the Ctrl-C guard below)
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupted_while_importing(signum: int, frame: FrameType | None) -> None:
+    # Nothing has started yet: no upstream process, no temporary file. Say so and go.
+    os.write(2, b"codemode: interrupted\n")
+    os._exit(130)
+
+
+# Loading the engine takes a second or more. Run as the program (`python -m engine.cli`, the
+# `codemode` script), Ctrl-C meanwhile exits 130 quietly instead of a KeyboardInterrupt
+# traceback from some import; `main` installs the real handler first thing.
+if __name__ == "__main__" or os.path.basename((sys.argv or [""])[0]) == "codemode":
+    signal.signal(signal.SIGINT, _interrupted_while_importing)
+
 import argparse
+import asyncio
+import atexit
 import contextlib
+import functools
 import importlib.metadata
 import ipaddress
 import json
 import logging
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import anyio
+import httpx2
 import uvicorn
 from mcp_types import CallToolResult, TextContent, Tool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +73,7 @@ from engine.demo import demo_config
 from engine.environment import environment_problems
 from engine.gateway import Gateway
 from engine.portal import Portal
+from engine.server.admin import ADMIN_TOKEN_ENV
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
 from engine.upstream import STARTUP_STATUS
@@ -69,7 +96,7 @@ _EPILOG = """\
 exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
 3 upstream servers unavailable (status with a server in Error); 130 interrupted (Ctrl-C).
 Without --config, serve/tools/run/status use the built-in demo portal.
-Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve`."""
+Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve` (and for `status --url`)."""
 
 _CODE_TOOLS = {Surface.CODEMODE: "code", Surface.SEARCH_AND_EXECUTE: "execute"}
 
@@ -150,8 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     _surface_option(run, list(_CODE_TOOLS), Surface.CODEMODE, "code or execute tool (codemode)")
     run.add_argument("code", metavar="CODE", help="the code to run, or - to read it from stdin")
 
-    status = command("status", "connect and show each upstream server's state")
+    status = command(
+        "status",
+        "show each upstream server's state: from fresh connections to the config's servers, "
+        "or (--url) as a running serve sees them",
+    )
     _config_option(status)
+    status.add_argument(
+        "--url",
+        metavar="URL",
+        help="ask the running `codemode serve` at URL (e.g. http://127.0.0.1:8787) through its "
+        "admin API, with the token in the environment variable CODEMODE_ADMIN_TOKEN",
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
 
     check = command(
@@ -205,14 +242,50 @@ def _surface_option(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    verbose: bool = getattr(args, "verbose", False)
-    _setup_logging(verbose, args.command)
+    """Run one command and return its exit code; called as the program (`argv` None), exit.
+
+    The CLI handles SIGINT/SIGTERM from here on (see `_Stop`). As the program it keeps that
+    handler to the end and leaves by `_exit`, so a Ctrl-C during the interpreter's teardown
+    neither kills it by signal nor prints a traceback; called with `argv` (tests), the previous
+    handlers come back when it returns."""
+    stop = _Stop()
+    with stop.installed(restore=argv is not None):
+        code = _main(argv, stop)
+        if argv is None:
+            _exit(code)
+    return code
+
+
+def _exit(code: int) -> None:
+    """End the process now: atexit handlers and a flush, then no interpreter teardown.
+
+    Everything the commands open is closed when they return (upstream processes reaped, the
+    request log flushed). The teardown after that only frees memory, yet takes a second or more,
+    and once it has reset the signal handlers a Ctrl-C kills the process (exit -2)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to tell
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None, stop: _Stop) -> int:
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        verbose: bool = getattr(args, "verbose", False)
+        _setup_logging(verbose, args.command)
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
-        config = load_config(args.config, command=args.command)
-        return _run_async(_COMMANDS[args.command], config, args)
+        if args.command == "status" and args.url is not None:
+            if args.config is not None:
+                raise CliError("status takes --config or --url, not both")
+            code = _run_async(functools.partial(status_of_running_portal, args), stop)
+        else:
+            config = load_config(args.config, command=args.command)
+            run = functools.partial(_COMMANDS[args.command], config, args, stop)
+            code = _run_async(run, stop)
+        return stop.exit_code(args.command, code)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -220,11 +293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codemode: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
-        print("codemode: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        if stop.signal is None:  # not from a signal: someone raised it
+            stop.signal, stop.interrupted = signal.SIGINT, True
+        command = args.command if args is not None else ""
+        return stop.exit_code(command, EXIT_INTERRUPTED)
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
-        hint = "" if verbose else " (run with -v for details)"
+        hint = "" if getattr(args, "verbose", False) else " (run with -v for details)"
         print(f"codemode: error: {_describe(exc)}{hint}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -274,52 +349,87 @@ def load_config(path: str | None, command: str | None = None) -> Config:
 
 @dataclass
 class _Stop:
-    """Ctrl-C / SIGTERM while a command runs: the first one asks the command to stop."""
+    """Ctrl-C / SIGINT and SIGTERM for the whole life of `main`: the first one asks the command
+    to stop, wherever start-up or shutdown is.
+
+    `handle` is the process's handler from the first line of `main` to its end. Before the event
+    loop runs it raises KeyboardInterrupt (nothing is running that needs closing); while the loop
+    runs it only schedules `_deliver` on the loop, so no exception is ever raised inside asyncio
+    or a cleanup; once the command has cleaned up it only notes the signal. Every signal is
+    noted at once, so one that comes too late to be delivered still sets the exit code."""
 
     signal: int | None = None
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    scope: anyio.CancelScope | None = None
+    """Around the command, once the loop runs."""
     on_signal: Callable[[int], None] | None = None
     """Set by `serve` to stop uvicorn gracefully instead of cancelling."""
+    loop: asyncio.AbstractEventLoop | None = None
+    done: bool = False
+    interrupted: bool = False
+    """A SIGINT came (first or not): the exit is 130 even if SIGTERM began the stop."""
 
-    def request(self, signum: int) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signal is None
-        self.signal = signum if first else self.signal
+        if first:
+            self.signal = signum
+        self.interrupted = self.interrupted or signum == signal.SIGINT
+        loop = self.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed as the signal came
+                loop.call_soon_threadsafe(self._deliver, signum, first)
+        elif not self.done:
+            raise KeyboardInterrupt
+
+    def _deliver(self, signum: int, first: bool) -> None:
         if self.on_signal is not None:
             self.on_signal(signum)
-        elif first:
+        elif first and self.scope is not None:
             self.scope.cancel()
 
+    @contextlib.contextmanager
+    def installed(self, restore: bool) -> Generator[None, None, None]:
+        previous = {sig: signal.signal(sig, self.handle) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            self.done = True
+            if restore:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    def exit_code(self, command: str, code: int) -> int:
+        if self.signal is None:
+            return code
+        if command == "serve" and not self.interrupted:
+            return EXIT_OK  # stopped by SIGTERM, as a supervisor does
+        print("codemode: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Command = Callable[[Config, argparse.Namespace, _Stop], Awaitable[int]]
 
 
-def _run_async(command: Command, config: Config, args: argparse.Namespace) -> int:
+def _run_async(command: Callable[[], Awaitable[int]], stop: _Stop) -> int:
     try:
-        return anyio.run(_supervised, command, config, args)
+        return anyio.run(_supervised, command, stop)
     except BaseExceptionGroup as group:
         raise _unwrap(group) from None
 
 
-async def _supervised(command: Command, config: Config, args: argparse.Namespace) -> int:
-    stop = _Stop()
-    code = EXIT_INTERRUPTED
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_watch_signals, stop)
+async def _supervised(command: Callable[[], Awaitable[int]], stop: _Stop) -> int:
+    stop.scope = anyio.CancelScope()
+    stop.loop = asyncio.get_running_loop()
+    try:
+        if stop.signal is not None:  # came while the loop started: nothing to cancel yet
+            return EXIT_INTERRUPTED
         with stop.scope:
-            code = await command(config, args, stop)
-        tasks.cancel_scope.cancel()
-    if stop.signal is None:
-        return code
-    if args.command == "serve" and stop.signal == signal.SIGTERM:
-        return EXIT_OK
-    print("codemode: interrupted", file=sys.stderr)
-    return EXIT_INTERRUPTED
-
-
-async def _watch_signals(stop: _Stop) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            stop.request(signum)
+            return await command()
+        return EXIT_INTERRUPTED
+    finally:
+        stop.done = True
+        stop.loop = None
 
 
 # --------------------------------------------------------------------------- connecting
@@ -399,14 +509,16 @@ async def _serve_stdio(config: Config, args: argparse.Namespace) -> int:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, announce: Sequence[str]) -> None:
         super().__init__(config)
-        self.ready = anyio.Event()
+        self.announce = announce
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if self.started:
-            self.ready.set()
+        # Said only when the server really serves: a stop that came during start-up skips it.
+        if self.started and not self.should_exit:
+            for line in self.announce:
+                print(line, flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -492,7 +604,9 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                     lifespan="on",
                     # Drain requests in flight; whatever still runs after this is cut.
                     timeout_graceful_shutdown=args.grace,
-                )
+                ),
+                # Read the address now: uvicorn closes the socket as soon as it stops.
+                announce=portal_urls(gateway, sock),
             )
 
             def on_signal(signum: int) -> None:
@@ -500,15 +614,15 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: _Stop) -> 
                 app.close()
 
             stop.on_signal = on_signal
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_announce, server, gateway, sock)
+            # A stop noted while connecting skips uvicorn: started and then cancelled, it would
+            # leave its lifespan task running past the gateway.
+            if stop.signal is None:
                 try:
                     await server.serve(sockets=[sock])
                 except SystemExit:  # uvicorn exits when the app's lifespan startup fails
                     raise CliError(
                         "the HTTP app failed to start (see above)", EXIT_FAILED
                     ) from None
-                tasks.cancel_scope.cancel()
             print("stopping: closing upstream connections ...", file=sys.stderr, flush=True)
     if not server.started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
@@ -549,12 +663,6 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot listen on {host}:{port}: {reason}") from None
-
-
-async def _announce(server: _Server, gateway: Gateway, sock: socket.socket) -> None:
-    await server.ready.wait()
-    for line in portal_urls(gateway, sock):
-        print(line, flush=True)
 
 
 def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
@@ -701,15 +809,84 @@ def _error_text(error: Any) -> str:
 
 
 async def cmd_status(config: Config, args: argparse.Namespace, stop: _Stop) -> int:
+    source = args.config or "the built-in demo"
+    print(f"status from a fresh connection to the upstreams of {source}", file=sys.stderr)
     async with connected(config, sys.stderr) as gateway:
         statuses = gateway.catalog.status()
-    if args.json:
+    return _report_status(statuses, args.json)
+
+
+def _report_status(statuses: dict[str, ServerStatus], as_json: bool) -> int:
+    if as_json:
         data = {sid: s.model_dump(mode="json") for sid, s in statuses.items()}
         print(json.dumps({"servers": data}, indent=2))
     else:
         _print_status_table(statuses)
     errors = [sid for sid, s in statuses.items() if s.state is not ServerState.READY]
     return EXIT_UNAVAILABLE if errors else EXIT_OK
+
+
+STATUS_TIMEOUT_S = 10.0
+"""How long `status --url` waits for the portal to answer."""
+
+
+async def status_of_running_portal(args: argparse.Namespace) -> int:
+    """`status --url`: the servers' states as the running portal at `args.url` sees them."""
+    base = args.url.rstrip("/")
+    print(f"status of the running portal at {base}", file=sys.stderr)
+    token = os.environ.get(ADMIN_TOKEN_ENV, "").strip()
+    if not token:
+        raise CliError(
+            f"status --url needs the portal's admin token: set {ADMIN_TOKEN_ENV} to the value "
+            "the portal was started with"
+        )
+    try:
+        async with httpx2.AsyncClient(timeout=STATUS_TIMEOUT_S) as client:
+            response = await client.get(
+                f"{base}/api/portals", headers={"Authorization": f"Bearer {token}"}
+            )
+    except httpx2.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise CliError(f"cannot reach the portal at {base}: {reason}", EXIT_FAILED) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "success" not in body:
+        raise CliError(
+            f"{base} did not answer as a codemode portal (HTTP {response.status_code} on "
+            "/api/portals); is the URL the portal's base, like http://127.0.0.1:8787?",
+            EXIT_FAILED,
+        )
+    if not body["success"]:
+        errors = body.get("errors") or [{}]
+        message = errors[0].get("message", "")
+        code = EXIT_USAGE if response.status_code in (401, 403, 503) else EXIT_FAILED
+        raise CliError(
+            f"the portal at {base} refused: HTTP {response.status_code}: {message}", code
+        )
+    return _report_status(_statuses_of(body["result"]), args.json)
+
+
+def _statuses_of(portals: list[dict[str, Any]]) -> dict[str, ServerStatus]:
+    """Each server once, from the admin API's portals (a server may be in several)."""
+    statuses: dict[str, ServerStatus] = {}
+    for portal in portals:
+        for server in portal["servers"]:
+            statuses.setdefault(
+                server["id"],
+                ServerStatus(
+                    server_id=server["id"],
+                    state=server["status"],
+                    error_details=server.get("error_details"),
+                    last_synced=server.get("last_synced"),
+                    last_successful_sync=server.get("last_successful_sync"),
+                    tool_count=server["tool_count"],
+                    prompt_count=server["prompt_count"],
+                    protocol_version=server.get("protocol_version"),
+                ),
+            )
+    return statuses
 
 
 def _print_status_table(statuses: dict[str, ServerStatus]) -> None:
