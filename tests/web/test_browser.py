@@ -85,5 +85,8 @@ def test_copy_fallback_without_clipboard_api(served: Served, browsed: dict[str, 
     assert browsed["fallbackCopied"] == f"{served.base}/p/main/mcp"
 
 
-def test_no_horizontal_overflow_on_a_phone(browsed: dict[str, object]) -> None:
-    assert browsed["narrowOverflow"] is False
+@pytest.mark.parametrize("width", ["420", "380"])
+def test_no_horizontal_scrolling_on_a_phone(browsed: dict[str, object], width: str) -> None:
+    narrow = browsed["narrow"][width]  # type: ignore[index]
+    # Neither the page nor an endpoint URL or the open snippet scrolls sideways: they wrap.
+    assert narrow == {"pageOverflows": False, "scrolled": []}
