@@ -18,7 +18,8 @@ from tests.web.conftest import PORTAL_NAME, Served
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("homepage_browser.mjs")
 SCREENSHOT_ENV = "CODEMODE_HOMEPAGE_SCREENSHOT"
-"""Set to a path (e.g. docs/homepage.png) to keep the screenshot the test takes."""
+"""Set to a path to keep the screenshot the test takes (of the test portal; the README's picture
+of the demo comes from `python scripts/homepage_screenshot.py`)."""
 BROWSER_TIMEOUT_S = 120
 
 
