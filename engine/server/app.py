@@ -13,8 +13,10 @@ query string (`?optimize_context=minimize_tools|search_and_execute`,
 (portal, surface) pair has its own MCP server and session manager, so a session belongs to
 the URL it was opened with.
 
-Checks, in order: Host/Origin (DNS rebinding: localhost, configured portal hostnames and
-`public_hosts` only; 421/403), portal (404), API key when the portal has any (401 with
+Every route (homepage, `/api/*`, `/.well-known/*`, `/mcp`, and paths no route serves) first
+passes the Host/Origin check (DNS rebinding: localhost, configured portal hostnames and
+`public_hosts` only; 421/403), so no page is ever rendered for a foreign Host. Then, on
+`/mcp`: portal (404), API key when the portal has any (401 with
 `WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), surface (400), code mode allowed
 (403), body size (413, by the SDK).
 
@@ -40,10 +42,11 @@ from mcp.server.streamable_http_manager import (
 )
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.credentials import api_key_hashes
 from engine.gateway import Gateway
@@ -66,6 +69,26 @@ class Endpoint:
     manager: StreamableHTTPSessionManager
 
 
+class HostOriginCheck:
+    """ASGI middleware: refuse every HTTP request whose Host (421) or Origin (403) is not
+    allowed by `settings`, before any route sees it. Lifespan events pass through."""
+
+    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
+        self.app = app
+        self.check = TransportSecurityMiddleware(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            refusal = await self.check.validate_request(Request(scope, receive))
+            if refusal is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class PortalRouter:
     """The ASGI endpoint behind `/mcp` and `/p/{portal_id}/mcp`."""
 
@@ -79,7 +102,6 @@ class PortalRouter:
         session_idle_timeout_s: float | None,
     ) -> None:
         self.gateway = gateway
-        self.security = TransportSecurityMiddleware(security)
         self.max_body_bytes = max_body_bytes
         self.key_hashes = {pid: api_key_hashes(p.config) for pid, p in gateway.portals.items()}
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
@@ -109,11 +131,8 @@ class PortalRouter:
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Host and Origin were checked by HostOriginCheck, which wraps the whole app.
         request = Request(scope, receive)
-        refusal = await self.security.validate_request(request)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
         answer = self._route(request)
         if isinstance(answer, Response):
             await answer(scope, receive, send)
@@ -247,7 +266,7 @@ def _metadata_route(router: PortalRouter) -> BaseRoute:
 
 
 def security_settings(gateway: Gateway, public_hosts: Sequence[str]) -> TransportSecuritySettings:
-    """Hosts and origins allowed to reach `/mcp`: localhost, portal hostnames, public hosts."""
+    """Hosts and origins allowed to reach any route: localhost, portal hostnames, public hosts."""
     names = [*LOCAL_HOSTS]
     names += [p.config.hostname for p in gateway.portals.values() if p.config.hostname]
     names += list(public_hosts)
@@ -278,9 +297,10 @@ def create_app(
     `session_idle_timeout_s`: a 2025-era session with no request in flight (and no open GET
     stream) for this long is ended; None keeps sessions until the client deletes them.
     """
+    security = security_settings(gateway, public_hosts)
     router = PortalRouter(
         gateway,
-        security=security_settings(gateway, public_hosts),
+        security=security,
         max_body_bytes=max_body_bytes,
         progress_interval_s=progress_interval_s,
         session_idle_timeout_s=session_idle_timeout_s,
@@ -298,6 +318,10 @@ def create_app(
         *homepage_routes(gateway),
         *admin_routes(gateway, admin_token),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(HostOriginCheck, settings=security)],
+    )
     app.state.portal_router = router
     return app

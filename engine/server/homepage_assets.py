@@ -38,7 +38,7 @@ ul{list-style:none;margin:0;padding:0}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;
 font-size:13px}
 .copyrow code{flex:1;min-width:0;background:var(--code);border-radius:8px;padding:8px 10px;
-overflow-x:auto;white-space:nowrap}
+overflow-wrap:anywhere}
 button.copy{flex:none;border:1px solid var(--line);background:var(--card);color:var(--ink);
 border-radius:8px;padding:6px 12px;font:inherit;font-size:13px;font-weight:600;cursor:pointer;
 min-width:76px}
@@ -60,7 +60,7 @@ summary{cursor:pointer;padding:10px 0;font-weight:600}
 details p{margin:0 0 8px;font-size:14px;color:var(--muted)}
 .snippet{display:flex;gap:8px;align-items:flex-start;margin-bottom:12px}
 .snippet pre{flex:1;min-width:0;margin:0;background:var(--code);border-radius:8px;
-padding:10px 12px;overflow-x:auto}
+padding:10px 12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .server{padding:12px 0;border-top:1px solid var(--line)}
 .server:first-child{border-top:0;padding-top:0}
 .srv-head{display:flex;flex-wrap:wrap;align-items:center;gap:8px}

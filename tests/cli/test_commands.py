@@ -51,10 +51,15 @@ def test_tools_json_shows_the_demo_curation(demo_tools: dict[str, Any]) -> None:
     tools = {t["name"]: t for t in demo_tools["surfaces"]["all"]["tools"]}
     assert "time_get_current_time" in tools
     assert {"notes_add_note", "notes_search_notes", "notes_delete_note"} <= tools.keys()
-    # Alias and description override of git_log; git_reset switched off.
-    assert "git_history" in tools and "git_git_log" not in tools
+    # Server-level aliases drop mcp-server-git's own `git_` prefix: `git_status`, not
+    # `git_git_status`.
+    assert not [name for name in tools if name.startswith("git_git_")]
+    assert {"git_status", "git_diff", "git_show", "git_add", "git_commit"} <= tools.keys()
+    # Portal-level alias and description of git_log win over the server-level alias.
+    assert "git_history" in tools and "git_log" not in tools
     assert tools["git_history"]["description"].startswith("Commit history of the demo repository")
-    assert "git_git_reset" not in tools
+    # git_reset switched off.
+    assert "git_reset" not in tools
 
 
 def test_tools_table_and_single_surface_listing(empty_portal: Path) -> None:

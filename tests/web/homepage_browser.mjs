@@ -82,11 +82,19 @@ try {
   await page.locator("summary", { hasText: "Claude Desktop" }).click();
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 
-  // Narrow screens: nothing overflows horizontally.
-  await page.setViewportSize({ width: 380, height: 800 });
-  out.narrowOverflow = await page.evaluate(
-    () => document.documentElement.scrollWidth > document.documentElement.clientWidth,
-  );
+  // Narrow screens: the page does not overflow horizontally, and no endpoint URL or open
+  // snippet needs scrolling sideways (they wrap). Reports, per width, what would scroll.
+  out.narrow = {};
+  for (const width of [420, 380]) {
+    await page.setViewportSize({ width, height: 800 });
+    out.narrow[width] = await page.evaluate(() => {
+      const root = document.documentElement;
+      const scrolled = [...document.querySelectorAll(".copyrow code, details[open] pre")]
+        .filter((el) => el.scrollWidth > el.clientWidth)
+        .map((el) => el.id || el.querySelector("code")?.id || el.tagName);
+      return { pageOverflows: root.scrollWidth > root.clientWidth, scrolled };
+    });
+  }
   console.log(JSON.stringify(out));
 } finally {
   await browser.close();

@@ -18,7 +18,8 @@ from tests.web.conftest import PORTAL_NAME, Served
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("homepage_browser.mjs")
 SCREENSHOT_ENV = "CODEMODE_HOMEPAGE_SCREENSHOT"
-"""Set to a path (e.g. docs/homepage.png) to keep the screenshot the test takes."""
+"""Set to a path to keep the screenshot the test takes (of the test portal; the README's picture
+of the demo comes from `python scripts/homepage_screenshot.py`)."""
 BROWSER_TIMEOUT_S = 120
 
 
@@ -85,5 +86,8 @@ def test_copy_fallback_without_clipboard_api(served: Served, browsed: dict[str, 
     assert browsed["fallbackCopied"] == f"{served.base}/p/main/mcp"
 
 
-def test_no_horizontal_overflow_on_a_phone(browsed: dict[str, object]) -> None:
-    assert browsed["narrowOverflow"] is False
+@pytest.mark.parametrize("width", ["420", "380"])
+def test_no_horizontal_scrolling_on_a_phone(browsed: dict[str, object], width: str) -> None:
+    narrow = browsed["narrow"][width]  # type: ignore[index]
+    # Neither the page nor an endpoint URL or the open snippet scrolls sideways: they wrap.
+    assert narrow == {"pageOverflows": False, "scrolled": []}
