@@ -27,7 +27,6 @@ none configured the list is empty and clients fall back to the API key they were
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -48,7 +47,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.credentials import api_key_hashes
+from engine.credentials import api_key_hashes, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import admin_routes
@@ -199,7 +198,7 @@ class PortalRouter:
             return None
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and key.strip():
-            digest = hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
+            digest = hash_api_key(key.strip())
             # Compare against every hash so the time taken does not say which one matched.
             matched = [h for h in sorted(hashes) if hmac.compare_digest(digest, h)]
             if matched:

@@ -12,8 +12,8 @@ import re
 import httpx2
 import pytest
 
-from engine.app import create_app
 from engine.gateway import Gateway
+from engine.server.app import create_app
 from tests.web.conftest import ADMIN_TOKEN, Served
 
 _PARAMS = {"portal_id": "main", "server_id": "time", "resource": "mcp"}
