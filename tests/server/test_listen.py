@@ -1,6 +1,6 @@
 import socket
 
-from engine.cli import listen
+from engine.server.serve import listen
 
 
 def test_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:

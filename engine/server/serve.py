@@ -1,0 +1,197 @@
+"""Serving a gateway's portals over HTTP: the listening socket, uvicorn, and a stop that
+drains.
+
+`listen` binds up front, so a busy port is one clear error before any upstream starts.
+`serve_http` runs uvicorn on that socket until the `Stop` of the process fires: then it stops
+accepting, ends standing notification streams (`CloseStreams`), lets requests in flight
+finish for the grace period and cuts the rest; a second Ctrl-C cuts them at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import signal
+import socket
+from collections.abc import Callable, Generator, Sequence
+
+import anyio
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.gateway import Gateway
+from engine.server.app import create_app
+from engine.server.signals import Stop
+
+
+class ServeError(Exception):
+    """The HTTP server could not start; the message says why."""
+
+
+class ListenError(ServeError):
+    """The address cannot be listened on (in use, not an address of this host, ...)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front so a busy port is one clear error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        # Name the protocol: asyncio sets TCP_NODELAY only on sockets whose `proto` says TCP, and
+        # `socket.create_server` leaves it 0, which costs every response ~40 ms (Nagle + ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address[:2] if family == socket.AF_INET else address)
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: may resolve anywhere
+
+
+def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
+    """Where each portal is served, as lines for a person (read before uvicorn runs: it
+    closes the socket as soon as it stops)."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines = [f"codemode is serving on {base}/ (Ctrl-C to stop)"]
+    single = len(gateway.portals) == 1
+    for portal in gateway.portals.values():
+        # Plain /mcp on localhost serves the only portal; /p/<id>/mcp names one of several.
+        url = f"{base}/mcp" if single else f"{base}/p/{portal.id}/mcp"
+        name = portal.config.name or portal.id
+        lines.append(f"portal {portal.id} ({name}): {url}")
+        lines.append(f"  code mode: {url}?codemode=search_and_execute")
+        if portal.config.hostname:
+            lines.append(f"  also on: http://{portal.config.hostname}/mcp")
+    return lines
+
+
+async def serve_http(
+    gateway: Gateway,
+    sock: socket.socket,
+    stop: Stop,
+    *,
+    admin_token: str | None,
+    public_hosts: Sequence[str],
+    grace_s: float,
+    verbose: bool = False,
+    on_serving: Callable[[], None] = lambda: None,
+) -> bool:
+    """Serve `gateway`'s portals on `sock` until `stop` fires; whether uvicorn started.
+
+    `on_serving` is called once the server accepts connections (not when a stop came during
+    start-up). The caller owns the gateway and the socket.
+
+    Raises:
+        ServeError: the app's start-up failed.
+    """
+    app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_level="debug" if verbose else "warning",
+            access_log=verbose,
+            lifespan="on",
+            # Drain requests in flight; whatever still runs after this is cut.
+            timeout_graceful_shutdown=grace_s,  # type: ignore[arg-type]  # a float works: it is a wait timeout
+        ),
+        on_serving,
+    )
+
+    def on_signal(signum: int) -> None:
+        if server.should_exit and signum == signal.SIGINT:
+            server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+        server.should_exit = True
+        app.close()
+
+    stop.on_signal = on_signal
+    # A stop noted while connecting skips uvicorn: started and then cancelled, it would leave
+    # its lifespan task running past the gateway.
+    if stop.signal is None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit:  # uvicorn exits when the app's lifespan startup fails
+            raise ServeError("the HTTP app failed to start (see above)") from None
+    return server.started
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_serving: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_serving = on_serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # Said only when the server really serves: a stop that came during start-up skips it.
+        if self.started and not self.should_exit:
+            self.on_serving()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The process's `Stop` owns SIGINT/SIGTERM: it stops uvicorn, then the caller closes
+        # the gateway, which reaps the upstream child processes. uvicorn's own capture would
+        # re-raise the signal afterwards.
+        yield
+
+
+class CloseStreams:
+    """ASGI wrapper that ends standing GET streams on `/mcp` when shutdown starts.
+
+    A 2025-era client keeps a GET open for server-to-client notifications; it never ends on
+    its own, so it would hold the drain of real requests for the whole grace period. Clients
+    treat its end as a reconnect hint, and there is nothing left to reconnect to."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.scopes: set[anyio.CancelScope] = set()
+        self.closing = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"][-4:] != "/mcp":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, finished
+            started = started or message["type"] == "http.response.start"
+            body = message["type"] == "http.response.body"
+            finished = finished or (body and not message.get("more_body", False))
+            await send(message)
+
+        with anyio.CancelScope() as cancel:
+            self.scopes.add(cancel)
+            if self.closing:
+                cancel.cancel()
+            try:
+                await self.app(scope, receive, tracked)
+            finally:
+                self.scopes.discard(cancel)
+        if not cancel.cancelled_caught:
+            return
+        if not started:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+        if not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def close(self) -> None:
+        self.closing = True
+        for scope in list(self.scopes):
+            scope.cancel()
