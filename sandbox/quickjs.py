@@ -8,8 +8,9 @@ the caller frees the ref-counted ones it owns. An instance that trapped is never
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import wasmtime
 
@@ -62,6 +63,19 @@ def int_of(value: int) -> int:
     return low - (1 << 32) if low & 0x80000000 else low
 
 
+class MemoryUsage(NamedTuple):
+    """From QuickJS's `JSMemoryUsage` (26 int64 fields; these are its 4th, 1st, 2nd and 10th)."""
+
+    malloc_count: int
+    """Live allocations of the runtime: every value still referenced holds at least one."""
+    malloc_size: int
+    malloc_limit: int
+    objects: int
+
+
+_USAGE_BYTES = 26 * 8
+
+
 class Interrupted(Exception):
     """The epoch callback stopped wasm execution (deadline, CPU budget or cancellation)."""
 
@@ -85,6 +99,7 @@ class QuickJS:
         linker.define_wasi()
         instance = linker.instantiate(self.store, wasm.module)
         exports = instance.exports(self.store)
+        self._exports = exports
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
@@ -252,6 +267,25 @@ class QuickJS:
         if tag_of(value) < 0 and not self.closed:
             # Guarded: freeing a large object graph runs long enough for a stop to land in it.
             self.guarded("JS_FreeValue", self.ctx, value)
+
+    def memory_usage(self) -> MemoryUsage:
+        """What the QuickJS heap holds after a full GC (a diagnostic: a few ms, off hot paths)."""
+        for name in ("JS_RunGC", "JS_ComputeMemoryUsage"):
+            if name not in self.fn:
+                self.fn[name] = bind(self.store, _func(self._exports, name))
+        self.guarded("JS_RunGC", self.rt)
+        at = self.fn["malloc"](_USAGE_BYTES)  # the C allocator: not counted in QuickJS's heap
+        if not at:
+            raise MemoryError("sandbox could not allocate a memory-usage record")
+        try:
+            self.guarded("JS_ComputeMemoryUsage", self.rt, at)
+            fields = struct.unpack("<26q", self.read(at, _USAGE_BYTES))
+        finally:
+            if not self.closed:
+                self.fn["free"](at)
+        return MemoryUsage(
+            malloc_count=fields[3], malloc_size=fields[0], malloc_limit=fields[1], objects=fields[9]
+        )
 
     def take_exception(self) -> int:
         return self.fn["JS_GetException"](self.ctx)
