@@ -23,8 +23,6 @@ EVAL_GLOBAL = 0
 EVAL_ASYNC = 1 << 7
 """Top-level `await` allowed; the eval returns a Promise of `{value: <completion value>}`."""
 
-ERROR_FIELDS = ("name", "message", "stack")
-
 TAG_EXCEPTION = 6
 TAG_INT = 0
 # quickjs-ng: values with a negative tag (objects, strings, ...) hold a reference to free.

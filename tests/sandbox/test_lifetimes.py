@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
+import sandbox.guest as guest_module
 from sandbox import ErrorKind, Limits
 from sandbox.drive import Driver, Mailbox, Step
 from sandbox.guest import Guest
-from sandbox.quickjs import EVAL_GLOBAL, TAG_EXCEPTION, TAG_INT, Owned, QuickJS, int_of
+from sandbox.quickjs import EVAL_GLOBAL, TAG_EXCEPTION, TAG_INT, Owned, QuickJS, Trapped, int_of
 from sandbox.wasm import shared_module
 
 LIMITS = Limits(timeout_s=10, cpu_s=2)
@@ -139,3 +141,18 @@ def test_exception_info_is_total_and_leaves_nothing_behind(
     assert live(js) == before
     with js.take_exception() as pending:  # no exception was left pending
         assert pending.tag == TAG_UNINITIALIZED
+
+
+def test_a_guest_whose_prelude_fails_closes_its_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[QuickJS] = []
+    real = guest_module.QuickJS
+
+    def tracking(*args: Any, **kw: Any) -> QuickJS:
+        made.append(real(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(guest_module, "QuickJS", tracking)
+    monkeypatch.setattr(guest_module, "_PRELUDE", "throw new RangeError('no bridge')")
+    with pytest.raises(Trapped, match=r"RangeError.*no bridge"):
+        Guest(shared_module(), LIMITS)
+    assert made[0].closed
