@@ -22,7 +22,7 @@ from sandbox import report
 from sandbox.errors import SandboxError
 from sandbox.guest import Guest
 from sandbox.limits import Limits
-from sandbox.quickjs import EVAL_ASYNC, EVAL_GLOBAL, TAG_EXCEPTION, Interrupted, Trapped, tag_of
+from sandbox.quickjs import EVAL_ASYNC, EVAL_GLOBAL, TAG_EXCEPTION, Interrupted, Trapped
 from sandbox.result import LogEntry
 from sandbox.shape import AGENT_FILE, Prepared, as_function_body, as_script, needs_function_body
 
@@ -177,42 +177,31 @@ class Driver:
             self._guest.close()
 
     def _start(self) -> bool:
+        js = self.guest.js
         self.guest.configure(self.names, self.limits, self.unknown_hint)
         prepared = as_script(self.code)
         self.first_instruction_at = time.perf_counter()
-        promise = self.guest.js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL | EVAL_ASYNC)
-        if tag_of(promise) == TAG_EXCEPTION:
-            info = self._exception_info()
-            if info.get("name") == "SyntaxError" and needs_function_body(str(info["message"])):
+        promise = js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL | EVAL_ASYNC)
+        if promise.tag == TAG_EXCEPTION:
+            info = js.exception_info()
+            if info.get("name") == "SyntaxError" and needs_function_body(info.get("message", "")):
                 prepared = as_function_body(self.code)
-                promise = self.guest.js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL)
-                if tag_of(promise) == TAG_EXCEPTION:
-                    info = self._exception_info()
-                    return self._eval_failed(info, prepared)
+                promise = js.eval(prepared.source, AGENT_FILE, EVAL_GLOBAL)
+                if promise.tag == TAG_EXCEPTION:
+                    return self._eval_failed(js.exception_info(), prepared)
             else:
                 return self._eval_failed(info, prepared)
         self.prepared = prepared
-        try:
-            self.guest.start(promise, int(prepared.mode))
-        finally:
-            self.guest.js.free(promise)
+        with promise:
+            self.guest.start(promise.value, int(prepared.mode))
         return True
 
-    def _eval_failed(self, info: dict[str, Any], prepared: Prepared) -> bool:
+    def _eval_failed(self, info: dict[str, str], prepared: Prepared) -> bool:
         if info.get("name") == "SyntaxError":
             self.error = report.syntax_error(info, prepared)
         else:  # a synchronous throw while the script body ran
             self.error = report.thrown_error(info, prepared, self.limits)
         return False
-
-    def _exception_info(self) -> dict[str, Any]:
-        js = self.guest.js
-        exc = js.take_exception()
-        try:
-            info = {name: js.to_str(js.get(exc, name)) for name in ("name", "message", "stack")}
-        finally:
-            js.free(exc)
-        return info
 
     def _rounds(self) -> Step:
         while True:

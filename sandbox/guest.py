@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import NoReturn
 
 from sandbox.limits import Limits
 from sandbox.quickjs import (
     EVAL_GLOBAL,
     TAG_EXCEPTION,
     TAG_INT,
+    Owned,
     QuickJS,
     Trapped,
     int_of,
-    tag_of,
 )
 from sandbox.wasm import WasmModule
 
@@ -30,22 +31,26 @@ class Guest:
         self.js = QuickJS(
             wasm, memory_limit=limits.memory_bytes, store_memory_limit=limits.store_memory_bytes
         )
-        bridge = self.js.eval(_PRELUDE, _PRELUDE_FILE, EVAL_GLOBAL)
-        if tag_of(bridge) == TAG_EXCEPTION:
-            raise Trapped("the sandbox prelude failed to evaluate")
-        self.configure_fn = self.js.get(bridge, "configure")
-        self.start_fn = self.js.get(bridge, "start")
-        self.collect_fn = self.js.get(bridge, "collect")
-        self.settle_fn = self.js.get(bridge, "settle")
-        attach = self.js.get(bridge, "attach")
-        self.js.free(bridge)
-        self.wire = self.js.fn["malloc"](2 * WIRE_UNITS)
-        window = self.js.new_array_buffer(self.wire, 2 * WIRE_UNITS)
         try:
-            self._expect_ok(self.js.call(attach, window))
-        finally:
-            self.js.free(window)
-            self.js.free(attach)
+            self._load_prelude()
+        except BaseException:
+            self.js.close()
+            raise
+
+    def _load_prelude(self) -> None:
+        js = self.js
+        with js.eval(_PRELUDE, _PRELUDE_FILE, EVAL_GLOBAL) as bridge:
+            if bridge.tag == TAG_EXCEPTION:
+                raise Trapped(f"the sandbox prelude failed to evaluate: {js.exception_info()}")
+            # Held for the instance's life: dropped with its store, never freed one by one.
+            self.configure_fn = js.get(bridge.value, "configure").take()
+            self.start_fn = js.get(bridge.value, "start").take()
+            self.collect_fn = js.get(bridge.value, "collect").take()
+            self.settle_fn = js.get(bridge.value, "settle").take()
+            attach = js.get(bridge.value, "attach")
+        self.wire = js.fn["malloc"](2 * WIRE_UNITS)
+        with attach, js.new_array_buffer(self.wire, 2 * WIRE_UNITS) as window:
+            self._expect_ok(js.call(attach.value, window.value))
 
     def configure(self, names: list[str], limits: Limits, unknown_hint: str = "") -> None:
         settings = {
@@ -55,31 +60,26 @@ class Guest:
             "maxResultBytes": limits.max_result_bytes,
             "maxLogBytes": limits.max_log_bytes,
         }
-        a = self.js.new_string(json.dumps(names))
-        b = self.js.new_string(json.dumps(settings))
-        try:
-            self._expect_ok(self.js.call(self.configure_fn, a, b))
-        finally:
-            self.js.free(a)
-            self.js.free(b)
+        names_json = self.js.new_string(json.dumps(names))
+        with names_json, self.js.new_string(json.dumps(settings)) as settings_json:
+            self._expect_ok(self.js.call(self.configure_fn, names_json.value, settings_json.value))
 
     def start(self, promise: int, mode: int) -> None:
+        """Run the agent's `promise` (borrowed) in `mode` (a `Mode`)."""
         self._expect_ok(self.js.call(self.start_fn, promise, mode))
 
     def collect(self) -> str | None:
         """JSON of new calls, logs and the outcome; None when nothing is new."""
-        out = self.js.call(self.collect_fn)
-        if tag_of(out) == TAG_INT:
-            units = int_of(out)
-            if not 0 <= units <= WIRE_UNITS:
-                raise Trapped(f"the bridge reported {units} units on a {WIRE_UNITS}-unit wire")
-            return self.js.read_utf16(self.wire, units) if units else None
-        if tag_of(out) == TAG_EXCEPTION:
-            self._expect_ok(out)
-        try:  # too big for the wire: a string (flat or rope)
-            return self.js.to_str(out)
-        finally:
-            self.js.free(out)
+        with self.js.call(self.collect_fn) as out:
+            tag = out.tag
+            if tag == TAG_INT:
+                units = int_of(out.value)
+                if not 0 <= units <= WIRE_UNITS:
+                    raise Trapped(f"the bridge reported {units} units on a {WIRE_UNITS}-unit wire")
+                return self.js.read_utf16(self.wire, units) if units else None
+            if tag == TAG_EXCEPTION:
+                self._raise_pending()
+            return self.js.to_str(out.value)  # too big for the wire: a string (flat or rope)
 
     def settle(self, batch_json: str) -> None:
         # Astral characters take two UTF-16 units: measure the encoding, not the characters.
@@ -89,21 +89,20 @@ class Guest:
                 units = self.js.write_units(self.wire, encoded)
                 self._expect_ok(self.js.call(self.settle_fn, units))
                 return
-        arg = self.js.new_string(batch_json)
-        try:
-            self._expect_ok(self.js.call(self.settle_fn, arg))
-        finally:
-            self.js.free(arg)
+        with self.js.new_string(batch_json) as arg:
+            self._expect_ok(self.js.call(self.settle_fn, arg.value))
 
-    def _expect_ok(self, value: int) -> None:
+    def _expect_ok(self, result: Owned) -> None:
         """Bridge functions only fail when the heap is exhausted (or the agent broke JSON.parse
         inputs we produced, which cannot happen): surface it as a trap of the instance."""
-        if tag_of(value) == TAG_EXCEPTION:
-            exc = self.js.take_exception()
-            text = self.js.to_str(exc)
-            self.js.free(exc)
-            raise Trapped(f"bridge failure: {text}")
-        self.js.free(value)
+        with result:
+            if result.tag == TAG_EXCEPTION:
+                self._raise_pending()
+
+    def _raise_pending(self) -> NoReturn:
+        with self.js.take_exception() as exc:
+            text = self.js.to_str(exc.value)
+        raise Trapped(f"bridge failure: {text}")
 
     def close(self) -> None:
         self.js.close()

@@ -1,15 +1,17 @@
 """One QuickJS runtime + context inside its own wasmtime Store: the unit of isolation.
 
 Lifetimes are explicit (after quickjs-rs): a `QuickJS` owns its Store, linear memory, runtime
-and context; `close()` drops all of them at once. Values are raw NaN-boxed `JSValue`s (ints);
-the caller frees the ref-counted ones it owns. An instance that trapped is never used again.
+and context; `close()` drops all of them at once. Values are NaN-boxed `JSValue`s: a method that
+creates one returns an `Owned` (the reference is the caller's, freed exactly once); a parameter
+typed `int` only borrows. An instance that trapped is never used again.
 """
 
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import wasmtime
 
@@ -62,6 +64,69 @@ def int_of(value: int) -> int:
     return low - (1 << 32) if low & 0x80000000 else low
 
 
+class MemoryUsage(NamedTuple):
+    """From QuickJS's `JSMemoryUsage` (26 int64 fields; these are its 4th, 1st, 2nd and 10th)."""
+
+    malloc_count: int
+    """Live allocations of the runtime: every value still referenced holds at least one."""
+    malloc_size: int
+    malloc_limit: int
+    objects: int
+
+
+_USAGE_BYTES = 26 * 8
+
+
+class Owned:
+    """One reference to a JSValue, freed exactly once (after quickjs-rs's handles).
+
+    Free it by leaving a `with` block, by `free()` (idempotent, so `ExitStack.callback(v.free)`
+    works too), or hand it on with `take()`: the raw value is then the taker's to free, or to keep
+    for the instance's life. Values that hold no reference (ints, undefined, the exception
+    marker) cost nothing to free. Nothing is freed in a closed instance, whose store already
+    dropped every value. Unfreed handles are not freed by the garbage collector: that would call
+    into wasm from whatever thread collects.
+    """
+
+    __slots__ = ("_js", "_value")
+
+    def __init__(self, js: QuickJS, value: int) -> None:
+        self._js = js
+        self._value: int | None = value
+
+    @property
+    def value(self) -> int:
+        """The raw value, borrowed: valid until this handle is freed."""
+        if self._value is None:
+            raise ValueError("this JS value was already freed or taken")
+        return self._value
+
+    @property
+    def tag(self) -> int:
+        return tag_of(self.value)
+
+    def take(self) -> int:
+        """Transfer the reference to the caller: this handle will not free it."""
+        value = self.value
+        self._value = None
+        return value
+
+    def free(self) -> None:
+        value, self._value = self._value, None
+        if value is not None:
+            self._js.free(value)
+
+    def __enter__(self) -> Owned:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.free()
+
+    def __repr__(self) -> str:
+        state = "freed" if self._value is None else f"tag {tag_of(self._value)}"
+        return f"<Owned JSValue, {state}>"
+
+
 class Interrupted(Exception):
     """The epoch callback stopped wasm execution (deadline, CPU budget or cancellation)."""
 
@@ -85,6 +150,7 @@ class QuickJS:
         linker.define_wasi()
         instance = linker.instantiate(self.store, wasm.module)
         exports = instance.exports(self.store)
+        self._exports = exports
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
@@ -209,7 +275,7 @@ class QuickJS:
 
     # -- values -------------------------------------------------------------------------------
 
-    def eval(self, source: str, filename: str, flags: int = EVAL_GLOBAL) -> int:
+    def eval(self, source: str, filename: str, flags: int = EVAL_GLOBAL) -> Owned:
         data = source.encode("utf-8", "surrogatepass")
         name_at = self.fn["malloc"](len(filename) + 1)
         ctypes.memmove(
@@ -217,44 +283,82 @@ class QuickJS:
         )
         src = self.write(data)
         try:
-            return self.guarded("JS_Eval", self.ctx, src, len(data), name_at, flags)
+            return Owned(self, self.guarded("JS_Eval", self.ctx, src, len(data), name_at, flags))
         finally:
             if not self.closed:
                 self.fn["free"](name_at)
 
-    def call(self, func: int, *args: int) -> int:
+    def call(self, func: int, *args: int) -> Owned:
         argv = self.scratch + _ARGV
         for i, arg in enumerate(args):
             ctypes.c_int64.from_address(self._at(argv + 8 * i, 8)).value = arg
-        return self.guarded("JS_Call", self.ctx, func, _UNDEFINED, len(args), argv)
+        return Owned(self, self.guarded("JS_Call", self.ctx, func, _UNDEFINED, len(args), argv))
 
-    def new_string(self, text: str) -> int:
+    def new_string(self, text: str) -> Owned:
         data = text.encode("utf-8", "surrogatepass")
-        return self.guarded("JS_NewStringLen", self.ctx, self.write(data), len(data))
+        return Owned(self, self.guarded("JS_NewStringLen", self.ctx, self.write(data), len(data)))
 
     def to_str(self, value: int) -> str:
         address = self.guarded("JS_ToCStringLen2", self.ctx, self.scratch, value, 0)
         if not address:
             raise Trapped("could not convert a value to a string (out of memory)")
-        text = self.read(address, self._read_u32(self.scratch)).decode("utf-8", "replace")
-        self.fn["JS_FreeCString"](self.ctx, address)
-        return text
+        try:
+            return self.read(address, self._read_u32(self.scratch)).decode("utf-8", "replace")
+        finally:
+            if not self.closed:
+                self.fn["JS_FreeCString"](self.ctx, address)
 
-    def new_array_buffer(self, address: int, size: int) -> int:
+    def new_array_buffer(self, address: int, size: int) -> Owned:
         """An ArrayBuffer over our own allocation (no free function: we own the memory)."""
-        return self.guarded("JS_NewArrayBuffer", self.ctx, address, size, 0, 0, 0)
+        return Owned(self, self.guarded("JS_NewArrayBuffer", self.ctx, address, size, 0, 0, 0))
 
-    def get(self, obj: int, prop: str) -> int:
+    def get(self, obj: int, prop: str) -> Owned:
         at = self.write(prop.encode())
-        return self.guarded("JS_GetPropertyStr", self.ctx, obj, at)
+        return Owned(self, self.guarded("JS_GetPropertyStr", self.ctx, obj, at))
 
     def free(self, value: int) -> None:
+        """Drop one reference; prefer `Owned`, which calls this exactly once."""
         if tag_of(value) < 0 and not self.closed:
             # Guarded: freeing a large object graph runs long enough for a stop to land in it.
             self.guarded("JS_FreeValue", self.ctx, value)
 
-    def take_exception(self) -> int:
-        return self.fn["JS_GetException"](self.ctx)
+    def take_exception(self) -> Owned:
+        """The pending exception (and none is pending afterwards)."""
+        return Owned(self, self.fn["JS_GetException"](self.ctx))
+
+    def exception_info(
+        self, names: tuple[str, ...] = ("name", "message", "stack")
+    ) -> dict[str, str]:
+        """Take the pending exception and read `names` off it as strings. A property that is
+        undefined, or whose getter throws, is left out (its exception is taken and dropped)."""
+        info: dict[str, str] = {}
+        with self.take_exception() as exc:
+            for name in names:
+                with self.get(exc.value, name) as prop:
+                    if prop.tag == TAG_EXCEPTION:
+                        self.take_exception().free()
+                    elif prop.value != _UNDEFINED:
+                        info[name] = self.to_str(prop.value)
+        return info
+
+    def memory_usage(self) -> MemoryUsage:
+        """What the QuickJS heap holds after a full GC (a diagnostic: a few ms, off hot paths)."""
+        for name in ("JS_RunGC", "JS_ComputeMemoryUsage"):
+            if name not in self.fn:
+                self.fn[name] = bind(self.store, _func(self._exports, name))
+        self.guarded("JS_RunGC", self.rt)
+        at = self.fn["malloc"](_USAGE_BYTES)  # the C allocator: not counted in QuickJS's heap
+        if not at:
+            raise MemoryError("sandbox could not allocate a memory-usage record")
+        try:
+            self.guarded("JS_ComputeMemoryUsage", self.rt, at)
+            fields = struct.unpack("<26q", self.read(at, _USAGE_BYTES))
+        finally:
+            if not self.closed:
+                self.fn["free"](at)
+        return MemoryUsage(
+            malloc_count=fields[3], malloc_size=fields[0], malloc_limit=fields[1], objects=fields[9]
+        )
 
     def run_jobs(self) -> None:
         """Run pending promise jobs until none is left."""
@@ -268,10 +372,10 @@ class QuickJS:
         self._after_call(None)
 
     def close(self) -> None:
-        """Drop the store: its linear memory, runtime and context go with it."""
+        """Drop the store: its linear memory, runtime, context and values go with it. Idempotent."""
         self.closed = True
         self.fn = {}
-        del self.store
+        self.__dict__.pop("store", None)
 
 
 def _func(exports: Any, name: str) -> wasmtime.Func:

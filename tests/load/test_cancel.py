@@ -20,7 +20,7 @@ def test_a_stop_during_free_is_an_interruption() -> None:
         js.should_stop = lambda: "cancelled"  # as the run's cancellation sets it
         # Freeing a million objects spans many epoch ticks: one of them stops it.
         with pytest.raises(Interrupted, match="cancelled"):
-            js.free(value)
+            value.free()
     finally:
         js.close()
 
@@ -28,7 +28,7 @@ def test_a_stop_during_free_is_an_interruption() -> None:
 def test_without_a_stop_free_completes() -> None:
     js = QuickJS(shared_module(), memory_limit=512 * MiB, store_memory_limit=1024 * MiB)
     try:
-        js.free(js.eval(BIG, "big.js"))
+        js.eval(BIG, "big.js").free()
         assert not js.closed
     except wasmtime.WasmtimeError as exc:  # pragma: no cover - the failure we guard against
         pytest.fail(f"free failed: {exc}")
