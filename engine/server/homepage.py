@@ -11,6 +11,8 @@ or the request is ever marked safe. The stylesheet and script are files under `/
 from __future__ import annotations
 
 import hashlib
+import os
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +85,11 @@ class _StaticFiles(StaticFiles):
         return f"{STATIC_PREFIX}/{name}?v={self.versions[name]}"
 
     def file_response(
-        self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200
+        self,
+        full_path: str | PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         version = self.versions.get(Path(full_path).name)
