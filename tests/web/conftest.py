@@ -131,6 +131,15 @@ def _settled(gateway: Gateway) -> bool:
     return all(s.state.value != "Waiting" for s in gateway.catalog.status().values())
 
 
+@contextmanager
+def serve_config(portal: BlockingPortal, config: Config) -> Iterator[Served]:
+    """A gateway for `config`, its upstreams settled, served (without an admin token)."""
+    with portal.wrap_async_context_manager(Gateway(config)) as gw:
+        portal.call(_poll, lambda: _settled(gw), "upstreams to settle")
+        with _serving(portal, _app(gw, None)) as base:
+            yield Served(base, gw, portal)
+
+
 @pytest.fixture(scope="session")
 def blocking_portal() -> Iterator[BlockingPortal]:
     with start_blocking_portal("asyncio") as portal:

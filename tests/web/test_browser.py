@@ -4,53 +4,24 @@ buttons put the URL on the clipboard (async clipboard API and the execCommand fa
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.upstreams.harness import REPO
+from tests.web.browser import run_browser_script
 from tests.web.conftest import PORTAL_NAME, Served
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCRIPT = Path(__file__).with_name("homepage_browser.mjs")
 SCREENSHOT_ENV = "CODEMODE_HOMEPAGE_SCREENSHOT"
 """Set to a path to keep the screenshot the test takes (of the test portal; the README's picture
 of the demo comes from `python scripts/homepage_screenshot.py`)."""
-BROWSER_TIMEOUT_S = 120
-
-
-def _missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found (apt-get install -y chromium)"
-    if not (REPO / "node_modules" / "playwright-core").is_dir():
-        return "node_modules/playwright-core not installed (npm install)"
-    if shutil.which("node") is None:
-        return "node not found"
-    return None
 
 
 @pytest.fixture(scope="module")
 def browsed(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    missing = _missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {missing}")
-        pytest.skip(missing)
     shot = os.environ.get(SCREENSHOT_ENV) or str(tmp_path_factory.mktemp("shot") / "home.png")
-    done = subprocess.run(
-        ["node", str(SCRIPT), served.base + "/", shot],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=BROWSER_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, object] = run_browser_script(SCRIPT, served.base + "/", shot)
     result["screenshot"] = shot
     return result
 

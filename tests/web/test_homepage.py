@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
 
@@ -17,14 +15,31 @@ def _get(url: str, **headers: str) -> httpx2.Response:
     return httpx2.get(url, headers=headers, timeout=10)
 
 
+def _text(pattern: str, page: str) -> str:
+    """The text of the first match of `pattern`'s group, unescaped as a browser would."""
+    match = re.search(pattern, page, re.S)
+    assert match is not None, pattern
+    return html.unescape(match.group(1))
+
+
+def _server(page: str, server_id: str) -> tuple[str, str]:
+    """The state and inner HTML of the upstream server's list item."""
+    match = re.search(
+        rf'<li class="server" data-server="{server_id}" data-state="(\w+)">(.*?)</li>', page, re.S
+    )
+    assert match is not None, server_id
+    return match.group(1), match.group(2)
+
+
 def test_root_shows_portal_surfaces_and_server_states(served: Served) -> None:
     response = _get(served.base + "/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
-    assert f'<h1 id="portal-name">{html.escape(PORTAL_NAME)}</h1>' in page
-    assert f'<p class="lead">{html.escape(DESCRIPTION)}</p>' in page
-    assert "<timezone>" not in page
+    assert _text(r'<h1 id="portal-name">(.*?)</h1>', page) == PORTAL_NAME
+    assert _text(r'<p class="lead">(.*?)</p>', page) == DESCRIPTION
+    for raw in ("<clocks>", "<timezone>", '"now"'):
+        assert raw not in page
     # Two portals and no hostname match: the URLs name the portal by path.
     mcp = f"{served.base}/p/main/mcp"
     for suffix in (
@@ -34,9 +49,10 @@ def test_root_shows_portal_surfaces_and_server_states(served: Served) -> None:
         "?codemode=search_and_execute",
     ):
         assert f">{mcp}{suffix}</code>" in page
-    assert re.search(r'data-server="time" data-state="Ready".*?2 tools', page)
-    error = re.search(r'data-server="down" data-state="Error".*?<p class="cause">(.*?)</p>', page)
-    assert error is not None and error.group(1)
+    state, item = _server(page, "time")
+    assert state == "Ready" and '<span class="srv-meta">2 tools</span>' in item
+    state, item = _server(page, "down")
+    assert state == "Error" and _text(r'<p class="cause">(.*?)</p>', item)
     for client in ("Claude Desktop", "Claude Code", "Cursor", "Windsurf", "VS Code", "OpenCode"):
         assert f"<summary>{client}</summary>" in page
     assert "mcp-remote@latest" in page
@@ -46,7 +62,8 @@ def test_root_shows_portal_surfaces_and_server_states(served: Served) -> None:
         in page
     )
     # A URL with a query is quoted for the shell when the picker selects it.
-    assert f'data-shell="&#x27;{mcp}?codemode=search_and_execute&#x27;"' in page
+    shell = _text(r'value="codemode"[^>]* data-shell="([^"]*)"', page)
+    assert shell == f"'{mcp}?codemode=search_and_execute'"
 
 
 def test_nothing_secret_on_the_page(served: Served) -> None:
@@ -74,31 +91,66 @@ def test_portal_by_path_and_unknown_portal(served: Served) -> None:
     assert f">{served.base}/p/private/mcp?optimize_context=minimize_tools</code>" in page
     missing = _get(served.base + "/p/nope/")
     assert missing.status_code == 404
-    assert "No portal &#x27;nope&#x27; here (portals: main, private)." in missing.text
+    assert "No portal 'nope' here (portals: main, private)." in html.unescape(missing.text)
     other = _get(served.base + "/p/main/", host="private.example.test")
     assert other.status_code == 404
 
 
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+def _policy(response: httpx2.Response) -> dict[str, str]:
+    parts = response.headers["content-security-policy"].split("; ")
+    return dict([*part.split(" ", 1), ""][:2] for part in parts)
 
 
-def test_csp_allows_exactly_the_inline_blocks_of_the_page(served: Served) -> None:
+def test_csp_allows_only_the_page_s_own_files(served: Served) -> None:
     response = _get(served.base + "/")
-    policy = dict(
-        [*part.split(" ", 1), ""][:2]
-        for part in response.headers["content-security-policy"].split("; ")
-    )
-    assert policy["default-src"] == "'none'"
-    styles = re.findall(r"<style>(.*?)</style>", response.text, re.S)
-    scripts = re.findall(r"<script>(.*?)</script>", response.text, re.S)
-    assert len(styles) == 1 and len(scripts) == 1
-    assert policy["style-src"] == _csp_hash(styles[0])
-    assert policy["script-src"] == _csp_hash(scripts[0])
-    assert "unsafe" not in response.headers["content-security-policy"]
-    # No external asset and no inline handler or style attribute the policy would block.
-    assert not re.search(r"\s(src|onclick|onload|style)=", response.text)
-    assert "http-equiv" not in response.text
+    assert _policy(response) == {
+        "default-src": "'none'",
+        "style-src": "'self'",
+        "script-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+    }
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    page = response.text
+    # No inline script or style, no inline handler or style attribute, no external asset.
+    assert not re.search(r"<script>|<style|\s(onclick|onload|onerror|style)=", page)
+    assert re.findall(r'\ssrc="([^"]*)"', page) == [_asset(page, "js")]
+    assert "http-equiv" not in page
+    not_found = _get(served.base + "/p/nope/")
+    assert _policy(not_found) == _policy(response)
+
+
+def _asset(page: str, kind: str) -> str:
+    pattern = {"css": r'<link rel="stylesheet" href="([^"]+)">', "js": r'<script src="([^"]+)"'}
+    return _text(pattern[kind], page)
+
+
+def test_stylesheet_and_script_are_served_as_files(served: Served) -> None:
+    page = _get(served.base + "/").text
+    # JavaScript is text/javascript or (older mimetypes tables) application/javascript.
+    types = {"css": ("text/css",), "js": ("text/javascript", "application/javascript")}
+    for kind, media_types in types.items():
+        url = _asset(page, kind)
+        path, _, version = url.partition("?v=")
+        assert path == f"/static/homepage.{kind}" and version
+        linked = _get(served.base + url)
+        assert linked.status_code == 200
+        assert linked.headers["content-type"].split(";")[0] in media_types
+        assert linked.headers["x-content-type-options"] == "nosniff"
+        # The page links the file by its fingerprint: that URL may be cached for good.
+        assert linked.headers["cache-control"] == "public, max-age=31536000, immutable"
+        # Any other URL of the file revalidates, and an unchanged file answers 304.
+        for other in (path, f"{path}?v=0"):
+            assert _get(served.base + other).headers["cache-control"] == "no-cache"
+        again = _get(served.base + path, **{"if-none-match": linked.headers["etag"]})
+        assert again.status_code == 304
+    assert "navigator.clipboard" in _get(served.base + "/static/homepage.js").text
+    assert _get(served.base + "/static/nothing.css").status_code == 404
 
 
 _INITIALIZE = {

@@ -1,23 +1,26 @@
 """DNS-rebinding protection on every route, not only `/mcp`: a request whose Host is not local,
 a portal hostname or a public host is refused (421), and so is one whose Origin is foreign (403).
 
-The routes are read from the app itself, so a route added later is covered without editing
-this file.
+The routes are read from the app itself, and so are the files of every static mount, so a
+route or file added later is covered without editing this file.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx2
 import pytest
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from engine.gateway import Gateway
 from engine.server.app import create_app
 from tests.web.conftest import ADMIN_TOKEN, Served
 
 _PARAMS = {"portal_id": "main", "server_id": "time", "resource": "mcp"}
-_EXTRA = ["/favicon.ico", "/static/site.css", "/p/main/nothing"]
+_EXTRA = ["/favicon.ico", "/static/site.css", "/static/", "/p/main/nothing"]
 """Paths no route serves: refused before the 404 too."""
 _METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
 
@@ -28,6 +31,9 @@ def _paths(gateway: Gateway) -> list[str]:
     for route in app.routes:
         template: str = getattr(route, "path")  # noqa: B009 - BaseRoute does not declare it
         paths.append(re.sub(r"\{(\w+)(:\w+)?\}", lambda m: _PARAMS[m.group(1)], template))
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            files = Path(str(route.app.directory)).iterdir()
+            paths += [f"{template}/{file.name}" for file in files if file.is_file()]
     return paths + _EXTRA
 
 
@@ -41,6 +47,7 @@ def test_every_route_is_listed(gateway: Gateway) -> None:
     for expected in ("/", "/p/main/", "/mcp", "/p/main/mcp", "/api/portals", "/api/logs"):
         assert expected in paths
     assert "/.well-known/oauth-protected-resource/mcp" in paths
+    assert {"/static/homepage.css", "/static/homepage.js"} <= set(paths)
 
 
 @pytest.mark.parametrize("method", _METHODS)
@@ -74,6 +81,7 @@ def test_allowed_hosts_and_origins_still_pass(served: Served) -> None:
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", "private.example.test"):
         assert _request(served, "GET", "/", host=host).status_code == 200, host
         assert _request(served, "GET", "/api/portals", host=host).status_code == 200, host
+        assert _request(served, "GET", "/static/homepage.css", host=host).status_code == 200, host
     for origin in (served.base, f"http://localhost:{port}", "https://private.example.test"):
         assert _request(served, "GET", "/", origin=origin).status_code == 200, origin
         metadata = "/.well-known/oauth-protected-resource/mcp"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.upstreams.harness import REPO
-from tests.web.test_browser import _missing
+from tests.web.browser import browser_missing
 
 SCRIPT = REPO / "scripts" / "homepage_screenshot.py"
 TIMEOUT_S = 240
@@ -26,7 +26,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_script_screenshots_the_demo(tmp_path: Path) -> None:
-    missing = _missing()
+    missing = browser_missing()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"screenshot script cannot run in CI: {missing}")
