@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,11 +34,11 @@ from engine.config import ServerConfig
 from engine.credentials import CredentialError, read_secret, resolve_env
 from engine.environment import CommandError, resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
+from engine.upstream_streams import StderrTail, watch_eof
 
 logger = logging.getLogger(__name__)
 STARTUP_STATUS: Final = "codemode_startup_status"
 """Attribute of a log record that repeats a server's start-up status (True), e.g. its failure."""
-_stderr_logger = logging.getLogger(__name__ + ".stderr")
 
 BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
@@ -92,125 +90,6 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-class _EofWatchingStream:
-    """A read stream that reports when the server side ends (a stdio child exited).
-
-    The SDK's dispatcher ends quietly on EOF; the supervisor needs to know so it can restart.
-    """
-
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
-        self._inner = inner
-        self._on_eof = on_eof
-
-    @property
-    def last_context(self) -> Any:
-        return getattr(self._inner, "last_context", None)
-
-    async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._on_eof()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _EofWatchingStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _EofWatchingStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-@asynccontextmanager
-async def _watch_eof(
-    transport: Transport, on_eof: Callable[[], None]
-) -> AsyncIterator[tuple[Any, Any]]:
-    async with transport as (read_stream, write_stream):
-        yield _EofWatchingStream(read_stream, on_eof), write_stream
-
-
-class _StderrTail:
-    """Reads a stdio server's stderr: logs each line and keeps the last few for error causes.
-
-    A crashed server's last words ("ModuleNotFoundError: ...") are what an operator needs.
-    """
-
-    KEEP_LINES: Final = 3
-    MAX_LINE: Final = 300
-
-    def __init__(self, server_id: str) -> None:
-        self._fd, write_fd = os.pipe()
-        os.set_blocking(self._fd, False)  # read on the event loop, no thread to strand
-        self.writer = os.fdopen(write_fd, "w")
-        """Handed to the child as its stderr; ours is closed once the child holds it."""
-        self._server_id = server_id
-        self._lines: deque[str] = deque(maxlen=self.KEEP_LINES)
-        self._done = anyio.Event()
-        self._scope = anyio.CancelScope()
-
-    async def pump(self) -> None:
-        try:
-            with self._scope:
-                await self._read_lines()
-        except anyio.ClosedResourceError:
-            pass  # closed under us at shutdown; what was read is kept
-        finally:
-            self._done.set()
-
-    async def _read_lines(self) -> None:
-        pending = b""
-        while self._fd >= 0:
-            await anyio.wait_readable(self._fd)
-            try:
-                chunk = os.read(self._fd, 65536)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                self._add(line)
-            if len(pending) > 65536:  # a line without end must not grow without bound
-                self._add(pending)
-                pending = b""
-        self._add(pending)
-
-    def _add(self, raw: bytes) -> None:
-        line = raw.decode(errors="replace").rstrip()
-        if line:
-            _stderr_logger.info("%s: %s", self._server_id, line)
-            self._lines.append(line[: self.MAX_LINE])
-
-    async def finish(self) -> None:
-        """After the child is gone: read what is left (briefly), then stop the reader."""
-        self.writer.close()
-        with anyio.move_on_after(1, shield=True):
-            await self._done.wait()
-        self._scope.cancel()
-
-    def close(self) -> None:
-        self.writer.close()
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            anyio.notify_closing(fd)
-            os.close(fd)
-
-    @property
-    def tail(self) -> str:
-        return " | ".join(self._lines)
-
-
 @dataclass(eq=False)
 class _Connection:
     """State of one connection attempt; replaced wholesale on reconnect."""
@@ -222,7 +101,7 @@ class _Connection:
     """The server answered 404 to our Mcp-Session-Id: reconnect at once, it is not an outage."""
     http_status: int | None = None
     resync_wanted: anyio.Event = field(default_factory=anyio.Event)
-    stderr: _StderrTail | None = None
+    stderr: StderrTail | None = None
 
     def lose(self, error: ErrorDetails | None) -> None:
         if not self.lost.is_set():
@@ -417,7 +296,7 @@ class Upstream:
         async with AsyncExitStack() as stack:
             if self.config.command:
                 # Unwinds in reverse: the client (and child) first, then the tail drains.
-                conn.stderr = tail = _StderrTail(self.config.id)
+                conn.stderr = tail = StderrTail(self.config.id)
                 stack.callback(tail.close)
                 self._helpers.start_soon(tail.pump)
                 stack.push_async_callback(tail.finish)
@@ -444,7 +323,7 @@ class Upstream:
                     logger.debug("upstream %s transport fault: %r", self.config.id, message)
 
             client = Client(
-                _watch_eof(transport, eof),
+                watch_eof(transport, eof),
                 mode="auto",
                 cache=None,  # the catalog is the cache; re-syncs must reach the server
                 message_handler=on_message,
