@@ -4,6 +4,8 @@
 or stdio, either protocol era via the SDK's `Client`), list tools and prompts, keep them fresh
 (list_changed notifications, `subscriptions/listen` on 2026-era servers, an interval, on
 demand), and reconnect with capped exponential backoff when the server dies or drops us.
+How its failures are worded is `engine.upstream_errors`; the end-of-file watch on the transport
+and a stdio server's stderr tail are `engine.upstream_streams`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -27,13 +28,18 @@ from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
-from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from engine.config import ServerConfig
-from engine.credentials import CredentialError, read_secret, resolve_env
-from engine.environment import CommandError, resolve_command
+from engine.credentials import read_secret, resolve_env
+from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
+from engine.upstream_errors import (
+    describe_failure,
+    server_address,
+    session_gone,
+    with_stderr_tail,
+)
 from engine.upstream_streams import StderrTail, watch_eof
 
 logger = logging.getLogger(__name__)
@@ -43,9 +49,9 @@ STARTUP_STATUS: Final = "codemode_startup_status"
 BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
 MAX_LIST_PAGES: Final = 100
+"""A server whose cursors never end must not hang a sync."""
 RESYNC_MIN_GAP_S: Final = 0.2
 """Between re-syncs: a flood of list_changed notifications must not become a flood of lists."""
-"""A server whose cursors never end must not hang a sync."""
 
 _T = TypeVar("_T")
 
@@ -58,36 +64,6 @@ def backoff_delays(
     while True:
         yield delay
         delay = min(delay * 2, cap_s)
-
-
-def _session_gone(exc: BaseException, conn: _Connection) -> bool:
-    """The request failed because the server forgot our session, so it never ran there.
-
-    Either the server's 404 for our session id, or our own teardown of that dead session under
-    a request in flight. Only then is a retry safe for a tool that is not idempotent.
-    """
-    leaf = _leaf(exc)
-    return (
-        conn.expired
-        and isinstance(leaf, MCPError)
-        and leaf.code in (types.INVALID_REQUEST, types.CONNECTION_CLOSED)
-    )
-
-
-def _public_url(url: str) -> str:
-    """The URL without userinfo, query or fragment, which may carry credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first real error inside nested exception groups (task groups wrap transport errors)."""
-    while isinstance(exc, BaseExceptionGroup):
-        inner = [e for e in exc.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
-        exc = (inner or list(exc.exceptions))[0]
-    return exc
 
 
 @dataclass(eq=False)
@@ -254,7 +230,7 @@ class Upstream:
             if connect_scope.cancelled_caught:
                 error = ErrorDetails(
                     cause=f"no answer within connect_timeout_s={timeout:g} s while connecting"
-                    f" to {self._where()}",
+                    f" to {server_address(self.config)}",
                     is_upstream=False,
                     retryable=True,
                 )
@@ -266,21 +242,9 @@ class Upstream:
             if self._conn is conn:
                 self._conn = None
         if error is not None and not (conn.expired and reached_ready):
-            self._set_error(self._with_stderr(error, conn))
+            tail = conn.stderr.tail if conn.stderr is not None else ""
+            self._set_error(with_stderr_tail(error, tail, self.config))
         return reached_ready
-
-    def _with_stderr(self, error: ErrorDetails, conn: _Connection) -> ErrorDetails:
-        tail = conn.stderr.tail if conn.stderr is not None else ""
-        if not tail:
-            return error
-        try:
-            resolved = resolve_env(self.config)
-        except CredentialError:
-            resolved = {}
-        for key, value in resolved.items():
-            if value != self.config.env.get(key):  # came from a ${VAR}: may be a secret
-                tail = tail.replace(value, "***")
-        return error.model_copy(update={"cause": f"{error.cause}; stderr: {tail}"})
 
     async def _serve(self, conn: _Connection) -> None:
         async with anyio.create_task_group() as tg:
@@ -305,7 +269,7 @@ class Upstream:
             def eof() -> None:
                 conn.lose(
                     ErrorDetails(
-                        cause=f"connection to {self._where()} closed"
+                        cause=f"connection to {server_address(self.config)} closed"
                         + (" (the server process exited)" if self.config.command else ""),
                         is_upstream=False,
                         retryable=True,
@@ -511,7 +475,7 @@ class Upstream:
                     ),
                 ) from None
             except Exception as exc:
-                if attempt == 0 and _session_gone(exc, conn):
+                if attempt == 0 and session_gone(exc, expired=conn.expired):
                     # The server forgot our session (404): open a new one, retry once.
                     logger.info("upstream %s: session expired, reconnecting", self.config.id)
                     conn.lose(None)
@@ -551,83 +515,9 @@ class Upstream:
             ),
         )
 
-    # ----- errors -----
-
-    def _where(self) -> str:
-        if self.config.url:
-            return _public_url(self.config.url)
-        return f"command {self.config.command}"
-
-    def _describe(self, exc: BaseException, conn: _Connection | None) -> ErrorDetails:
-        details = self._classify(_leaf(exc), conn.http_status if conn else None)
-        if self._secret and self._secret in details.cause:
-            details = details.model_copy(
-                update={"cause": details.cause.replace(self._secret, "***")}
-            )
-        return details
-
-    def _classify(self, exc: BaseException, http_status: int | None) -> ErrorDetails:
-        where = self._where()
-        code = exc.code if isinstance(exc, MCPError) else None
-        if isinstance(exc, CredentialError | CommandError):
-            return ErrorDetails(cause=str(exc), is_upstream=False, retryable=False)
-        if http_status in (401, 403):
-            ref = self.config.bearer_token_env or self.config.bearer_token_file
-            hint = f"check the bearer token in {ref}" if ref else "the server requires credentials"
-            return ErrorDetails(
-                cause=f"{where} answered HTTP {http_status}: {hint}",
-                is_upstream=True,
-                mcp_code=code,
-                status_code=http_status,
-                retryable=False,
-            )
-        if isinstance(exc, MCPError):
-            if code == types.CONNECTION_CLOSED:
-                return ErrorDetails(
-                    cause=f"connection to {where} closed: {exc.message}",
-                    is_upstream=False,
-                    mcp_code=code,
-                    retryable=True,
-                )
-            if code == types.PARSE_ERROR:
-                # The SDK's message is a multi-line pydantic dump; its first line says enough.
-                first = exc.message.splitlines()[0] if exc.message else "unparseable"
-                return ErrorDetails(
-                    cause=f"{where} sent a malformed JSON-RPC message ({first.rstrip(': ')})",
-                    is_upstream=True,
-                    mcp_code=code,
-                    status_code=http_status,
-                    retryable=False,
-                )
-            status_note = f" (HTTP {http_status})" if http_status else ""
-            return ErrorDetails(
-                cause=f"{where} answered with error {code}: {exc.message}{status_note}",
-                is_upstream=True,
-                mcp_code=code,
-                status_code=http_status,
-                retryable=http_status is not None and http_status >= 500,
-            )
-        if isinstance(exc, FileNotFoundError) and self.config.command:
-            return ErrorDetails(
-                cause=f"cannot start {self.config.command}: command not found",
-                is_upstream=False,
-                retryable=False,
-            )
-        if isinstance(exc, TimeoutError):  # before OSError, its base class
-            return ErrorDetails(
-                cause=f"{where} did not answer within connect_timeout_s="
-                f"{self.config.connect_timeout_s:g} s",
-                is_upstream=False,
-                retryable=True,
-            )
-        if isinstance(exc, httpx2.TransportError | OSError | anyio.BrokenResourceError):
-            reason = str(exc) or type(exc).__name__
-            return ErrorDetails(
-                cause=f"cannot reach {where}: {reason}", is_upstream=False, retryable=True
-            )
-        return ErrorDetails(
-            cause=f"{where}: {type(exc).__name__}: {exc}", is_upstream=True, retryable=False
-        )
+    def _describe(self, exc: BaseException, conn: _Connection) -> ErrorDetails:
+        """`describe_failure` with what this connection saw and the token it sent."""
+        return describe_failure(exc, self.config, http_status=conn.http_status, secret=self._secret)
 
 
 async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:
