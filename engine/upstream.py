@@ -6,6 +6,11 @@ or stdio, either protocol era via the SDK's `Client`), list tools and prompts, k
 demand), and reconnect with capped exponential backoff when the server dies or drops us.
 How its failures are worded is `engine.upstream_errors`; the end-of-file watch on the transport
 and a stdio server's stderr tail are `engine.upstream_streams`.
+
+What is left is one idea, one connection's life, and stays one module: the supervisor, the
+syncs and the request path all read and replace the same `_Connection`, and the rules between
+them (a request waits while a Ready server swaps sessions, a timeout asks for a re-sync, a
+forgotten session reconnects at once, without backoff) only read right side by side.
 """
 
 from __future__ import annotations
