@@ -11,6 +11,10 @@ that seems to carry a secret literally is rejected (`engine.credentials`). How p
 worded is `engine.config_errors`; what a config refers to outside itself (commands, files,
 variables) is checked by `engine.environment`.
 
+The models stay one module because they are one thing, the config file's schema: together they
+are what `--schema` publishes and `engine.configdoc` documents, and the checks across entries
+(`cross_problems`: unique ids, a portal naming a known server) read them all.
+
 Regenerate the committed JSON Schema with `python -m engine.config --schema >
 engine/config.schema.json`.
 """

@@ -5,6 +5,9 @@ Entries carry who, what, how long and how big, never arguments or results. Sinks
 `FanOut` writes to several. `record()` only enqueues: a writer thread per sink does the I/O in
 batches, so the event loop never waits on the disk. `flush()` waits until everything recorded
 so far is written; `close()` flushes and stops the writer: nothing recorded is lost.
+
+The record, the interface and its sinks are one module because they change together: a field
+of `RequestRecord` is a column of the SQLite schema and a key of the JSON lines.
 """
 
 from __future__ import annotations

@@ -4,21 +4,25 @@
 or stdio, either protocol era via the SDK's `Client`), list tools and prompts, keep them fresh
 (list_changed notifications, `subscriptions/listen` on 2026-era servers, an interval, on
 demand), and reconnect with capped exponential backoff when the server dies or drops us.
+How its failures are worded is `engine.upstream_errors`; the end-of-file watch on the transport
+and a stdio server's stderr tail are `engine.upstream_streams`.
+
+What is left is one idea, one connection's life, and stays one module: the supervisor, the
+syncs and the request path all read and replace the same `_Connection`, and the rules between
+them (a request waits while a Ready server swaps sessions, a timeout asks for a re-sync, a
+forgotten session reconnects at once, without backoff) only read right side by side.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -29,25 +33,30 @@ from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
-from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from engine.config import ServerConfig
-from engine.credentials import CredentialError, read_secret, resolve_env
-from engine.environment import CommandError, resolve_command
+from engine.credentials import read_secret, resolve_env
+from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
+from engine.upstream_errors import (
+    describe_failure,
+    server_address,
+    session_gone,
+    with_stderr_tail,
+)
+from engine.upstream_streams import StderrTail, watch_eof
 
 logger = logging.getLogger(__name__)
 STARTUP_STATUS: Final = "codemode_startup_status"
 """Attribute of a log record that repeats a server's start-up status (True), e.g. its failure."""
-_stderr_logger = logging.getLogger(__name__ + ".stderr")
 
 BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
 MAX_LIST_PAGES: Final = 100
+"""A server whose cursors never end must not hang a sync."""
 RESYNC_MIN_GAP_S: Final = 0.2
 """Between re-syncs: a flood of list_changed notifications must not become a flood of lists."""
-"""A server whose cursors never end must not hang a sync."""
 
 _T = TypeVar("_T")
 
@@ -62,155 +71,6 @@ def backoff_delays(
         delay = min(delay * 2, cap_s)
 
 
-def _session_gone(exc: BaseException, conn: _Connection) -> bool:
-    """The request failed because the server forgot our session, so it never ran there.
-
-    Either the server's 404 for our session id, or our own teardown of that dead session under
-    a request in flight. Only then is a retry safe for a tool that is not idempotent.
-    """
-    leaf = _leaf(exc)
-    return (
-        conn.expired
-        and isinstance(leaf, MCPError)
-        and leaf.code in (types.INVALID_REQUEST, types.CONNECTION_CLOSED)
-    )
-
-
-def _public_url(url: str) -> str:
-    """The URL without userinfo, query or fragment, which may carry credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first real error inside nested exception groups (task groups wrap transport errors)."""
-    while isinstance(exc, BaseExceptionGroup):
-        inner = [e for e in exc.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
-        exc = (inner or list(exc.exceptions))[0]
-    return exc
-
-
-class _EofWatchingStream:
-    """A read stream that reports when the server side ends (a stdio child exited).
-
-    The SDK's dispatcher ends quietly on EOF; the supervisor needs to know so it can restart.
-    """
-
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
-        self._inner = inner
-        self._on_eof = on_eof
-
-    @property
-    def last_context(self) -> Any:
-        return getattr(self._inner, "last_context", None)
-
-    async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._on_eof()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _EofWatchingStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _EofWatchingStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-@asynccontextmanager
-async def _watch_eof(
-    transport: Transport, on_eof: Callable[[], None]
-) -> AsyncIterator[tuple[Any, Any]]:
-    async with transport as (read_stream, write_stream):
-        yield _EofWatchingStream(read_stream, on_eof), write_stream
-
-
-class _StderrTail:
-    """Reads a stdio server's stderr: logs each line and keeps the last few for error causes.
-
-    A crashed server's last words ("ModuleNotFoundError: ...") are what an operator needs.
-    """
-
-    KEEP_LINES: Final = 3
-    MAX_LINE: Final = 300
-
-    def __init__(self, server_id: str) -> None:
-        self._fd, write_fd = os.pipe()
-        os.set_blocking(self._fd, False)  # read on the event loop, no thread to strand
-        self.writer = os.fdopen(write_fd, "w")
-        """Handed to the child as its stderr; ours is closed once the child holds it."""
-        self._server_id = server_id
-        self._lines: deque[str] = deque(maxlen=self.KEEP_LINES)
-        self._done = anyio.Event()
-        self._scope = anyio.CancelScope()
-
-    async def pump(self) -> None:
-        try:
-            with self._scope:
-                await self._read_lines()
-        except anyio.ClosedResourceError:
-            pass  # closed under us at shutdown; what was read is kept
-        finally:
-            self._done.set()
-
-    async def _read_lines(self) -> None:
-        pending = b""
-        while self._fd >= 0:
-            await anyio.wait_readable(self._fd)
-            try:
-                chunk = os.read(self._fd, 65536)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                self._add(line)
-            if len(pending) > 65536:  # a line without end must not grow without bound
-                self._add(pending)
-                pending = b""
-        self._add(pending)
-
-    def _add(self, raw: bytes) -> None:
-        line = raw.decode(errors="replace").rstrip()
-        if line:
-            _stderr_logger.info("%s: %s", self._server_id, line)
-            self._lines.append(line[: self.MAX_LINE])
-
-    async def finish(self) -> None:
-        """After the child is gone: read what is left (briefly), then stop the reader."""
-        self.writer.close()
-        with anyio.move_on_after(1, shield=True):
-            await self._done.wait()
-        self._scope.cancel()
-
-    def close(self) -> None:
-        self.writer.close()
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            anyio.notify_closing(fd)
-            os.close(fd)
-
-    @property
-    def tail(self) -> str:
-        return " | ".join(self._lines)
-
-
 @dataclass(eq=False)
 class _Connection:
     """State of one connection attempt; replaced wholesale on reconnect."""
@@ -222,7 +82,7 @@ class _Connection:
     """The server answered 404 to our Mcp-Session-Id: reconnect at once, it is not an outage."""
     http_status: int | None = None
     resync_wanted: anyio.Event = field(default_factory=anyio.Event)
-    stderr: _StderrTail | None = None
+    stderr: StderrTail | None = None
 
     def lose(self, error: ErrorDetails | None) -> None:
         if not self.lost.is_set():
@@ -375,7 +235,7 @@ class Upstream:
             if connect_scope.cancelled_caught:
                 error = ErrorDetails(
                     cause=f"no answer within connect_timeout_s={timeout:g} s while connecting"
-                    f" to {self._where()}",
+                    f" to {server_address(self.config)}",
                     is_upstream=False,
                     retryable=True,
                 )
@@ -387,21 +247,9 @@ class Upstream:
             if self._conn is conn:
                 self._conn = None
         if error is not None and not (conn.expired and reached_ready):
-            self._set_error(self._with_stderr(error, conn))
+            tail = conn.stderr.tail if conn.stderr is not None else ""
+            self._set_error(with_stderr_tail(error, tail, self.config))
         return reached_ready
-
-    def _with_stderr(self, error: ErrorDetails, conn: _Connection) -> ErrorDetails:
-        tail = conn.stderr.tail if conn.stderr is not None else ""
-        if not tail:
-            return error
-        try:
-            resolved = resolve_env(self.config)
-        except CredentialError:
-            resolved = {}
-        for key, value in resolved.items():
-            if value != self.config.env.get(key):  # came from a ${VAR}: may be a secret
-                tail = tail.replace(value, "***")
-        return error.model_copy(update={"cause": f"{error.cause}; stderr: {tail}"})
 
     async def _serve(self, conn: _Connection) -> None:
         async with anyio.create_task_group() as tg:
@@ -417,7 +265,7 @@ class Upstream:
         async with AsyncExitStack() as stack:
             if self.config.command:
                 # Unwinds in reverse: the client (and child) first, then the tail drains.
-                conn.stderr = tail = _StderrTail(self.config.id)
+                conn.stderr = tail = StderrTail(self.config.id)
                 stack.callback(tail.close)
                 self._helpers.start_soon(tail.pump)
                 stack.push_async_callback(tail.finish)
@@ -426,7 +274,7 @@ class Upstream:
             def eof() -> None:
                 conn.lose(
                     ErrorDetails(
-                        cause=f"connection to {self._where()} closed"
+                        cause=f"connection to {server_address(self.config)} closed"
                         + (" (the server process exited)" if self.config.command else ""),
                         is_upstream=False,
                         retryable=True,
@@ -444,7 +292,7 @@ class Upstream:
                     logger.debug("upstream %s transport fault: %r", self.config.id, message)
 
             client = Client(
-                _watch_eof(transport, eof),
+                watch_eof(transport, eof),
                 mode="auto",
                 cache=None,  # the catalog is the cache; re-syncs must reach the server
                 message_handler=on_message,
@@ -632,7 +480,7 @@ class Upstream:
                     ),
                 ) from None
             except Exception as exc:
-                if attempt == 0 and _session_gone(exc, conn):
+                if attempt == 0 and session_gone(exc, expired=conn.expired):
                     # The server forgot our session (404): open a new one, retry once.
                     logger.info("upstream %s: session expired, reconnecting", self.config.id)
                     conn.lose(None)
@@ -672,83 +520,9 @@ class Upstream:
             ),
         )
 
-    # ----- errors -----
-
-    def _where(self) -> str:
-        if self.config.url:
-            return _public_url(self.config.url)
-        return f"command {self.config.command}"
-
-    def _describe(self, exc: BaseException, conn: _Connection | None) -> ErrorDetails:
-        details = self._classify(_leaf(exc), conn.http_status if conn else None)
-        if self._secret and self._secret in details.cause:
-            details = details.model_copy(
-                update={"cause": details.cause.replace(self._secret, "***")}
-            )
-        return details
-
-    def _classify(self, exc: BaseException, http_status: int | None) -> ErrorDetails:
-        where = self._where()
-        code = exc.code if isinstance(exc, MCPError) else None
-        if isinstance(exc, CredentialError | CommandError):
-            return ErrorDetails(cause=str(exc), is_upstream=False, retryable=False)
-        if http_status in (401, 403):
-            ref = self.config.bearer_token_env or self.config.bearer_token_file
-            hint = f"check the bearer token in {ref}" if ref else "the server requires credentials"
-            return ErrorDetails(
-                cause=f"{where} answered HTTP {http_status}: {hint}",
-                is_upstream=True,
-                mcp_code=code,
-                status_code=http_status,
-                retryable=False,
-            )
-        if isinstance(exc, MCPError):
-            if code == types.CONNECTION_CLOSED:
-                return ErrorDetails(
-                    cause=f"connection to {where} closed: {exc.message}",
-                    is_upstream=False,
-                    mcp_code=code,
-                    retryable=True,
-                )
-            if code == types.PARSE_ERROR:
-                # The SDK's message is a multi-line pydantic dump; its first line says enough.
-                first = exc.message.splitlines()[0] if exc.message else "unparseable"
-                return ErrorDetails(
-                    cause=f"{where} sent a malformed JSON-RPC message ({first.rstrip(': ')})",
-                    is_upstream=True,
-                    mcp_code=code,
-                    status_code=http_status,
-                    retryable=False,
-                )
-            status_note = f" (HTTP {http_status})" if http_status else ""
-            return ErrorDetails(
-                cause=f"{where} answered with error {code}: {exc.message}{status_note}",
-                is_upstream=True,
-                mcp_code=code,
-                status_code=http_status,
-                retryable=http_status is not None and http_status >= 500,
-            )
-        if isinstance(exc, FileNotFoundError) and self.config.command:
-            return ErrorDetails(
-                cause=f"cannot start {self.config.command}: command not found",
-                is_upstream=False,
-                retryable=False,
-            )
-        if isinstance(exc, TimeoutError):  # before OSError, its base class
-            return ErrorDetails(
-                cause=f"{where} did not answer within connect_timeout_s="
-                f"{self.config.connect_timeout_s:g} s",
-                is_upstream=False,
-                retryable=True,
-            )
-        if isinstance(exc, httpx2.TransportError | OSError | anyio.BrokenResourceError):
-            reason = str(exc) or type(exc).__name__
-            return ErrorDetails(
-                cause=f"cannot reach {where}: {reason}", is_upstream=False, retryable=True
-            )
-        return ErrorDetails(
-            cause=f"{where}: {type(exc).__name__}: {exc}", is_upstream=True, retryable=False
-        )
+    def _describe(self, exc: BaseException, conn: _Connection) -> ErrorDetails:
+        """`describe_failure` with what this connection saw and the token it sent."""
+        return describe_failure(exc, self.config, http_status=conn.http_status, secret=self._secret)
 
 
 async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:

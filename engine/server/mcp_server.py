@@ -23,28 +23,24 @@ stream, with `logger` set to the server id (`<server>/<upstream logger>` when it
 console lines of their own runs). Upstream lines waiting to be sent are bounded
 (`MAX_PENDING_UPSTREAM_LOGS`); beyond that they are dropped, so a flooding upstream cannot
 grow our memory.
+
+The 2025-era sessions and their levels are tracked by `engine.server.live_sessions`; the
+console lines and heartbeat of one run are sent by `engine.server.run_feedback`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass, field
-from typing import Any, Final, get_args
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
 
 import anyio
 import mcp_types as types
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.connection import allowed_log_levels
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -57,177 +53,19 @@ from starlette.requests import Request
 
 from engine import surfaces
 from engine.portal import Portal, PortalError
+from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.run_feedback import RunFeedback
 from engine.status import UpstreamError
 from engine.surfaces import Surface
-from sandbox import LogEntry
-
-log = logging.getLogger("codemode.mcp_server")
-
-Ctx = ServerRequestContext[Any, Any]
-
-LOG_LEVELS: Final[tuple[types.LoggingLevel, ...]] = get_args(types.LoggingLevel)
-"""Severity-ascending (RFC 5424 order, as the MCP spec lists them)."""
-
-DEFAULT_LOG_LEVEL: Final[types.LoggingLevel] = "info"
-"""What a 2025-era session gets before it sends `logging/setLevel` (debug lines are noise)."""
-
-SANDBOX_LOG_LEVELS: Final[dict[str, types.LoggingLevel]] = {
-    "debug": "debug",
-    "log": "info",
-    "info": "info",
-    "warn": "warning",
-    "error": "error",
-}
 
 USER_SCOPE_KEY: Final = "codemode.user"
 """ASGI scope key where the HTTP app puts the authenticated user (a short key id)."""
 
-LOGGER_NAME: Final = "sandbox"
-"""The `logger` field of console lines sent as `notifications/message`."""
-
-MAX_PENDING_LOG_LINES: Final = 1000
-"""Console lines waiting to be sent per run; beyond that they are dropped (the result has them)."""
-
 MAX_PENDING_UPSTREAM_LOGS: Final = 1000
 """Upstream log notifications waiting to be sent per portal server; beyond that: dropped."""
 
-STDIO_SESSION: Final = "stdio"
-"""The session key of a connection that has no HTTP session id (stdio: one per process)."""
-
-
 _UpstreamLog = tuple[str, types.LoggingMessageNotificationParams]
 """(server id, params) of one upstream `notifications/message`."""
-
-
-# -- 2025-era sessions ------------------------------------------------------------------------
-
-
-@dataclass
-class _Live:
-    session: ServerSession
-    level: types.LoggingLevel = DEFAULT_LOG_LEVEL
-    last_active: float = field(default_factory=time.monotonic)
-
-
-class LiveSessions:
-    """The 2025-11-25 era sessions of one server and their log levels.
-
-    The SDK has no way to reach every session of a server from outside a request, so each
-    request's session handle is remembered by session id (a middleware sees every message).
-    A session is forgotten when the client DELETEs it (`forget`), when it has been idle
-    longer than `idle_timeout_s` (the transport's own rule: the SDK ends it then), when a
-    notification to it fails, or when more than `limit` sessions are known (least recently
-    active first). The HTTP layer reports requests in flight with `busy`.
-    """
-
-    def __init__(self, *, idle_timeout_s: float | None = None, limit: int = 10_000) -> None:
-        self._idle_timeout_s = idle_timeout_s
-        self._limit = limit
-        self._live: OrderedDict[str, _Live] = OrderedDict()
-        # HTTP requests in flight per session id (an open GET stream counts), kept apart from
-        # `_live`: a GET stream can open before the session's first message is seen.
-        self._in_flight: dict[str, int] = {}
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._live
-
-    async def middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
-        key = session_key(ctx)
-        if key is not None and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-            self._remember(key, ctx.session)
-        return await call_next(ctx)
-
-    def _remember(self, key: str, session: ServerSession) -> None:
-        live = self._live.get(key)
-        if live is None:
-            self.prune()
-            self._live[key] = _Live(session)
-            while len(self._live) > self._limit:
-                self._live.popitem(last=False)
-        else:
-            live.session = session
-            live.last_active = time.monotonic()
-            self._live.move_to_end(key)
-
-    @contextmanager
-    def busy(self, key: str | None) -> Iterator[None]:
-        """Mark one HTTP request of session `key` in flight while inside."""
-        if key is None:
-            yield
-            return
-        self._in_flight[key] = self._in_flight.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            left = self._in_flight.pop(key) - 1
-            if left:
-                self._in_flight[key] = left
-            live = self._live.get(key)
-            if live is not None:
-                live.last_active = time.monotonic()
-
-    def forget(self, key: str) -> None:
-        self._live.pop(key, None)
-
-    def prune(self) -> None:
-        """Forget sessions the transport has ended for idleness."""
-        if self._idle_timeout_s is None:
-            return
-        cutoff = time.monotonic() - self._idle_timeout_s
-        for key, live in list(self._live.items()):
-            if key not in self._in_flight and live.last_active < cutoff:
-                del self._live[key]
-
-    def set_level(self, key: str | None, level: types.LoggingLevel) -> None:
-        if key is not None and key in self._live:
-            self._live[key].level = level
-
-    def level(self, key: str | None) -> types.LoggingLevel:
-        live = self._live.get(key) if key is not None else None
-        return live.level if live is not None else DEFAULT_LOG_LEVEL
-
-    async def broadcast_log(
-        self, server_id: str, params: types.LoggingMessageNotificationParams
-    ) -> None:
-        """Send an upstream's log line to each live session whose level lets it through."""
-        self.prune()
-        logger = server_id + (f"/{params.logger}" if params.logger else "")
-        for key, live in list(self._live.items()):
-            if not allows(params.level, live.level):
-                continue
-            try:
-                await live.session.send_log_message(
-                    level=params.level, data=params.data, logger=logger
-                )
-            except Exception:  # the session ended under us: stop tracking it
-                log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
-                self.forget(key)
-
-    async def announce(self, *, tools: bool, prompts: bool) -> None:
-        """Send list_changed on every live session's standalone stream."""
-        self.prune()
-        for key, live in list(self._live.items()):
-            try:
-                if tools:
-                    await live.session.send_tool_list_changed()
-                if prompts:
-                    await live.session.send_prompt_list_changed()
-            except Exception:  # the session ended under us: stop tracking it
-                log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
-                self.forget(key)
-
-
-def session_key(ctx: Ctx) -> str | None:
-    """The HTTP session id of this message, `STDIO_SESSION` off HTTP, None before one exists."""
-    request = ctx.request
-    if request is None:
-        return STDIO_SESSION
-    if isinstance(request, Request):
-        return request.headers.get("mcp-session-id")
-    return None
 
 
 def user_of(ctx: Ctx) -> str | None:
@@ -236,10 +74,6 @@ def user_of(ctx: Ctx) -> str | None:
         user = request.scope.get(USER_SCOPE_KEY)
         return user if isinstance(user, str) else None
     return None
-
-
-def allows(level: types.LoggingLevel, minimum: types.LoggingLevel) -> bool:
-    return LOG_LEVELS.index(level) >= LOG_LEVELS.index(minimum)
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -331,7 +165,7 @@ class PortalServer(Server[Any]):
             return await self.portal.call_tool(
                 self.surface, params.name, params.arguments, user=user
             )
-        feedback = _RunFeedback(ctx, self._min_level(ctx), self.progress_interval_s)
+        feedback = RunFeedback(ctx, self._min_level(ctx), self.progress_interval_s)
         async with feedback.running() as on_log:
             return await self.portal.call_tool(
                 self.surface, params.name, params.arguments, user=user, on_log=on_log
@@ -418,68 +252,6 @@ async def _lifespan(server: Server[Any]) -> AsyncIterator[dict[str, Any]]:
     assert isinstance(server, PortalServer)
     async with server.announcing():
         yield {}
-
-
-class _RunFeedback:
-    """Console lines as `notifications/message` and a progress heartbeat, for one code run."""
-
-    def __init__(self, ctx: Ctx, min_level: types.LoggingLevel | None, interval_s: float) -> None:
-        self.ctx = ctx
-        self.min_level = min_level
-        self.interval_s = interval_s
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Callable[[LogEntry], None]]:
-        send, receive = anyio.create_memory_object_stream[LogEntry](MAX_PENDING_LOG_LINES)
-
-        def on_log(entry: LogEntry) -> None:
-            level = SANDBOX_LOG_LEVELS.get(entry.level, "info")
-            if self.min_level is not None and allows(level, self.min_level):
-                # Dropped when the client is slow or the run is over: the result has the logs.
-                with suppress(anyio.WouldBlock, anyio.ClosedResourceError):
-                    send.send_nowait(entry)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._forward_logs, receive)
-            heartbeat = _start_heartbeat(tg, self.ctx, self.interval_s)
-            try:
-                yield on_log
-            finally:
-                heartbeat.cancel()
-                send.close()  # the forwarder sends what is queued, then ends
-
-    async def _forward_logs(self, receive: MemoryObjectReceiveStream[LogEntry]) -> None:
-        async for entry in receive:
-            params = types.LoggingMessageNotificationParams(
-                level=SANDBOX_LOG_LEVELS.get(entry.level, "info"),
-                data=entry.text,
-                logger=LOGGER_NAME,
-            )
-            try:
-                # On this request's stream: 2026-era clients accept log lines nowhere else.
-                await self.ctx.session.send_notification(
-                    types.LoggingMessageNotification(params=params), self.ctx.request_id
-                )
-            except Exception:  # advisory: a lost log line must not fail the run
-                log.debug("could not send a console line", exc_info=True)
-
-
-def _start_heartbeat(tg: TaskGroup, ctx: Ctx, interval_s: float) -> anyio.CancelScope:
-    scope = anyio.CancelScope()
-
-    async def beat() -> None:
-        with scope:
-            started = time.monotonic()
-            for beats in range(1, 1_000_000):  # bounded: a run has a timeout far below this
-                await anyio.sleep(interval_s)
-                elapsed = time.monotonic() - started
-                # A no-op unless the client asked for progress with a progressToken.
-                await ctx.session.report_progress(
-                    float(beats), None, f"running for {elapsed:.0f} s"
-                )
-
-    tg.start_soon(beat)
-    return scope
 
 
 def build_server(
