@@ -2,8 +2,9 @@
 interpreter (this one), in an empty temporary directory, and must exit 0.
 
 The directory holds `portal.toml`, the README's (first) ```toml example, since the embedding
-snippet loads that file. Its `time` server is `mcp-server-time`, which the blocks find on PATH
-in this environment's bin directory (as after activating the virtual environment).
+snippet loads that file. Its `time` server is `mcp-server-time`, installed beside codemode:
+the blocks run with a PATH that lacks this environment's bin directory, as a newcomer runs
+`.venv/bin/python embed.py` without activating anything, and must still find it.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def test_python_block_runs(code: str, tmp_path: Path) -> None:
     (tmp_path / "portal.toml").write_text(_blocks("toml")[0], encoding="utf-8")
     (tmp_path / "block.py").write_text(code, encoding="utf-8")
     venv_bin = str(Path(sys.executable).parent)
+    path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d != venv_bin]
     env = {
         **os.environ,
-        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "PATH": os.pathsep.join(path),
         # This checkout's engine and sandbox, not whichever copy happens to be installed.
         "PYTHONPATH": str(REPO),
     }
