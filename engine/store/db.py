@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from engine.store.secrets import Cipher, SecretKey, load_secret_key
 
@@ -136,6 +138,49 @@ async def write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             yield conn
 
 
+class PointReader:
+    """One-row reads for the request path (token verification), at the lowest cost the
+    driver allows. aiosqlite runs every DBAPI call in its thread, and SQLAlchemy's async
+    layer makes several calls per statement (checkout, BEGIN, execute, fetch, COMMIT, reset),
+    each a hop between threads; for a SQLite file the whole read is instead done in one hop,
+    by a synchronous engine on the same file (WAL: readers never wait for the writer). Other
+    databases (psycopg is natively async) use the async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sync: Engine | None = None
+        url = engine.url
+        if url.get_backend_name() == "sqlite" and _sqlite_file(url) is not None:
+            self._sync = sa_create_engine(
+                url.set(drivername="sqlite"),
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+            event.listen(self._sync, "connect", _sqlite_reader_connect)
+
+    def _one_sync(self, statement: Executable) -> Row[Any] | None:
+        assert self._sync is not None
+        with self._sync.connect() as conn:
+            return conn.execute(statement).one_or_none()
+
+    async def one_or_none(self, statement: Executable) -> Row[Any] | None:
+        """The statement's single row, or None."""
+        if self._sync is not None:
+            return await asyncio.to_thread(self._one_sync, statement)
+        async with read(self._engine) as conn:
+            return (await conn.execute(statement)).one_or_none()
+
+    def dispose(self) -> None:
+        if self._sync is not None:
+            self._sync.dispose()
+
+
+def _sqlite_reader_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA query_only = ON")
+    cursor.close()
+
+
 def _upgrade(connection: Connection) -> None:
     from alembic import command
     from alembic.config import Config as AlembicConfig
@@ -220,6 +265,9 @@ async def open_store(
             cache_ttl_s=DEFAULT_CACHE_TTL_S if cache_ttl_s is None else cache_ttl_s,
         )
         store = Store(engine, key, cipher, grants, PeopleStore(engine, clock=clock))
-        yield store
+        try:
+            yield store
+        finally:
+            await grants.close()
     finally:
         await engine.dispose()

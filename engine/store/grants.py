@@ -18,8 +18,10 @@ No function here logs, and no `repr` or error message shows, a code, token or se
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections import Counter, OrderedDict
@@ -28,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from engine.store.db import now_utc, read, write
+from engine.store.db import PointReader, now_utc, read, write
 from engine.store.schema import (
     authorization_codes,
     grants,
@@ -50,6 +53,7 @@ MAX_CLIENT_METADATA_BYTES = 16_384
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 TokenKind = Literal["access", "refresh"]
+log = logging.getLogger(__name__)
 
 
 class GrantError(Exception):
@@ -233,6 +237,8 @@ class GrantStore:
         self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
         self._now = clock
         self._cache = _Cache(cache_ttl_s, cache_size)
+        self._reader = PointReader(engine)
+        self._background: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"GrantStore({self._engine.url.render_as_string(hide_password=True)})"
@@ -479,26 +485,28 @@ class GrantStore:
         await conn.execute(update(grants).where(grants.c.id == grant_id).values(last_used_at=now))
         return pair
 
-    async def _lookup(self, conn: AsyncConnection, key: str) -> Any:
+    @staticmethod
+    def _lookup_statement(key: str) -> Select[Any]:
         return (
-            await conn.execute(
-                select(
-                    tokens.c.kind,
-                    tokens.c.grant_id,
-                    tokens.c.scopes,
-                    tokens.c.expires_at,
-                    tokens.c.consumed_at,
-                    tokens.c.revoked_at,
-                    grants.c.client_id,
-                    grants.c.person_id,
-                    grants.c.resource,
-                    grants.c.last_used_at,
-                    grants.c.revoked_at.label("grant_revoked_at"),
-                )
-                .join(grants, grants.c.id == tokens.c.grant_id)
-                .where(tokens.c.token_hash == key)
+            select(
+                tokens.c.kind,
+                tokens.c.grant_id,
+                tokens.c.scopes,
+                tokens.c.expires_at,
+                tokens.c.consumed_at,
+                tokens.c.revoked_at,
+                grants.c.client_id,
+                grants.c.person_id,
+                grants.c.resource,
+                grants.c.last_used_at,
+                grants.c.revoked_at.label("grant_revoked_at"),
             )
-        ).one_or_none()
+            .join(grants, grants.c.id == tokens.c.grant_id)
+            .where(tokens.c.token_hash == key)
+        )
+
+    async def _lookup(self, conn: AsyncConnection, key: str) -> Any:
+        return (await conn.execute(self._lookup_statement(key))).one_or_none()
 
     @staticmethod
     def _info(row: Any) -> TokenInfo:
@@ -522,8 +530,7 @@ class GrantStore:
         info = self._cache.get(key)
         now = self._now()
         if info is None:
-            async with read(self._engine) as conn:
-                row = await self._lookup(conn, key)
+            row = await self._reader.one_or_none(self._lookup_statement(key))
             if (
                 row is None
                 or row.kind != "access"
@@ -535,13 +542,32 @@ class GrantStore:
             info = self._info(row)
             self._cache.put(key, info)
             if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-                async with write(self._engine) as conn:
-                    await conn.execute(
-                        update(grants).where(grants.c.id == row.grant_id).values(last_used_at=now)
-                    )
+                self._touch(row.grant_id, now)
         if info.expires_at <= now or (resource is not None and info.resource != resource):
             return None
         return info
+
+    def _touch(self, grant_id: str, now: datetime) -> None:
+        """Record that a grant was used, off the request path (at most once a minute)."""
+
+        async def write_it() -> None:
+            try:
+                async with write(self._engine) as conn:
+                    await conn.execute(
+                        update(grants).where(grants.c.id == grant_id).values(last_used_at=now)
+                    )
+            except SQLAlchemyError as exc:  # a busy database: the next use records it
+                log.warning("could not record the use of grant %s: %s", grant_id, exc)
+
+        task = asyncio.get_running_loop().create_task(write_it())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Finish background writes and release the point reader (open_store does this)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        self._reader.dispose()
 
     async def load_refresh_token(self, token: str, client_id: str) -> TokenInfo | None:
         """What a live refresh token of `client_id` grants, without using it; None otherwise.
