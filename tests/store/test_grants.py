@@ -58,7 +58,7 @@ async def test_loading_a_used_code_also_revokes(store: Store) -> None:
     assert await store.grants.verify_access_token(pair.access_token) is not None  # other grant
 
 
-async def test_concurrent_exchanges_of_one_code_give_at_most_one_pair(
+async def test_concurrent_exchanges_of_one_code_give_one_pair_then_revoke(
     tmp_path: Path, clock: Clock
 ) -> None:
     settings = settings_for(tmp_path)
