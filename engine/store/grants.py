@@ -239,6 +239,7 @@ class GrantStore:
         self._cache = _Cache(cache_ttl_s, cache_size)
         self._reader = PointReader(engine)
         self._background: set[asyncio.Task[None]] = set()
+        self._touching: set[str] = set()
 
     def __repr__(self) -> str:
         return f"GrantStore({self._engine.url.render_as_string(hide_password=True)})"
@@ -549,6 +550,9 @@ class GrantStore:
 
     def _touch(self, grant_id: str, now: datetime) -> None:
         """Record that a grant was used, off the request path (at most once a minute)."""
+        if grant_id in self._touching:
+            return
+        self._touching.add(grant_id)
 
         async def write_it() -> None:
             try:
@@ -558,6 +562,8 @@ class GrantStore:
                     )
             except SQLAlchemyError as exc:  # a busy database: the next use records it
                 log.warning("could not record the use of grant %s: %s", grant_id, exc)
+            finally:
+                self._touching.discard(grant_id)
 
         task = asyncio.get_running_loop().create_task(write_it())
         self._background.add(task)
