@@ -414,12 +414,46 @@ class Settings(_Strict):
         "like request_log_path).",
     )
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///codemode.db",
+        validate_default=True,
+        description="SQLAlchemy URL of the database of people, OAuth clients, grants and "
+        "tokens (engine.store); a relative SQLite path is relative like request_log_path. "
+        "No password in it: PostgreSQL reads PGPASSWORD or a passfile.",
+    )
+    secret_key_env: str = Field(
+        default="CODEMODE_SECRET_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the secret key that signs cookies and "
+        "encrypts secrets at rest (32+ characters); unset: one is generated once into "
+        "codemode-secret.key (mode 0600) beside the SQLite database.",
+    )
+    access_token_ttl_s: int = Field(
+        default=3600, gt=0, description="Lifetime of a portal access token, in seconds."
+    )
+    refresh_token_ttl_s: int = Field(
+        default=2592000, gt=0, description="Lifetime of a portal refresh token, in seconds."
+    )
 
     @field_validator("request_log_path", "request_log_jsonl_path")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Never the working directory: a client may start codemode in `/`.
         return _resolve_path(value, info, fallback=state_dir())
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_file_relative_to_config(cls, value: str, info: ValidationInfo) -> str:
+        if urlsplit(value).password:
+            raise ValueError(
+                "holds a password; keep it out of the config: PostgreSQL reads it from "
+                "PGPASSWORD or a passfile (PGPASSFILE)"
+            )
+        sqlite = re.match(r"^(sqlite(?:\+\w+)?:///)([^?]*)(.*)$", value)
+        if sqlite is None or not sqlite.group(2):
+            return value  # another database, or SQLite in memory
+        path = _resolve_path(sqlite.group(2), info, fallback=state_dir())
+        return f"{sqlite.group(1)}{path}{sqlite.group(3)}"
 
 
 class Config(_Strict):

@@ -1,0 +1,155 @@
+"""The store's tables, as SQLAlchemy Core `Table`s on one `MetaData`.
+
+The migrations in `engine/store/migrations/versions` create exactly these (a test compares
+them with Alembic's autogenerate); change both together. Times are timezone-aware UTC
+(`UTCDateTime`); secrets are never stored in the clear: portal tokens and authorization codes
+as SHA-256 hex digests, upstream tokens and client secrets as AES-GCM ciphertext
+(`engine.store.secrets`). Column types are portable: SQLite now, PostgreSQL later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are fixed so later migrations (and PostgreSQL) can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every dialect. SQLite has no time zones: values are
+    stored as naive UTC and read back aware. Naive datetimes are refused (a local time stored
+    as UTC would shift every expiry)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer", String(512), nullable=False, comment="the identity provider's issuer"),
+    Column("sub", String(255), nullable=False, comment="the subject at that issuer"),
+    Column("email", String(320), nullable=True),
+    Column("name", String(255), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("issuer", "sub"),
+    Index(None, "email"),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(255), primary_key=True),
+    Column("client_name", String(255), nullable=True),
+    Column("metadata_json", Text, nullable=False, comment="RFC 7591 client metadata, no secret"),
+    Column("client_secret_enc", Text, nullable=True, comment="AES-GCM, engine.store.secrets"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("resource", String(2048), nullable=False, comment="the portal (RFC 8707 resource)"),
+    Column(
+        "client_id",
+        String(255),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    Column("scopes", Text, nullable=False, comment="space-separated"),
+    Column("created_at", UTCDateTime, nullable=False, comment="when the person consented"),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_reason", String(64), nullable=True),
+    Index(None, "person_id"),
+    Index(None, "client_id"),
+)
+
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True, comment="SHA-256 hex of the code"),
+    Column("grant_id", String(32), ForeignKey("grants.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("redirect_uri_provided_explicitly", Boolean, nullable=False),
+    Column("code_challenge", String(128), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index(None, "grant_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True, comment="SHA-256 hex of the token"),
+    Column("kind", String(16), nullable=False, comment="access | refresh"),
+    Column("grant_id", String(32), ForeignKey("grants.id", ondelete="CASCADE"), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("consumed_at", UTCDateTime, nullable=True, comment="refresh token rotated"),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "grant_id"),
+)
+
+upstream_oauth_states = Table(
+    "upstream_oauth_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "person_id",
+        Integer,
+        ForeignKey("people.id", ondelete="CASCADE"),
+        nullable=True,
+        comment="null: the server's one admin credential",
+    ),
+    Column("server_id", String(255), nullable=False),
+    Column("tokens_enc", Text, nullable=True, comment="AES-GCM, engine.store.secrets"),
+    Column("client_info_enc", Text, nullable=True, comment="AES-GCM, engine.store.secrets"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("person_id", "server_id"),
+)
