@@ -5,7 +5,7 @@ request's credentials into a `Principal`; the sign-in and OAuth layers will do t
 people. See `engine.auth.access` for the rules.
 """
 
-from engine.auth.access import NO_ALLOWED_SERVERS, Access, portal_access
+from engine.auth.access import NO_ALLOWED_SERVERS, Access, policy_warnings, portal_access
 from engine.auth.policies import Decision, decide, policy_matches, selector_matches
 from engine.auth.principal import ANONYMOUS, Principal
 
@@ -17,6 +17,7 @@ __all__ = [
     "Principal",
     "decide",
     "policy_matches",
+    "policy_warnings",
     "portal_access",
     "selector_matches",
 ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from engine.auth.policies import Decision, decide
 from engine.auth.principal import Principal
 from engine.config import Config, PortalConfig
+from engine.config_errors import ConfigProblem
 
 NO_ALLOWED_SERVERS = "No allowed servers available, check your policies"
 
@@ -97,3 +98,48 @@ def portal_access(config: Config, portal: PortalConfig, principal: Principal) ->
         portal_policies=tuple(portal.policies),
         server_policies=tuple((s.id, tuple(s.policies)) for s in servers),
     )
+
+
+def policy_warnings(config: Config) -> list[ConfigProblem]:
+    """What `codemode check-config` warns about: portals and servers nobody can see."""
+    warnings: list[ConfigProblem] = []
+    if config.identity is not None:
+        guarded: list[tuple[str, str, list[str]]] = [
+            *(
+                (f"portals[{i}]", f"portal {p.id!r}", p.policies)
+                for i, p in enumerate(config.portals)
+            ),
+            *(
+                (f"servers[{i}]", f"server {s.id!r}", s.policies)
+                for i, s in enumerate(config.servers)
+            ),
+        ]
+        warnings += [
+            ConfigProblem(
+                f"{where}.policies",
+                f"{what} has no policies: with [identity] set it is visible to nobody",
+            )
+            for where, what, policies in guarded
+            if not policies
+        ]
+    else:
+        for i, portal in enumerate(config.portals):
+            if portal.policies and not portal.requires_api_key:
+                warnings.append(
+                    ConfigProblem(
+                        f"portals[{i}].policies",
+                        f"portal {portal.id!r} has policies but no api_keys and there is no "
+                        "[identity]: its callers are anonymous, match no policy, and may not "
+                        "enter",
+                    )
+                )
+    used = {p for portal in config.portals for p in portal.policies}
+    used |= {p for server in config.servers for p in server.policies}
+    for i, policy in enumerate(config.policies):
+        if policy.id not in used:
+            warnings.append(
+                ConfigProblem(
+                    f"policies[{i}]", f"policy {policy.id!r} is used by no portal or server"
+                )
+            )
+    return warnings

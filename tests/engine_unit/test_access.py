@@ -191,3 +191,62 @@ def test_principal_user_is_what_the_request_log_shows() -> None:
         Principal.person("")
     with pytest.raises(ValueError):
         Principal.for_service("")
+
+
+def test_check_config_warnings(tmp_path: Any) -> None:
+    import io
+
+    from engine.cli.commands import check_config
+
+    path = tmp_path / "portal.toml"
+    path.write_text(
+        """
+[identity]
+provider = "dev"
+
+[[policies]]
+id = "staff"
+decision = "allow"
+include = [{ email_domain = "example.com" }]
+
+[[policies]]
+id = "unused"
+decision = "block"
+include = [{ everyone = true }]
+
+[[servers]]
+id = "open"
+command = "mcp-server-time"
+
+[[servers]]
+id = "guarded"
+command = "mcp-server-time"
+policies = ["staff"]
+
+[[portals]]
+id = "team"
+policies = ["staff"]
+servers = [{ server_id = "open" }, { server_id = "guarded" }]
+
+[[portals]]
+id = "bare"
+"""
+    )
+    out = io.StringIO()
+    assert check_config(str(path), out) == 0
+    text = out.getvalue()
+    assert (
+        "servers[0].policies: server 'open' has no policies: with [identity] set it is "
+        "visible to nobody" in text
+    )
+    assert "portals[1].policies: portal 'bare' has no policies" in text
+    assert "policies[1]: policy 'unused' is used by no portal or server" in text
+    assert "portal 'team'" not in text and "server 'guarded'" not in text
+
+
+def test_check_config_warns_of_policies_no_caller_can_match(tmp_path: Any) -> None:
+    from engine.auth import policy_warnings
+
+    cfg = config(identity=False, portal=["ci"], servers={"a": []})
+    [warning] = [w for w in policy_warnings(cfg) if w.path.startswith("portals")]
+    assert warning.path == "portals[0].policies" and "no api_keys" in warning.message
