@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.auth import ANONYMOUS
 from engine.server.homepage_assets import CONTENT_SECURITY_POLICY, CSS, JS
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
@@ -242,17 +243,27 @@ def _server_html(server_id: str, name: str, status: ServerStatus, tools: int) ->
     )
 
 
-def _servers_html(gateway: Gateway, portal: Portal) -> str:
+def _servers_html(gateway: Gateway, portal: Portal, visible: frozenset[str]) -> str:
+    """The servers a visitor (anonymous: the page knows no one) may see; the others are only
+    counted, never named."""
     names = {s.id: s.name or s.id for s in gateway.config.servers}
-    statuses = portal.status()
+    statuses = portal.status(visible)
     counts: dict[str, int] = {}
     for tool in portal.view.tools:
         counts[tool.server_id] = counts.get(tool.server_id, 0) + 1
     items = []
     for ref in portal.config.servers:
         sid = ref.server_id
+        if sid not in visible:
+            continue
         status = statuses.get(sid) or ServerStatus(server_id=sid, state=ServerState.WAITING)
         items.append(_server_html(sid, names.get(sid, sid), status, counts.get(sid, 0)))
+    hidden = len(portal.config.servers) - len(items)
+    if hidden:
+        items.append(
+            f'<li class="server">{hidden} server{"" if hidden == 1 else "s"} shown only to '
+            "callers the portal's policies allow.</li>"
+        )
     return "".join(items) or '<li class="server">This portal has no servers.</li>'
 
 
@@ -272,12 +283,15 @@ def render_portal(gateway: Gateway, portal: Portal, mcp_url: str) -> str:
     name = config.name or config.id
     enabled = {ep.surface: config.allow_code_mode or not ep.surface.runs_code for ep in _ENDPOINTS}
     urls = {ep.surface: mcp_url + ep.query for ep in _ENDPOINTS}
-    statuses = portal.status()
+    access = portal.access(ANONYMOUS)  # the page knows no one yet: what anyone may see
+    visible = access.visible if access is not None else frozenset(portal.status())
+    tools = portal.view_for(access).tools
+    statuses = portal.status(visible)
     ready = sum(1 for s in statuses.values() if s.state is ServerState.READY)
     chips = [
-        f"{len(config.servers)} server{'' if len(config.servers) == 1 else 's'}",
+        f"{len(visible)} server{'' if len(visible) == 1 else 's'}",
         f"{ready} ready",
-        f"{len(portal.view.tools)} tool{'' if len(portal.view.tools) == 1 else 's'}",
+        f"{len(tools)} tool{'' if len(tools) == 1 else 's'}",
     ]
     if not config.allow_code_mode:
         chips.append("code mode off")
@@ -310,7 +324,7 @@ def render_portal(gateway: Gateway, portal: Portal, mcp_url: str) -> str:
 serve the same tools in different shapes.</p>{key_note}<ul>{endpoints}</ul></section>
 <section id="servers"><h2>Upstream servers</h2>
 <p class="hint">Servers that are not ready contribute no tools until they recover.</p>
-<ul>{_servers_html(gateway, portal)}</ul></section>
+<ul>{_servers_html(gateway, portal, visible)}</ul></section>
 <section id="clients"><h2>Connect a client</h2>
 <p class="hint">Pick the endpoint, then copy the setup for your client.</p>
 {_picker_html(urls, enabled)}{clients}</section>

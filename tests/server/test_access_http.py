@@ -219,3 +219,11 @@ async def test_request_log_names_the_service(served: ServedPortal) -> None:
     served.gateway.request_log.flush()
     rows = served.gateway.request_log.query(portal="team", limit=2)
     assert [r.user for r in rows] == ["key:" + hash_api_key(UNNAMED)[:8], "bot"]
+
+
+async def test_homepage_names_only_servers_anyone_may_see(served: ServedPortal) -> None:
+    """The page knows no one: a visitor is anonymous, whom `team`'s policies do not let in."""
+    async with httpx2.AsyncClient() as http:
+        page = (await http.get(f"{served.base}/p/team/")).text
+    assert "data-server=" not in page
+    assert "2 servers shown only to callers the portal's policies allow" in page
