@@ -156,4 +156,3 @@ async def test_views_are_cached_per_visible_set_until_refresh(portal: Portal) ->
     assert first.index is first.index  # one search index per view, not per request
     portal.refresh()
     assert portal.view_for(portal.access(BOT)) is not first
-
