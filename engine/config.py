@@ -44,7 +44,7 @@ from pydantic import (
 from engine.config_errors import ConfigError as ConfigError
 from engine.config_errors import ConfigProblem as ConfigProblem
 from engine.config_errors import Problems, problems_from
-from engine.credentials import SECRET_HINT, SHA256_HEX, looks_like_literal_secret
+from engine.credentials import SECRET_HINT, SERVICE_NAME, SHA256_HEX, looks_like_literal_secret
 from engine.environment import state_dir
 from sandbox.limits import Limits
 
@@ -54,6 +54,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 """Server and portal ids (also in the admin API's OpenAPI document)."""
 _ALIAS_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SERVICE_NAME_PATTERN = SERVICE_NAME.pattern
+"""Names of API keys (no `:`: `key:<hex>` is the name of an unnamed key)."""
+_NOT_A_HASH = (
+    "must be the SHA-256 hex digest of a key, not the key; compute it with "
+    'python -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())" KEY'
+)
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 DEFAULT_OUTPUT_CAP_CHARS = 24_000
 _DEFAULT_LIMITS = Limits()
@@ -64,6 +70,10 @@ _DEFAULT_LIMITS = Limits()
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _join_path(base: str, sub: str) -> str:
+    return base + (sub if not sub or sub.startswith("[") else f".{sub}")
 
 
 def _resolve_path(
@@ -170,6 +180,9 @@ class ServerConfig(_Strict):
     """Server-level curation of tools."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Server-level curation of prompts."""
+    policies: list[str] = Field(default_factory=list)
+    """Ids of [[policies]] deciding who sees this server in any portal (empty: everyone who
+    may enter the portal without [identity]; nobody with it)."""
 
     @field_validator("bearer_token_file", "cwd")
     @classmethod
@@ -302,6 +315,32 @@ class PortalServerRef(_Strict):
         return self
 
 
+class ApiKey(_Strict):
+    """A named API key: a service credential that policies match with `service = "<name>"`."""
+
+    name: str = Field(max_length=64, pattern=SERVICE_NAME_PATTERN)
+    """The service's name: shown as the request log's `user`, matched by `service` selectors."""
+    sha256: str
+    """SHA-256 hex digest of the key (never the key)."""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(SERVICE_NAME_PATTERN, value):
+            raise ValueError(
+                "must be a name of letters, digits, _ . @ - (no spaces or `:`; `key:<hex>` "
+                "names unnamed keys), e.g. ci or deploy-bot"
+            )
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hash_only(cls, value: str) -> str:
+        if not SHA256_HEX.match(value):
+            raise ValueError(_NOT_A_HASH)
+        return value
+
+
 class PortalConfig(_Strict):
     """One portal: a set of upstream servers served on one endpoint."""
 
@@ -315,13 +354,20 @@ class PortalConfig(_Strict):
     allow_code_mode: bool = True
     """Offer the code-running surfaces (`code`, `execute`) on this portal."""
     servers: list[PortalServerRef] = Field(default_factory=list)
-    api_keys: list[str] = Field(
+    api_keys: list[str | ApiKey] = Field(
         default_factory=list,
-        description="SHA-256 hex digests of the API keys clients may use (never the keys).",
+        description="API keys clients may use, never the keys themselves: each a SHA-256 hex "
+        'digest, or a named service key { name = "ci", sha256 = "<digest>" }. An unnamed key '
+        "is the service `key:<first 8 hex digits>`.",
     )
     api_keys_file: str | None = Field(
-        default=None, description="File with one SHA-256 hex digest of an API key per line."
+        default=None,
+        description="File with one API key per line: its SHA-256 hex digest, optionally "
+        "followed by a space and the service's name.",
     )
+    policies: list[str] = Field(default_factory=list)
+    """Ids of [[policies]] deciding who may enter this portal (empty: every caller that
+    passes the API-key check without [identity]; nobody with it)."""
 
     @field_validator("hostname")
     @classmethod
@@ -330,21 +376,50 @@ class PortalConfig(_Strict):
             raise ValueError("must be a host name such as mcp.example.com (no scheme, no path)")
         return value
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _named_keys(cls, value: Any) -> Any:
+        """Tables become ApiKey here, so a mistake is reported once, at its own key (pydantic
+        would report it against each member of the `str | ApiKey` union)."""
+        if not isinstance(value, list):
+            return value
+        out: list[Any] = []
+        problems: list[tuple[str, str]] = []
+        for i, entry in enumerate(value):
+            if isinstance(entry, Mapping):
+                try:
+                    out.append(ApiKey.model_validate(dict(entry), strict=True))
+                except ValidationError as exc:
+                    problems += [
+                        (_join_path(f"[{i}]", p.path), p.message) for p in problems_from(exc)
+                    ]
+            elif isinstance(entry, str) and not SHA256_HEX.match(entry):
+                problems.append((f"[{i}]", _NOT_A_HASH))
+            elif isinstance(entry, str | ApiKey):
+                out.append(entry)
+            else:
+                problems.append(
+                    (
+                        f"[{i}]",
+                        'must be a SHA-256 hex digest or a table { name = "...", sha256 = "..." }',
+                    )
+                )
+        if problems:
+            raise Problems(problems)
+        return out
+
     @field_validator("api_keys")
     @classmethod
-    def _hashes_only(cls, value: list[str]) -> list[str]:
-        bad = [
-            (
-                f"[{i}]",
-                "must be the SHA-256 hex digest of a key, not the key; compute it with "
-                'python -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode())'
-                '.hexdigest())" KEY',
-            )
-            for i, digest in enumerate(value)
-            if not SHA256_HEX.match(digest)
-        ]
-        if bad:
-            raise Problems(bad)
+    def _hashes_only(cls, value: list[str | ApiKey]) -> list[str | ApiKey]:
+        problems: list[tuple[str, str]] = []
+        first: dict[str, int] = {}
+        for i, key in enumerate(value):
+            digest = key if isinstance(key, str) else key.sha256
+            if digest in first:
+                problems.append((f"[{i}]", f"the same key as api_keys[{first[digest]}]"))
+            first.setdefault(digest, i)
+        if problems:
+            raise Problems(problems)
         return value
 
     @field_validator("api_keys_file")
@@ -398,6 +473,172 @@ class SandboxSettings(_Strict):
     def to_limits(self) -> Limits:
         fields = self.model_dump(exclude={"output_cap_chars"})
         return Limits(**fields)
+
+
+# --------------------------------------------------------------------------- identity and access
+
+SELECTOR_KEYS = ("email", "email_domain", "group", "everyone", "service")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_DOMAIN = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+
+class IdentityConfig(_Strict):
+    """Sign-in of people through an OpenID Connect provider. Absent: no sign-in."""
+
+    provider: Literal["oidc", "dev"] = "oidc"
+    """`oidc`: the provider at `issuer`; `dev`: built-in development sign-in (any email, no
+    password), refused at serve time unless the portal listens on loopback only."""
+    issuer: str | None = None
+    """The provider's issuer URL (discovery: issuer + /.well-known/openid-configuration)."""
+    client_id: str | None = None
+    """The portal's client id at the provider."""
+    client_secret_env: str | None = None
+    """Name of the environment variable holding the client secret (never the secret)."""
+    client_secret_file: str | None = None
+    """Path of a file holding the client secret."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    """Scopes asked for at sign-in; group rules need the provider's groups scope."""
+    groups_claim: str = Field(default="groups", min_length=1)
+    """The ID-token or userinfo claim listing the person's groups."""
+
+    @field_validator("client_secret_file")
+    @classmethod
+    def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        refs = [
+            k
+            for k in ("issuer", "client_id", "client_secret_env", "client_secret_file")
+            if getattr(self, k) is not None
+        ]
+        if self.provider == "dev":
+            problems = [
+                (k, 'provider = "dev" signs people in without an identity provider: remove it')
+                for k in refs
+            ]
+            if problems:
+                raise Problems(problems)
+            return self
+        problems = [
+            (k, 'required key is missing (or set provider = "dev" to try sign-in locally)')
+            for k in ("issuer", "client_id")
+            if getattr(self, k) is None
+        ]
+        if self.issuer is not None:
+            parts = urlsplit(self.issuer)
+            local = parts.hostname in _LOOPBACK_HOSTS
+            if _url_problem(self.issuer) or not (
+                parts.scheme == "https" or (parts.scheme == "http" and local)
+            ):
+                problems.append(("issuer", "must be an https:// URL (http:// only for localhost)"))
+            elif parts.query or parts.fragment:
+                problems.append(("issuer", "must have no query or fragment"))
+        secrets = [k for k in ("client_secret_env", "client_secret_file") if k in refs]
+        if len(secrets) != 1:
+            problems.append(
+                (
+                    "",
+                    "set exactly one of client_secret_env (an environment variable name) or "
+                    "client_secret_file (a file path)"
+                    + ("; both are set" if secrets else "; neither is set"),
+                )
+            )
+        elif self.client_secret_env is not None and not _ENV_NAME.match(self.client_secret_env):
+            problems.append(
+                (
+                    "client_secret_env",
+                    "must be the NAME of an environment variable (letters, digits, _), "
+                    "not the secret itself",
+                )
+            )
+        if "openid" not in self.scopes:
+            problems.append(("scopes", 'must include "openid"'))
+        if problems:
+            raise Problems(problems)
+        return self
+
+
+class Selector(_Strict):
+    """One rule of a policy: exactly one of its keys."""
+
+    email: str | None = None
+    """A person's email address (compared case-insensitively)."""
+    email_domain: str | None = None
+    """The domain of a person's email, e.g. example.com (exact, case-insensitive)."""
+    group: str | None = Field(default=None, min_length=1)
+    """A group in the person's groups claim (exact)."""
+    everyone: Literal[True] | None = None
+    """`everyone = true`: every signed-in person and every API key (never an anonymous caller)."""
+    service: str | None = Field(default=None, min_length=1)
+    """The name of an API key (`key:<first 8 hex digits>` for an unnamed one)."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("must be an email address such as ana@example.com")
+        return value
+
+    @field_validator("email_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError(
+                "must be a domain such as example.com (no @, no scheme; subdomains are not "
+                "included: list each one)"
+            )
+        return value
+
+    @field_validator("everyone", mode="before")
+    @classmethod
+    def _everyone(cls, value: Any) -> Any:
+        if value is not True:
+            raise ValueError("can only be true; to match nobody, remove the selector")
+        return value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        given = [k for k in SELECTOR_KEYS if getattr(self, k) is not None]
+        if len(given) != 1:
+            what = "none" if not given else " and ".join(given)
+            raise ValueError(
+                f"a selector has exactly one of {', '.join(SELECTOR_KEYS)}; this one has {what}"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        return next(k for k in SELECTOR_KEYS if getattr(self, k) is not None)
+
+
+class PolicyConfig(_Strict):
+    """An access policy: who it matches and whether that allows or blocks them."""
+
+    id: str = Field(max_length=64, pattern=ID_PATTERN)
+    """Referenced from `policies = [...]` of portals and servers."""
+    decision: Literal["allow", "block"]
+    """`allow` lets matching callers in; `block` keeps them out and wins over any allow."""
+    include: list[Selector]
+    """The policy matches a caller who matches any of these..."""
+    exclude: list[Selector] = Field(default_factory=list)
+    """...and none of these..."""
+    require: list[Selector] = Field(default_factory=list)
+    """...and all of these."""
+
+    @field_validator("include")
+    @classmethod
+    def _not_empty(cls, value: list[Selector]) -> list[Selector]:
+        if not value:
+            raise ValueError(
+                "a policy includes someone: add at least one selector, e.g. "
+                '{ email_domain = "example.com" } or { everyone = true }'
+            )
+        return value
 
 
 class Settings(_Strict):
@@ -462,6 +703,10 @@ class Config(_Strict):
     servers: list[ServerConfig] = Field(default_factory=list)
     portals: list[PortalConfig] = Field(default_factory=list)
     settings: Settings = Field(default_factory=Settings)
+    identity: IdentityConfig | None = None
+    """Sign-in of people (absent: none; API keys still work, policies are optional)."""
+    policies: list[PolicyConfig] = Field(default_factory=list)
+    """Access policies, referenced by id from portals and servers."""
 
     @model_validator(mode="before")
     @classmethod
@@ -490,6 +735,12 @@ class Config(_Strict):
             if portal.id == portal_id:
                 return portal
         raise KeyError(portal_id)
+
+    def policy(self, policy_id: str) -> PolicyConfig:
+        for policy in self.policies:
+            if policy.id == policy_id:
+                return policy
+        raise KeyError(policy_id)
 
     def portal_servers(self, portal: PortalConfig) -> list[tuple[PortalServerRef, ServerConfig]]:
         return [(ref, self.server(ref.server_id)) for ref in portal.servers]
@@ -545,6 +796,7 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     portals = _items(data, "portals")
     problems = _duplicates(servers, "servers", "id", "server id")
     problems += _duplicates(portals, "portals", "id", "portal id")
+    problems += _policy_reference_problems(data, servers, portals)
     problems += _duplicates(portals, "portals", "hostname", "hostname", fold=True)
     if not isinstance(data.get("servers", []), list):
         return problems  # references cannot be checked against a malformed server list
@@ -560,6 +812,40 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
                         + (f" (known: {', '.join(known)})" if known else ""),
                     )
                 )
+    return problems
+
+
+def _policy_reference_problems(
+    data: Mapping[str, Any],
+    servers: list[tuple[int, Mapping[str, Any]]],
+    portals: list[tuple[int, Mapping[str, Any]]],
+) -> list[tuple[str, str]]:
+    """Unique policy ids; every id in a portal's or server's `policies` names one."""
+    policies = _items(data, "policies")
+    problems = _duplicates(policies, "policies", "id", "policy id")
+    if not isinstance(data.get("policies", []), list):
+        return problems
+    known = sorted({p["id"] for _, p in policies if isinstance(p.get("id"), str)})
+    for field, entries in (("servers", servers), ("portals", portals)):
+        for i, entry in entries:
+            refs = entry.get("policies")
+            if not isinstance(refs, list):
+                continue
+            seen: set[str] = set()
+            for j, ref in enumerate(refs):
+                where = f"{field}[{i}].policies[{j}]"
+                if isinstance(ref, str) and ref in seen:
+                    problems.append((where, f"policy {ref!r} is listed twice"))
+                elif isinstance(ref, str) and ref not in known:
+                    problems.append(
+                        (
+                            where,
+                            f"no policy with id {ref!r} in [[policies]]"
+                            + (f" (known: {', '.join(known)})" if known else ""),
+                        )
+                    )
+                if isinstance(ref, str):
+                    seen.add(ref)
     return problems
 
 

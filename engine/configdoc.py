@@ -34,6 +34,22 @@ _SECTIONS = [
     ),
     ("PortalConfig", "[[portals]]", "One portal: what a client reaches at its `/mcp`."),
     ("PortalServerRef", "[[portals.servers]]", "A server in a portal, with per-portal overrides."),
+    (
+        "ApiKey",
+        "api_keys = [{ name, sha256 }] in [[portals]]",
+        "A named API key: a service credential policies match with `service`.",
+    ),
+    ("IdentityConfig", "[identity]", "Sign-in of people through OpenID Connect (absent: none)."),
+    (
+        "PolicyConfig",
+        "[[policies]]",
+        "An access policy, referenced by id from portals and servers.",
+    ),
+    (
+        "Selector",
+        "[[policies.include]] / exclude / require",
+        "One rule of a policy; exactly one key.",
+    ),
     ("Settings", "[settings]", "Process-wide settings."),
     ("SandboxSettings", "[settings.sandbox]", "Limits of each code run."),
 ]
@@ -48,7 +64,7 @@ def _type(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return " | ".join(f"`{v}`" for v in prop["enum"])
     if "const" in prop:
-        return f"`{prop['const']}`"
+        return f"`{json.dumps(prop['const'])}`"
     kind = prop.get("type", "any")
     if kind == "array":
         return f"list of {_type(prop.get('items', {}))}"

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 """A `"${VAR}"` value: passed from the gateway's environment."""
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+"""An API key's name (no `:`: `key:<hex>` names unnamed keys)."""
 _SECRET_WORDS = frozenset(
     {"token", "secret", "password", "passwd", "apikey", "credential", "credentials", "pat"}
 )
@@ -132,21 +134,47 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
-    """Digests from `api_keys` plus those in `api_keys_file` (one per line, `#` comments)."""
-    digests = set(portal.api_keys)
+def unnamed_key_name(digest: str) -> str:
+    """The service name of a key listed without one: `key:` and its digest's first 8 hex
+    digits (what the request log has always shown for it)."""
+    return "key:" + digest[:8]
+
+
+def api_key_names(portal: PortalConfig) -> dict[str, str]:
+    """Each API key's digest and the name of the service it stands for, from `api_keys` plus
+    `api_keys_file` (one `<digest> [name]` per line, `#` comments). An unnamed key gets
+    `unnamed_key_name`."""
+    names: dict[str, str] = {}
+    for key in portal.api_keys:
+        if isinstance(key, str):
+            names[key] = unnamed_key_name(key)
+        else:
+            names[key.sha256] = key.name
     if portal.api_keys_file is None:
-        return frozenset(digests)
+        return names
     where = f"portal {portal.id!r}: api_keys_file {portal.api_keys_file}"
     try:
         lines = Path(portal.api_keys_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CredentialError(f"{where} cannot be read: {exc.strerror}", missing=True) from None
     for number, line in enumerate(lines, start=1):
-        digest = line.split("#", 1)[0].strip().lower()
-        if not digest:
+        fields = line.split("#", 1)[0].split()
+        if not fields:
             continue
+        digest = fields[0].lower()
         if not SHA256_HEX.match(digest):
             raise CredentialError(f"{where}, line {number}: not a SHA-256 hex digest")
-        digests.add(digest)
-    return frozenset(digests)
+        if len(fields) > 2 or (len(fields) == 2 and not SERVICE_NAME.match(fields[1])):
+            raise CredentialError(
+                f"{where}, line {number}: after the digest, only a name of letters, digits, "
+                "_ . @ - may follow"
+            )
+        names[digest] = (
+            fields[1] if len(fields) == 2 else names.get(digest, unnamed_key_name(digest))
+        )
+    return names
+
+
+def api_key_hashes(portal: PortalConfig) -> frozenset[str]:
+    """Digests from `api_keys` plus those in `api_keys_file`."""
+    return frozenset(api_key_names(portal))

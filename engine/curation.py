@@ -102,6 +102,16 @@ class Curation:
     prompt_names: NameTable
     unmatched: list[UnmatchedOverride] = field(default_factory=list)
 
+    def restricted(self, server_ids: frozenset[str]) -> Curation:
+        """This curation with only the tools and prompts of `server_ids`. Names stay as the
+        whole portal assigned them; a hidden tool's name resolves to nothing."""
+        return Curation(
+            tools=[t for t in self.tools if t.server_id in server_ids],
+            prompts=[p for p in self.prompts if p.server_id in server_ids],
+            tool_names=self.tool_names,
+            prompt_names=self.prompt_names,
+        )
+
     @cached_property
     def enabled_tools(self) -> list[CuratedTool]:
         return [t for t in self.tools if t.enabled]

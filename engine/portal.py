@@ -7,6 +7,13 @@ async with Gateway.for_portal(config) as portal:  # connects every upstream conc
     result = await portal.call_tool(Surface.CODEMODE, "code", {"code": "..."}, user="ana")
     portal.status()
 ```
+Who is asking: `list_tools`, `list_prompts`, `get_prompt` and `call_tool` take a
+`principal` (`engine.auth.Principal`); the portal's and servers' `policies` decide which of
+its servers that caller sees (`engine.auth.access`), and everything they are shown or may
+call comes from a view restricted to those servers: tools, prompts, `query`, and inside
+`code` `codemode.<name>` and `codemode.search`. No principal (None) is the operator on this
+machine (the CLI, stdio): every server, as before.
+
 A portal owns nothing that runs: it is given the services it shares with the other portals
 of its config (`PortalServices`: the catalog of upstream connections, the code executor, the
 argument validator and the logged call path). `Gateway` builds those and keeps them running.
@@ -29,6 +36,7 @@ from mcp_types import (
 )
 
 from engine import results, surfaces
+from engine.auth import Access, Principal, portal_access
 from engine.calls import Caller, ToolCalls, result_size
 from engine.catalog import Catalog
 from engine.config import Config, PortalConfig
@@ -72,17 +80,38 @@ class Portal:
     def serves(self, server_id: str) -> bool:
         return server_id in self._server_ids
 
+    # -- who sees what ------------------------------------------------------------------------
+
+    def access(self, principal: Principal | None) -> Access | None:
+        """What `principal` may do here; None for the local operator (no principal)."""
+        if principal is None:
+            return None
+        return portal_access(self.services.config, self.config, principal)
+
+    def view_for(self, access: Access | None) -> PortalView:
+        """The current snapshot as `access` allows it to be seen (all of it for None)."""
+        view = self.view
+        return view if access is None else view.restricted(access.visible)
+
     # -- what the portal shows ----------------------------------------------------------------
 
-    def list_tools(self, surface: Surface) -> list[Tool]:
-        return surfaces.list_tools(surface, self.view)
+    def list_tools(self, surface: Surface, principal: Principal | None = None) -> list[Tool]:
+        """The tools of `surface` as `principal` sees them. The engine's own tools (`query`,
+        `code`, `execute`) stay listed for a caller who sees no server: calling them tells
+        them why there is nothing (`NO_ALLOWED_SERVERS` and the policy ids)."""
+        return surfaces.list_tools(surface, self.view_for(self.access(principal)))
 
-    def list_prompts(self) -> list[Prompt]:
-        return [p.prompt for p in self.view.prompts]
+    def list_prompts(self, principal: Principal | None = None) -> list[Prompt]:
+        return [p.prompt for p in self.view_for(self.access(principal)).prompts]
 
-    def status(self) -> dict[str, ServerStatus]:
+    def status(self, servers: frozenset[str] | None = None) -> dict[str, ServerStatus]:
+        """Each server's status (only those in `servers` when given)."""
         every = self.services.catalog.status()
-        return {sid: every[sid] for sid in self._server_ids if sid in every}
+        return {
+            sid: every[sid]
+            for sid in self._server_ids
+            if sid in every and (servers is None or sid in servers)
+        }
 
     async def sync(self, server_id: str) -> ServerStatus:
         if server_id not in self._server_ids:
@@ -143,33 +172,47 @@ class Portal:
         arguments: dict[str, Any] | None,
         *,
         user: str | None = None,
+        principal: Principal | None = None,
         on_log: Callable[[LogEntry], None] | None = None,
     ) -> CallToolResult:
-        """Answer `tools/call` for `surface`. Never raises for bad input or upstream trouble:
-        the agent gets an `isError` result that says what went wrong."""
+        """Answer `tools/call` for `surface`, as `principal` may (None: the local operator,
+        who sees every server). Never raises for bad input or upstream trouble: the agent
+        gets an `isError` result that says what went wrong. `user` names the caller in the
+        request log; by default the principal's email or API key name."""
         arguments = arguments if arguments is not None else {}
-        view = self.view
+        access = self.access(principal)
+        if user is None and principal is not None:
+            user = principal.user
+        if access is not None:
+            refusal = access.refusal()
+            if refusal is not None:
+                return results.tool_error(refusal)
+        view = self.view_for(access)
+        servers = access.visible if access is not None else None
         if surfaces.is_code_tool(surface, name):
-            return await self._run_code(name, view, arguments, user, on_log)
+            return await self._run_code(name, view, arguments, user, on_log, servers)
         if name in surfaces.engine_tools(surface):  # `query`
             return self._query(view, arguments)
         if surfaces.calls_upstream_directly(surface):
             tool = view.tool(name)
             if tool is not None:
                 return await self._call_direct(tool, arguments, user)
-        return results.tool_error(self._unknown_tool(surface, name))
+        return results.tool_error(self._unknown_tool(surface, name, view, servers))
 
-    def _unknown_tool(self, surface: Surface, name: str) -> str:
-        listed = [t.name for t in self.list_tools(surface)]
+    def _unknown_tool(
+        self, surface: Surface, name: str, view: PortalView, servers: frozenset[str] | None
+    ) -> str:
+        listed = [t.name for t in surfaces.list_tools(surface, view)]
         shown = ", ".join(listed[:20]) + (", ..." if len(listed) > 20 else "")
         return (
             f"unknown tool {name!r} on this endpoint. Available: {shown or 'none'}."
-            + self._unavailable_note()
+            + self._unavailable_note(servers)
         )
 
-    def _unavailable_note(self) -> str:
-        """Servers that offer no tools right now, and why: the tool may be one of theirs."""
-        down = [s for s in self.status().values() if s.state is not ServerState.READY]
+    def _unavailable_note(self, servers: frozenset[str] | None = None) -> str:
+        """Servers that offer no tools right now, and why: the tool may be one of theirs.
+        Only servers in `servers` (when given): a hidden server is never named."""
+        down = [s for s in self.status(servers).values() if s.state is not ServerState.READY]
         if not down:
             return ""
         described = "; ".join(
@@ -206,6 +249,7 @@ class Portal:
         arguments: dict[str, Any],
         user: str | None,
         on_log: Callable[[LogEntry], None] | None,
+        servers: frozenset[str] | None,
     ) -> CallToolResult:
         code = arguments.get("code")
         if not isinstance(code, str) or set(arguments) - {"code"}:
@@ -220,7 +264,7 @@ class Portal:
                 self.services.calls,
                 Caller(self.id, user),
                 on_log,
-                unavailable=self._unavailable_note().strip(),
+                unavailable=self._unavailable_note(servers).strip(),
             )
             failure = f"{error.kind.value}: {error.message}" if error else None
             return result
@@ -261,10 +305,20 @@ class Portal:
 
     # -- prompts ------------------------------------------------------------------------------
 
-    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> GetPromptResult:
-        prompt = self.view.curation.prompt(name)
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, str] | None,
+        principal: Principal | None = None,
+    ) -> GetPromptResult:
+        access = self.access(principal)
+        refusal = access.refusal() if access is not None else None
+        if refusal is not None:
+            raise PortalError(refusal)
+        view = self.view_for(access)
+        prompt = view.curation.prompt(name)
         if prompt is None:
-            known = ", ".join(p.name for p in self.view.prompts) or "none"
+            known = ", ".join(p.name for p in view.prompts) or "none"
             raise PortalError(f"unknown prompt {name!r}; this portal's prompts: {known}")
         result = await self.services.catalog.get_prompt(
             prompt.server_id, prompt.upstream_name, arguments

@@ -24,15 +24,49 @@ class Match:
     score: float
 
 
+MAX_RESTRICTED_VIEWS = 64
+"""Restricted views kept per snapshot (one per distinct set of visible servers)."""
+
+
 class PortalView:
-    def __init__(self, curation: Curation, server_names: list[str]) -> None:
+    def __init__(
+        self,
+        curation: Curation,
+        server_names: list[str],
+        js_names: dict[str, str] | None = None,
+    ) -> None:
         self.curation = curation
         self.tools: list[CuratedTool] = curation.enabled_tools
         self.prompts: list[CuratedPrompt] = curation.enabled_prompts
         self.server_names = server_names
         """Ids of the portal's servers that are Ready, for "how to broaden" hints."""
-        self.js_names: dict[str, str] = sanitize_names(t.name for t in self.tools)
+        if js_names is None:
+            js_names = sanitize_names(t.name for t in self.tools)
+        self.js_names: dict[str, str] = {t.name: js_names[t.name] for t in self.tools}
         self.by_js_name: dict[str, CuratedTool] = {self.js_names[t.name]: t for t in self.tools}
+        self._restricted: dict[frozenset[str], PortalView] = {}
+
+    def restricted(self, server_ids: frozenset[str]) -> PortalView:
+        """This snapshot as a caller who sees only `server_ids` sees it: their tools, prompts
+        and hints, under the same names (`codemode.<name>` does not change with who asks),
+        with a search index of their own. Cached per set; the cache goes with the snapshot."""
+        present = {t.server_id for t in self.curation.tools} | {
+            p.server_id for p in self.curation.prompts
+        }
+        if present <= server_ids and set(self.server_names) <= server_ids:
+            return self
+        key = frozenset(server_ids & (present | set(self.server_names)))
+        view = self._restricted.get(key)
+        if view is None:
+            if len(self._restricted) >= MAX_RESTRICTED_VIEWS:
+                self._restricted.clear()
+            view = PortalView(
+                self.curation.restricted(key),
+                [s for s in self.server_names if s in key],
+                self.js_names,
+            )
+            self._restricted[key] = view
+        return view
 
     def tool(self, client_name: str) -> CuratedTool | None:
         return self.curation.tool(client_name)

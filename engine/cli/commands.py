@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from mcp_types import Tool
 
+from engine.auth import policy_warnings
 from engine.cli.exits import (
     EXIT_FAILED,
     EXIT_OK,
@@ -201,9 +202,12 @@ def check_config(path: str, out: TextIO) -> int:
     """Validate without connecting: problems raise ConfigError (printed by main, exit 2).
 
     What the config refers to is checked here too: a command not on PATH, an unset variable
-    or an absent file is a warning (it may be there at run time), printed with its key."""
+    or an absent file is a warning (it may be there at run time), printed with its key. So is
+    a portal or server nobody can see (`engine.auth.policy_warnings`): with [identity] set,
+    each one without policies."""
     config = Config.load(path)
     errors, warnings = environment_problems(config)
+    warnings += policy_warnings(config)
     if errors:
         for warning in warnings:
             print(f"warning: {warning.render(path)}", file=out)

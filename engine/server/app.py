@@ -17,8 +17,13 @@ Every route (homepage, `/api/*`, `/.well-known/*`, `/mcp`, and paths no route se
 passes the Host/Origin check (DNS rebinding: localhost, configured portal hostnames and
 `public_hosts` only; 421/403), so no page is ever rendered for a foreign Host. Then, on
 `/mcp`: portal (404), API key when the portal has any (401 with
-`WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), surface (400), code mode allowed
-(403), body size (413, by the SDK).
+`WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), the portal's policies for the
+caller (403), surface (400), code mode allowed (403), body size (413, by the SDK).
+
+Who the caller is (`engine.auth.Principal`): the service named by the API key that matched
+(its `name`, or `key:<first 8 hex digits>` for an unnamed key), or the anonymous caller of a
+portal without keys. It rides in the ASGI scope (`PRINCIPAL_SCOPE_KEY`) to the MCP server,
+which shows that caller only the servers the policies allow them (`engine.portal`).
 
 The protected-resource metadata document lists the authorization servers named in the
 `CODEMODE_AUTHORIZATION_SERVERS` environment variable (space- or comma-separated URLs); with
@@ -47,12 +52,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.credentials import api_key_hashes, hash_api_key
+from engine.auth import ANONYMOUS, Principal
+from engine.credentials import api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import admin_routes
 from engine.server.homepage import homepage_routes
-from engine.server.mcp_server import USER_SCOPE_KEY, PortalServer, build_server
+from engine.server.mcp_server import (
+    PRINCIPAL_SCOPE_KEY,
+    USER_SCOPE_KEY,
+    PortalServer,
+    build_server,
+)
 from engine.server.request_ids import RequestIdCheck
 from engine.surfaces import Surface, SurfaceError, surface_from_query
 
@@ -102,7 +113,7 @@ class PortalRouter:
     ) -> None:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes
-        self.key_hashes = {pid: api_key_hashes(p.config) for pid, p in gateway.portals.items()}
+        self.key_names = {pid: api_key_names(p.config) for pid, p in gateway.portals.items()}
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
             for surface in Surface:
@@ -136,8 +147,9 @@ class PortalRouter:
         if isinstance(answer, Response):
             await answer(scope, receive, send)
             return
-        endpoint, user = answer
-        scope[USER_SCOPE_KEY] = user
+        endpoint, principal = answer
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        scope[USER_SCOPE_KEY] = principal.user
         session_id = request.headers.get("mcp-session-id")
         status = 0
 
@@ -154,15 +166,18 @@ class PortalRouter:
         if session_id and (request.method == "DELETE" or status == 404):
             endpoint.server.sessions.forget(session_id)
 
-    def _route(self, request: Request) -> tuple[Endpoint, str | None] | Response:
+    def _route(self, request: Request) -> tuple[Endpoint, Principal] | Response:
         portal = self.portal_for(
             request.headers.get("host", ""), request.path_params.get("portal_id")
         )
         if isinstance(portal, Response):
             return portal
-        user = self._authenticate(request, portal)
-        if isinstance(user, Response):
-            return user
+        principal = self._authenticate(request, portal)
+        if isinstance(principal, Response):
+            return principal
+        access = portal.access(principal)
+        if access is not None and not access.allowed:
+            return _error(403, access.refusal() or "not allowed")
         try:
             surface = _surface(request)
         except SurfaceError as exc:
@@ -175,7 +190,7 @@ class PortalRouter:
                 f"the {surface.value} surface is off; connect without "
                 "?codemode=/?optimize_context=search_and_execute",
             )
-        return endpoint, user
+        return endpoint, principal
 
     def portal_for(self, host: str, portal_id: str | None) -> Portal | Response:
         by_host = self.gateway.portal_for_host(host)
@@ -191,18 +206,19 @@ class PortalRouter:
             return _error(404, f"no portal {portal_id!r} here (portals: {known})")
         return portal
 
-    def _authenticate(self, request: Request, portal: Portal) -> str | Response | None:
-        """The user id for request logs (from the key's hash, never the key), or a 401."""
-        hashes = self.key_hashes.get(portal.id)
-        if not hashes:
-            return None
+    def _authenticate(self, request: Request, portal: Portal) -> Principal | Response:
+        """Who is calling: the service its API key names (found by the key's hash, never the
+        key), the anonymous caller of a portal without keys, or a 401."""
+        names = self.key_names.get(portal.id)
+        if not names:
+            return ANONYMOUS
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and key.strip():
             digest = hash_api_key(key.strip())
             # Compare against every hash so the time taken does not say which one matched.
-            matched = [h for h in sorted(hashes) if hmac.compare_digest(digest, h)]
+            matched = [h for h in sorted(names) if hmac.compare_digest(digest, h)]
             if matched:
-                return "key:" + digest[:8]
+                return Principal.for_service(names[matched[0]])
             return _unauthorized(request, "invalid_token", "the API key is not valid here")
         return _unauthorized(
             request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
+from engine.auth import ANONYMOUS
 from engine.server.homepage_snippets import ENDPOINTS, URL, clients, url_forms
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
@@ -111,15 +112,19 @@ def _plural(count: int, noun: str) -> str:
 _PILL = {ServerState.READY: "ready", ServerState.WAITING: "waiting", ServerState.ERROR: "error"}
 
 
-def _servers(gateway: Gateway, portal: Portal) -> list[dict[str, Any]]:
+def _servers(gateway: Gateway, portal: Portal, visible: frozenset[str]) -> list[dict[str, Any]]:
+    """The servers a visitor (anonymous: the page knows no one) may see; the others are only
+    counted (`hidden_servers`), never named."""
     names = {s.id: s.name or s.id for s in gateway.config.servers}
-    statuses = portal.status()
+    statuses = portal.status(visible)
     counts: dict[str, int] = {}
     for tool in portal.view.tools:
         counts[tool.server_id] = counts.get(tool.server_id, 0) + 1
     servers = []
     for ref in portal.config.servers:
         sid = ref.server_id
+        if sid not in visible:
+            continue
         status = statuses.get(sid) or ServerStatus(server_id=sid, state=ServerState.WAITING)
         tools = counts.get(sid, 0)
         if status.state is not ServerState.READY:
@@ -147,11 +152,14 @@ def portal_view(gateway: Gateway, portal: Portal, mcp_url: str) -> dict[str, Any
     config = portal.config
     enabled = {ep.surface: config.allow_code_mode or not ep.surface.runs_code for ep in ENDPOINTS}
     urls = {ep.surface: mcp_url + ep.query for ep in ENDPOINTS}
-    ready = sum(1 for s in portal.status().values() if s.state is ServerState.READY)
+    access = portal.access(ANONYMOUS)  # the page knows no one yet: what anyone may see
+    visible = access.visible if access is not None else frozenset(portal.status())
+    tools = portal.view_for(access).tools
+    ready = sum(1 for s in portal.status(visible).values() if s.state is ServerState.READY)
     chips = [
-        _plural(len(config.servers), "server"),
+        _plural(len(visible), "server"),
         f"{ready} ready",
-        _plural(len(portal.view.tools), "tool"),
+        _plural(len(tools), "tool"),
     ] + ([] if config.allow_code_mode else ["code mode off"])
     needs_key = bool(config.api_keys or config.api_keys_file)
     snippet_urls = url_forms(urls[Surface.ALL])
@@ -186,7 +194,8 @@ def portal_view(gateway: Gateway, portal: Portal, mcp_url: str) -> dict[str, Any
             }
             for c in clients(config.id, needs_key)
         ],
-        "servers": _servers(gateway, portal),
+        "servers": _servers(gateway, portal, visible),
+        "hidden_servers": len(config.servers) - len(visible),
         "others": [
             {"id": p.id, "name": p.config.name or p.id}
             for p in gateway.portals.values()

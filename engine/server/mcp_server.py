@@ -52,6 +52,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 
 from engine import surfaces
+from engine.auth import ANONYMOUS, Principal
 from engine.portal import Portal, PortalError
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.run_feedback import RunFeedback
@@ -59,13 +60,28 @@ from engine.status import UpstreamError
 from engine.surfaces import Surface
 
 USER_SCOPE_KEY: Final = "codemode.user"
-"""ASGI scope key where the HTTP app puts the authenticated user (a short key id)."""
+"""ASGI scope key where the HTTP app puts the request log's user (the caller's email or API
+key name; None for an anonymous caller)."""
+
+PRINCIPAL_SCOPE_KEY: Final = "codemode.principal"
+"""ASGI scope key where the HTTP app puts the caller (`engine.auth.Principal`)."""
 
 MAX_PENDING_UPSTREAM_LOGS: Final = 1000
 """Upstream log notifications waiting to be sent per portal server; beyond that: dropped."""
 
 _UpstreamLog = tuple[str, types.LoggingMessageNotificationParams]
 """(server id, params) of one upstream `notifications/message`."""
+
+
+def principal_of(ctx: Ctx) -> Principal | None:
+    """Who sent this message: over HTTP the principal the app put in the scope (anonymous if
+    it put none: an app that did not authenticate gets only what needs no policy); off HTTP
+    (stdio) None, the local operator, who sees every server."""
+    request = ctx.request
+    if isinstance(request, Request):
+        principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        return principal if isinstance(principal, Principal) else ANONYMOUS
+    return None
 
 
 def user_of(ctx: Ctx) -> str | None:
@@ -136,18 +152,18 @@ class PortalServer(Server[Any]):
     async def _list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self.portal.list_tools(self.surface))
+        return types.ListToolsResult(tools=self.portal.list_tools(self.surface, principal_of(ctx)))
 
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=self.portal.list_prompts())
+        return types.ListPromptsResult(prompts=self.portal.list_prompts(principal_of(ctx)))
 
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         try:
-            return await self.portal.get_prompt(params.name, params.arguments)
+            return await self.portal.get_prompt(params.name, params.arguments, principal_of(ctx))
         except PortalError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except UpstreamError as exc:
@@ -160,15 +176,20 @@ class PortalServer(Server[Any]):
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        user = user_of(ctx)
+        user, principal = user_of(ctx), principal_of(ctx)
         if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
-                self.surface, params.name, params.arguments, user=user
+                self.surface, params.name, params.arguments, user=user, principal=principal
             )
         feedback = RunFeedback(ctx, self._min_level(ctx), self.progress_interval_s)
         async with feedback.running() as on_log:
             return await self.portal.call_tool(
-                self.surface, params.name, params.arguments, user=user, on_log=on_log
+                self.surface,
+                params.name,
+                params.arguments,
+                user=user,
+                principal=principal,
+                on_log=on_log,
             )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
