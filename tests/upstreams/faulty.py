@@ -4,7 +4,8 @@
     python -m tests.upstreams.faulty --stdio
 
 Every tool is named after the fault it shows when called (`ok` is the well-behaved one;
-`listed` answers how many `tools/list` requests this process has answered, over stdio too):
+`listed` answers how many times this process ran its `tools/list` handler, over stdio too;
+over HTTP, the SDK also runs it to look a tool up on every stateless `tools/call`):
 
 - SDK-level (the `mcp` SDK's low-level server runs them): `ok` (echoes `text`), `crash` (the
   process exits while the call is in flight), `hang` (never answers), `late` (answers after
