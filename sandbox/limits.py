@@ -12,7 +12,7 @@ class Limits:
     cpu_s: float = 10.0
     """Budget of time spent executing JavaScript (not waiting for tools)."""
     memory_bytes: int = 64 * 1024 * 1024
-    """QuickJS heap limit (JS_SetMemoryLimit)."""
+    """QuickJS heap limit: how far the linear memory may grow past the empty runtime."""
     store_memory_bytes: int = 256 * 1024 * 1024
     """Cap on the wasm linear memory of one instance: a second wall behind the heap limit."""
     max_calls: int = 1000

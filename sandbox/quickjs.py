@@ -167,6 +167,21 @@ class QuickJS:
         self.scratch = self.fn["malloc"](_SCRATCH_BYTES)
         self._buf, self._buf_size = 0, 0
         self.closed = False
+        self._cap_heap_growth(memory_limit, store_memory_limit)
+
+    def _cap_heap_growth(self, memory_limit: int, store_memory_limit: int) -> None:
+        """Make `memory_limit` bound the heap, which `JS_SetMemoryLimit` alone does not do here.
+
+        On WASI this build's allocator cannot tell QuickJS the size of a block (no
+        `malloc_usable_size`), so QuickJS counts 8 bytes per allocation and its limit refuses
+        only single allocations above it: every memory bomb ran on to the store's cap, four times
+        the heap limit, computing all the way (a bomb then overran a 1 s CPU budget under load).
+        The heap lives in the linear memory, which grows only as the allocator needs more, so
+        capping that growth at `memory_limit` past what the empty runtime holds now is the heap
+        limit; `malloc` gets NULL beyond it, and QuickJS throws its catchable out-of-memory error.
+        """
+        baseline = self.memory.data_len(self.store)
+        self.store.set_limits(memory_size=min(store_memory_limit, baseline + memory_limit))
 
     # -- the stack ----------------------------------------------------------------------------
 

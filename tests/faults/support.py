@@ -16,7 +16,8 @@ from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
 
 WAIT_S = 15.0
-"""Upper bound of every wait for a state: generous, the figures go in the report instead."""
+"""Slack of every wait for a state, on top of the server's connect_timeout_s (a reconnect is a
+backoff wait and an attempt bounded by it): generous, the figures go in the report instead."""
 
 
 def text(result: CallToolResult) -> str:
@@ -24,9 +25,11 @@ def text(result: CallToolResult) -> str:
 
 
 async def wait_state(portal: Portal, server_id: str, state: ServerState) -> ServerStatus:
-    """Poll until the server is in `state`; fail after WAIT_S with the last status seen."""
+    """Poll until the server is in `state`; fail after its connect timeout and WAIT_S, with
+    the last status seen."""
+    (config,) = (s for s in portal.services.config.servers if s.id == server_id)
     status = portal.status()[server_id]
-    with anyio.move_on_after(WAIT_S):
+    with anyio.move_on_after(config.connect_timeout_s + WAIT_S):
         while status.state is not state:
             await anyio.sleep(0.02)
             status = portal.status()[server_id]

@@ -18,6 +18,11 @@ from tests.faults.support import healthy, last_call, ready, run_catching, text, 
 
 BOUND_S = CALL_TIMEOUT_S + 4
 """No call may take longer than its timeout plus slack (a hang would hit this)."""
+RUN_BOUND_S = BOUND_S + 25
+"""A code run around such a call: the run's JavaScript executes at background priority
+(sandbox/priority.py), so on a loaded machine its wall time is what the other processes leave
+over (a trivial run took up to 1 s with 4 busy processes on 2 cores). Only a hang is bounded
+here; the call's own time is checked against BOUND_S in the request log."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ async def test_direct_call_gets_a_clear_error(gateway: Gateway, fault: Fault) ->
 async def test_code_can_catch_a_typed_error(gateway: Gateway, fault: Fault) -> None:
     portal = gateway.portal("main")
     await ready(portal, fault.server)
-    with anyio.fail_after(BOUND_S):
+    with anyio.fail_after(RUN_BOUND_S):
         caught = await run_catching(portal, fault.name, {"seconds": 2.5})
     assert caught["caught"] and caught["isError"], caught
     assert caught["retryable"] is fault.retryable, caught
@@ -110,6 +115,7 @@ async def test_code_can_catch_a_typed_error(gateway: Gateway, fault: Fault) -> N
     assert fault.server in caught["message"] and fault.says in caught["message"]
     row = await last_call(gateway, fault.server, fault.name)
     assert row.status == "error"
+    assert row.duration_ms <= BOUND_S * 1000, row  # the call ended within its timeout
     await healthy(portal)
     await _settle(gateway, fault)
 

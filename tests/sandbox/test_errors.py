@@ -86,6 +86,19 @@ async def test_memory_limit(box: Sandbox) -> None:
     assert "16 MB" in result.error.message
 
 
+async def test_memory_limit_bounds_the_whole_heap(box: Sandbox) -> None:
+    """16 MB holds at most 16 buffers of 1 MB, not the ~250 that only the store's 256 MB cap
+    stopped while QuickJS's own limit refused nothing but single allocations above it."""
+    code = """
+const a = [];
+try { while (true) a.push(new ArrayBuffer(1 << 20)) } catch (e) { return [a.length, String(e)] }
+"""
+    result = await run(box, code, limits=Limits(memory_bytes=16 << 20))
+    held, error = result.value
+    assert error == "InternalError: out of memory"
+    assert 12 <= held <= 16, held  # the empty runtime and the bridge take well under 4 MB
+
+
 async def test_memory_error_is_catchable_inside(box: Sandbox) -> None:
     code = """
 try { let a = []; while (true) a.push(new Array(1e5).fill(0)) }

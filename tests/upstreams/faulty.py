@@ -3,7 +3,9 @@
     python -m tests.upstreams.faulty --port 8765 [--mode MODE] [--legacy]
     python -m tests.upstreams.faulty --stdio
 
-Every tool is named after the fault it shows when called (`ok` is the well-behaved one):
+Every tool is named after the fault it shows when called (`ok` is the well-behaved one;
+`listed` answers how many times this process ran its `tools/list` handler, over stdio too;
+over HTTP, the SDK also runs it to look a tool up on every stateless `tools/call`):
 
 - SDK-level (the `mcp` SDK's low-level server runs them): `ok` (echoes `text`), `crash` (the
   process exits while the call is in flight), `hang` (never answers), `late` (answers after
@@ -77,6 +79,7 @@ def _tool(name: str, description: str, properties: dict[str, Any] | None = None)
 
 TOOLS: Final = [
     _tool("ok", "Answer `text` back.", {"text": {"type": "string"}}),
+    _tool("listed", "Answer how many tools/list requests this process answered."),
     _tool("crash", "Exit the process while the call is in flight."),
     _tool("hang", "Never answer."),
     _tool("late", "Answer after `seconds`, even when cancelled.", {"seconds": {"type": "number"}}),
@@ -123,6 +126,8 @@ def build_server(state: FaultState, *, wire_fd: int | None = None) -> Server[dic
         name = params.name
         if name == "ok":
             return _text(f"ok: {args.get('text', '')}")
+        if name == "listed":
+            return _text(str(state.tools_listed))
         if name == "crash":
             os._exit(3)
         if name == "hang":
