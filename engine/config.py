@@ -9,7 +9,8 @@ format is TOML. Every problem is reported with the path of the key that causes i
 Credentials are held by reference only: an environment variable name or a file path. A config
 that seems to carry a secret literally is rejected (`engine.credentials`). How problems are
 worded is `engine.config_errors`; what a config refers to outside itself (commands, files,
-variables) is checked by `engine.environment`.
+variables) is checked by `engine.environment`. `[identity]` and `[[policies]]` are modelled in
+`engine.config_access`; what every model shares is `engine.config_base`.
 
 The models stay one module because they are one thing, the config file's schema: together they
 are what `--schema` publishes and `engine.configdoc` documents, and the checks across entries
@@ -22,7 +23,6 @@ engine/config.schema.json`.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import tomllib
@@ -32,8 +32,6 @@ from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -41,6 +39,11 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_access import IdentityConfig as IdentityConfig
+from engine.config_access import PolicyConfig as PolicyConfig
+from engine.config_access import Selector as Selector
+from engine.config_base import ENV_NAME, StrictModel, join_path, resolve_path, url_problem
+from engine.config_base import ID_PATTERN as ID_PATTERN
 from engine.config_errors import ConfigError as ConfigError
 from engine.config_errors import ConfigProblem as ConfigProblem
 from engine.config_errors import Problems, problems_from
@@ -50,10 +53,7 @@ from sandbox.limits import Limits
 
 AuthType = Literal["unauthenticated", "bearer", "oauth"]
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-"""Server and portal ids (also in the admin API's OpenAPI document)."""
 _ALIAS_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SERVICE_NAME_PATTERN = SERVICE_NAME.pattern
 """Names of API keys (no `:`: `key:<hex>` is the name of an unnamed key)."""
 _NOT_A_HASH = (
@@ -68,27 +68,7 @@ _DEFAULT_LIMITS = Limits()
 # --------------------------------------------------------------------------- models
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-def _join_path(base: str, sub: str) -> str:
-    return base + (sub if not sub or sub.startswith("[") else f".{sub}")
-
-
-def _resolve_path(
-    value: str | None, info: ValidationInfo, fallback: Path | None = None
-) -> str | None:
-    """Relative paths in a config file are relative to that file's directory; in a config
-    without one (no `base_dir`), relative to `fallback` if given, else left as they are."""
-    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
-    base = base if base is not None else fallback
-    if value is None or base is None or value == ":memory:" or os.path.isabs(value):
-        return value
-    return str(Path(base) / value)
-
-
-class Override(_Strict):
+class Override(StrictModel):
     """Curation of one upstream tool or prompt. Portal-level entries beat server-level ones."""
 
     name: str = Field(min_length=1, description="The upstream name this entry applies to.")
@@ -128,24 +108,7 @@ def _duplicate_names(entries: Sequence[Override], field: str) -> list[tuple[str,
     return problems
 
 
-def _url_problem(url: str) -> str | None:
-    """Why `url` cannot be an upstream's endpoint, or None. urlsplit accepts almost anything,
-    so the host and port are checked here rather than at the first connection attempt."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "must be an http:// or https:// URL"
-    if not parts.hostname or any(c.isspace() or c in '<>"{}|\\^`' for c in url):
-        return (
-            'must be an http:// or https:// URL with a host name, no spaces and none of <>"{}|\\^`'
-        )
-    try:
-        parts.port  # noqa: B018 (raises for a port that is not a number in 0-65535)
-    except ValueError:
-        return "has a port that is not a number between 0 and 65535"
-    return None
-
-
-class ServerConfig(_Strict):
+class ServerConfig(StrictModel):
     """One upstream MCP server: streamable HTTP (`url`) or stdio (`command`)."""
 
     id: str = Field(max_length=32, pattern=ID_PATTERN)
@@ -187,7 +150,7 @@ class ServerConfig(_Strict):
     @field_validator("bearer_token_file", "cwd")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _resolve_path(value, info)
+        return resolve_path(value, info)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -213,9 +176,9 @@ class ServerConfig(_Strict):
         if self.url is None:
             return []
         problems: list[tuple[str, str]] = []
-        url_problem = _url_problem(self.url)
-        if url_problem:
-            problems.append(("url", url_problem))
+        bad_url = url_problem(self.url)
+        if bad_url:
+            problems.append(("url", bad_url))
         for name in ("args", "env", "cwd"):
             if getattr(self, name):
                 problems.append((name, "applies to stdio servers (command) only, not to url"))
@@ -250,7 +213,7 @@ class ServerConfig(_Strict):
                     "name) or bearer_token_file (a file path)",
                 )
             ]
-        if self.bearer_token_env is not None and not _ENV_NAME.match(self.bearer_token_env):
+        if self.bearer_token_env is not None and not ENV_NAME.match(self.bearer_token_env):
             return [
                 (
                     "bearer_token_env",
@@ -293,7 +256,7 @@ class ServerConfig(_Strict):
         return value
 
 
-class PortalServerRef(_Strict):
+class PortalServerRef(StrictModel):
     """A server as one portal uses it, with that portal's tool and prompt curation."""
 
     server_id: str = Field(max_length=32, pattern=ID_PATTERN)
@@ -315,7 +278,7 @@ class PortalServerRef(_Strict):
         return self
 
 
-class ApiKey(_Strict):
+class ApiKey(StrictModel):
     """A named API key: a service credential that policies match with `service = "<name>"`."""
 
     name: str = Field(max_length=64, pattern=SERVICE_NAME_PATTERN)
@@ -341,7 +304,7 @@ class ApiKey(_Strict):
         return value
 
 
-class PortalConfig(_Strict):
+class PortalConfig(StrictModel):
     """One portal: a set of upstream servers served on one endpoint."""
 
     id: str = Field(max_length=32, pattern=ID_PATTERN)
@@ -391,7 +354,7 @@ class PortalConfig(_Strict):
                     out.append(ApiKey.model_validate(dict(entry), strict=True))
                 except ValidationError as exc:
                     problems += [
-                        (_join_path(f"[{i}]", p.path), p.message) for p in problems_from(exc)
+                        (join_path(f"[{i}]", p.path), p.message) for p in problems_from(exc)
                     ]
             elif isinstance(entry, str) and not SHA256_HEX.match(entry):
                 problems.append((f"[{i}]", _NOT_A_HASH))
@@ -425,7 +388,7 @@ class PortalConfig(_Strict):
     @field_validator("api_keys_file")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _resolve_path(value, info)
+        return resolve_path(value, info)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -450,7 +413,7 @@ class PortalConfig(_Strict):
         return bool(self.api_keys) or self.api_keys_file is not None
 
 
-class SandboxSettings(_Strict):
+class SandboxSettings(StrictModel):
     """Limits of one `code`/`execute` run (see sandbox.Limits) and the output cap."""
 
     timeout_s: float = Field(default=_DEFAULT_LIMITS.timeout_s, gt=0)
@@ -475,173 +438,7 @@ class SandboxSettings(_Strict):
         return Limits(**fields)
 
 
-# --------------------------------------------------------------------------- identity and access
-
-SELECTOR_KEYS = ("email", "email_domain", "group", "everyone", "service")
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_DOMAIN = re.compile(
-    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
-)
-
-
-class IdentityConfig(_Strict):
-    """Sign-in of people through an OpenID Connect provider. Absent: no sign-in."""
-
-    provider: Literal["oidc", "dev"] = "oidc"
-    """`oidc`: the provider at `issuer`; `dev`: built-in development sign-in (any email, no
-    password), refused at serve time unless the portal listens on loopback only."""
-    issuer: str | None = None
-    """The provider's issuer URL (discovery: issuer + /.well-known/openid-configuration)."""
-    client_id: str | None = None
-    """The portal's client id at the provider."""
-    client_secret_env: str | None = None
-    """Name of the environment variable holding the client secret (never the secret)."""
-    client_secret_file: str | None = None
-    """Path of a file holding the client secret."""
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
-    """Scopes asked for at sign-in; group rules need the provider's groups scope."""
-    groups_claim: str = Field(default="groups", min_length=1)
-    """The ID-token or userinfo claim listing the person's groups."""
-
-    @field_validator("client_secret_file")
-    @classmethod
-    def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _resolve_path(value, info)
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        refs = [
-            k
-            for k in ("issuer", "client_id", "client_secret_env", "client_secret_file")
-            if getattr(self, k) is not None
-        ]
-        if self.provider == "dev":
-            problems = [
-                (k, 'provider = "dev" signs people in without an identity provider: remove it')
-                for k in refs
-            ]
-            if problems:
-                raise Problems(problems)
-            return self
-        problems = [
-            (k, 'required key is missing (or set provider = "dev" to try sign-in locally)')
-            for k in ("issuer", "client_id")
-            if getattr(self, k) is None
-        ]
-        if self.issuer is not None:
-            parts = urlsplit(self.issuer)
-            local = parts.hostname in _LOOPBACK_HOSTS
-            if _url_problem(self.issuer) or not (
-                parts.scheme == "https" or (parts.scheme == "http" and local)
-            ):
-                problems.append(("issuer", "must be an https:// URL (http:// only for localhost)"))
-            elif parts.query or parts.fragment:
-                problems.append(("issuer", "must have no query or fragment"))
-        secrets = [k for k in ("client_secret_env", "client_secret_file") if k in refs]
-        if len(secrets) != 1:
-            problems.append(
-                (
-                    "",
-                    "set exactly one of client_secret_env (an environment variable name) or "
-                    "client_secret_file (a file path)"
-                    + ("; both are set" if secrets else "; neither is set"),
-                )
-            )
-        elif self.client_secret_env is not None and not _ENV_NAME.match(self.client_secret_env):
-            problems.append(
-                (
-                    "client_secret_env",
-                    "must be the NAME of an environment variable (letters, digits, _), "
-                    "not the secret itself",
-                )
-            )
-        if "openid" not in self.scopes:
-            problems.append(("scopes", 'must include "openid"'))
-        if problems:
-            raise Problems(problems)
-        return self
-
-
-class Selector(_Strict):
-    """One rule of a policy: exactly one of its keys."""
-
-    email: str | None = None
-    """A person's email address (compared case-insensitively)."""
-    email_domain: str | None = None
-    """The domain of a person's email, e.g. example.com (exact, case-insensitive)."""
-    group: str | None = Field(default=None, min_length=1)
-    """A group in the person's groups claim (exact)."""
-    everyone: Literal[True] | None = None
-    """`everyone = true`: every signed-in person and every API key (never an anonymous caller)."""
-    service: str | None = Field(default=None, min_length=1)
-    """The name of an API key (`key:<first 8 hex digits>` for an unnamed one)."""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("must be an email address such as ana@example.com")
-        return value
-
-    @field_validator("email_domain")
-    @classmethod
-    def _domain(cls, value: str | None) -> str | None:
-        if value is not None and not _DOMAIN.match(value):
-            raise ValueError(
-                "must be a domain such as example.com (no @, no scheme; subdomains are not "
-                "included: list each one)"
-            )
-        return value
-
-    @field_validator("everyone", mode="before")
-    @classmethod
-    def _everyone(cls, value: Any) -> Any:
-        if value is not True:
-            raise ValueError("can only be true; to match nobody, remove the selector")
-        return value
-
-    @model_validator(mode="after")
-    def _one_key(self) -> Self:
-        given = [k for k in SELECTOR_KEYS if getattr(self, k) is not None]
-        if len(given) != 1:
-            what = "none" if not given else " and ".join(given)
-            raise ValueError(
-                f"a selector has exactly one of {', '.join(SELECTOR_KEYS)}; this one has {what}"
-            )
-        return self
-
-    @property
-    def key(self) -> str:
-        return next(k for k in SELECTOR_KEYS if getattr(self, k) is not None)
-
-
-class PolicyConfig(_Strict):
-    """An access policy: who it matches and whether that allows or blocks them."""
-
-    id: str = Field(max_length=64, pattern=ID_PATTERN)
-    """Referenced from `policies = [...]` of portals and servers."""
-    decision: Literal["allow", "block"]
-    """`allow` lets matching callers in; `block` keeps them out and wins over any allow."""
-    include: list[Selector]
-    """The policy matches a caller who matches any of these..."""
-    exclude: list[Selector] = Field(default_factory=list)
-    """...and none of these..."""
-    require: list[Selector] = Field(default_factory=list)
-    """...and all of these."""
-
-    @field_validator("include")
-    @classmethod
-    def _not_empty(cls, value: list[Selector]) -> list[Selector]:
-        if not value:
-            raise ValueError(
-                "a policy includes someone: add at least one selector, e.g. "
-                '{ email_domain = "example.com" } or { everyone = true }'
-            )
-        return value
-
-
-class Settings(_Strict):
+class Settings(StrictModel):
     request_log_path: str | None = Field(
         default="codemode-logs.sqlite3",
         validate_default=True,
@@ -680,7 +477,7 @@ class Settings(_Strict):
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Never the working directory: a client may start codemode in `/`.
-        return _resolve_path(value, info, fallback=state_dir())
+        return resolve_path(value, info, fallback=state_dir())
 
     @field_validator("database_url")
     @classmethod
@@ -693,11 +490,11 @@ class Settings(_Strict):
         sqlite = re.match(r"^(sqlite(?:\+\w+)?:///)([^?]*)(.*)$", value)
         if sqlite is None or not sqlite.group(2):
             return value  # another database, or SQLite in memory
-        path = _resolve_path(sqlite.group(2), info, fallback=state_dir())
+        path = resolve_path(sqlite.group(2), info, fallback=state_dir())
         return f"{sqlite.group(1)}{path}{sqlite.group(3)}"
 
 
-class Config(_Strict):
+class Config(StrictModel):
     """A whole config file: upstream servers, the portals built from them, and settings."""
 
     servers: list[ServerConfig] = Field(default_factory=list)

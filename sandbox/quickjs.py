@@ -3,7 +3,8 @@
 Lifetimes are explicit (after quickjs-rs): a `QuickJS` owns its Store, linear memory, runtime
 and context; `close()` drops all of them at once. Values are NaN-boxed `JSValue`s: a method that
 creates one returns an `Owned` (the reference is the caller's, freed exactly once); a parameter
-typed `int` only borrows. An instance that trapped is never used again.
+typed `int` only borrows. An instance that trapped is never used again. It is one module
+because it is one object's lifetime: the store, memory, runtime and the values made in them.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ grant; revoking the grant refuses all of them. Codes and tokens are opaque rando
   that time and one made by this process at once.
 
 No function here logs, and no `repr` or error message shows, a code, token or secret.
+
+Clients, codes, tokens and revocation stay one module: they are the life of one grant, and
+the rules that keep it safe (a replayed code or refresh token revokes everything issued under
+the grant) cross all of them in one transaction.
 """
 
 from __future__ import annotations
