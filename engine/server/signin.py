@@ -20,6 +20,7 @@ logout) `<origin>/signed-out`. A `/p/<id>` portal uses the origin's: where the p
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -370,6 +371,9 @@ class IdentityWeb:
         return RedirectResponse(SIGNED_OUT_PATH, status_code=303)
 
     async def signed_out(self, request: Request) -> Response:
+        if self.idp is not None and request.query_params.get("state"):
+            with contextlib.suppress(OAuthError):  # drop the logout state authlib kept
+                await self.idp.validate_logout_response(request)
         done = request.session.pop("signed_out", None)
         if isinstance(done, dict) and done.get("email"):
             message = f"Signed out {done['email']} — {done.get('summary', '')}."
