@@ -47,7 +47,7 @@ from engine.server.sessions import (
     signed_in,
     start_session,
 )
-from engine.store import Store
+from engine.store import GrantError, Store
 
 CALLBACK_PATH: Final = "/auth/callback"
 SIGNED_OUT_PATH: Final = "/signed-out"
@@ -328,15 +328,18 @@ class IdentityWeb:
                 pending.redirect(error="access_denied", error_description="the person declined"),
                 303,
             )
-        issued = await self.store.grants.save_authorization_code(
-            client_id=pending.client_id,
-            person_id=person.person_id,
-            resource=pending.resource,
-            scopes=pending.scopes,
-            redirect_uri=pending.redirect_uri,
-            redirect_uri_provided_explicitly=pending.redirect_uri_provided_explicitly,
-            code_challenge=pending.code_challenge,
-        )
+        try:
+            issued = await self.store.grants.save_authorization_code(
+                client_id=pending.client_id,
+                person_id=person.person_id,
+                resource=pending.resource,
+                scopes=pending.scopes,
+                redirect_uri=pending.redirect_uri,
+                redirect_uri_provided_explicitly=pending.redirect_uri_provided_explicitly,
+                code_challenge=pending.code_challenge,
+            )
+        except GrantError:  # the client (or the person) was removed meanwhile
+            return self._message(request, "Unknown application", "Start connecting again.", 400)
         return RedirectResponse(pending.redirect(code=issued.code), 303)
 
     # -- sign-out -----------------------------------------------------------------------------
