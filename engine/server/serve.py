@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import re
 import signal
 import socket
 from collections.abc import Callable, Generator, Sequence
@@ -19,9 +21,11 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.config import Config
 from engine.gateway import Gateway
 from engine.server.app import create_app
 from engine.server.signals import Stop
+from engine.server.signin import IdentityError
 
 
 class ServeError(Exception):
@@ -62,6 +66,19 @@ def is_loopback(host: str) -> bool:
         return False  # a host name other than localhost: may resolve anywhere
 
 
+def dev_sign_in_refusal(gateway_config: Config, host: str) -> str | None:
+    """Why the config may not be served on `host`: the built-in `dev` sign-in (any email, no
+    password) is for loopback only. None when serving is fine."""
+    identity = gateway_config.identity
+    if identity is None or identity.provider != "dev" or is_loopback(host):
+        return None
+    return (
+        f'[identity] provider = "dev" lets anyone sign in as any email without a password, so '
+        f"it is served on loopback only (127.0.0.1, ::1, localhost), not on {host}; listen on "
+        "127.0.0.1, or configure an OpenID Connect provider (issuer, client_id)"
+    )
+
+
 def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
     """Where each portal is served, as lines for a person (read before uvicorn runs: it
     closes the socket as soon as it stops)."""
@@ -100,9 +117,16 @@ async def serve_http(
     start-up). The caller owns the gateway and the socket.
 
     Raises:
-        ServeError: the app's start-up failed.
+        ServeError: the app's start-up failed, or the `dev` sign-in is asked for on an
+            address that is not loopback.
     """
-    app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+    refusal = dev_sign_in_refusal(gateway.config, str(sock.getsockname()[0]))
+    if refusal is not None:
+        raise ServeError(refusal)
+    try:
+        app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+    except IdentityError as exc:
+        raise ServeError(str(exc)) from None
     server = _Server(
         uvicorn.Config(
             app,
@@ -114,6 +138,10 @@ async def serve_http(
         ),
         on_serving,
     )
+
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())
 
     def on_signal(signum: int) -> None:
         if server.should_exit and signum == signal.SIGINT:
@@ -130,6 +158,23 @@ async def serve_http(
         except SystemExit:  # uvicorn exits when the app's lifespan startup fails
             raise ServeError("the HTTP app failed to start (see above)") from None
     return server.started
+
+
+_SECRET_PARAMS = re.compile(
+    r"(?<=[?&])(code|state|request|token|refresh_token|session_state)=[^&]*"
+)
+
+
+class RedactQuery(logging.Filter):
+    """Keeps codes, states and sealed requests out of uvicorn's access log (`--verbose`):
+    `/auth/callback?code=...` and the consent page's `?request=...` show as `code=…`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=…", args[2])
+            record.args = (*args[:2], path, *args[3:])
+        return True
 
 
 class _Server(uvicorn.Server):
