@@ -298,6 +298,9 @@ class Load:
     p95: float
     errors: int
     peak_rss_mb: float
+    client_cpu: float
+    """CPU the load generator (this process) used over the run, as a share of one core: near
+    1.0 it, not the portal, would be the bottleneck."""
 
     @property
     def runs_per_s(self) -> float:
@@ -328,12 +331,14 @@ async def load(url: str, clients: int, runs_each: int, pid: int) -> Load:
             latencies.append((time.perf_counter() - started) * 1000)
 
     async with _clients(url, clients) as sessions:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         async with anyio.create_task_group() as tg:
             for client in sessions:
                 tg.start_soon(client_loop, client)
         seconds = time.perf_counter() - started
-    return Load(clients, len(latencies), seconds, Stats.of(latencies).p95, errors, peak_rss_mb(pid))
+        cpu = (time.process_time() - cpu_started) / seconds
+    p95 = Stats.of(latencies).p95
+    return Load(clients, len(latencies), seconds, p95, errors, peak_rss_mb(pid), cpu)
 
 
 @asynccontextmanager
@@ -364,12 +369,14 @@ def latency_table(rows: Sequence[Scenario]) -> str:
 
 def load_table(rows: Sequence[Load]) -> str:
     out = [
-        "| concurrent clients | runs | runs/s | p95 (ms) | errors | portal peak RSS so far |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| concurrent clients | runs | runs/s | p95 (ms) | errors | portal peak RSS so far "
+        "| load generator CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     out += [
         f"| {r.clients} | {r.runs} | {r.runs_per_s:.1f} | {r.p95:.1f} "
-        f"| {r.errors}{'' if r.errors == 0 else ' (**must be 0**)'} | {r.peak_rss_mb:.0f} MB |"
+        f"| {r.errors}{'' if r.errors == 0 else ' (**must be 0**)'} | {r.peak_rss_mb:.0f} MB "
+        f"| {r.client_cpu:.0%} of a core |"
         for r in rows
     ]
     return "\n".join(out)

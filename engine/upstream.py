@@ -495,6 +495,14 @@ class Upstream:
 
     async def _connection(self, stale: _Connection | None = None) -> _Connection:
         """A live connection. Waits while a Ready server swaps sessions; else refuses at once."""
+        conn = self._conn
+        if (
+            self._status.state is ServerState.READY
+            and conn is not None
+            and conn is not stale
+            and not conn.lost.is_set()
+        ):
+            return conn  # the usual case: nothing to wait for, so no timeout scope to set up
         with anyio.move_on_after(self.config.connect_timeout_s + 5):
             while self._status.state is ServerState.READY:
                 changed = self._changed

@@ -31,7 +31,7 @@ console lines and heartbeat of one run are sent by `engine.server.run_feedback`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -114,6 +114,7 @@ class PortalServer(Server[Any]):
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
         self._announced = self._signatures()
+        self._schemas: tuple[object, dict[str, Mapping[str, Any]]] = (None, {})
         super().__init__(
             "codemode",
             version=_version(),
@@ -126,6 +127,7 @@ class PortalServer(Server[Any]):
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
             on_subscriptions_listen=ListenHandler(self.bus),
+            get_tool_input_schema=self._input_schema,
         )
         # Registered this way, not as `on_set_logging_level=`, to avoid the constructor's
         # deprecation warning: 2025-era clients still use it and it is still advertised.
@@ -153,6 +155,17 @@ class PortalServer(Server[Any]):
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.portal.list_tools(self.surface, principal_of(ctx)))
+
+    def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """The listed inputSchema of tool `name`, for the SDK's check of a 2026-era call's
+        `Mcp-Param-*` headers. Without this lookup the SDK runs the whole `tools/list` handler
+        through its pipeline on every `tools/call` to find it; here it is a dict read, the
+        index rebuilt only when the portal's view (its catalog snapshot) is replaced."""
+        view = self.portal.view
+        if self._schemas[0] is not view:
+            tools = self.portal.list_tools(self.surface)
+            self._schemas = (view, {t.name: t.input_schema for t in tools})
+        return self._schemas[1].get(name)
 
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
