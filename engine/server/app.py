@@ -59,6 +59,7 @@ from engine.portal import Portal
 from engine.server.admin import admin_routes
 from engine.server.homepage import homepage_routes
 from engine.server.mcp_server import (
+    CALLER,
     PRINCIPAL_SCOPE_KEY,
     USER_SCOPE_KEY,
     PortalServer,
@@ -155,6 +156,7 @@ class PortalRouter:
         endpoint, principal = answer
         scope[PRINCIPAL_SCOPE_KEY] = principal
         scope[USER_SCOPE_KEY] = principal.user
+        CALLER.set(principal)  # this request's task only: each ASGI call runs in its own
         session_id = request.headers.get("mcp-session-id")
         status = 0
 

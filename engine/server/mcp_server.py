@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Final
 
 import anyio
@@ -65,6 +66,10 @@ key name; None for an anonymous caller)."""
 
 PRINCIPAL_SCOPE_KEY: Final = "codemode.principal"
 """ASGI scope key where the HTTP app puts the caller (`engine.auth.Principal`)."""
+
+CALLER: ContextVar[Principal | None] = ContextVar("codemode.caller", default=None)
+"""The caller of the HTTP request being handled, for the SDK's lookups that get no request
+(`get_tool_input_schema`): set by the HTTP app around each request; None off HTTP."""
 
 MAX_PENDING_UPSTREAM_LOGS: Final = 1000
 """Upstream log notifications waiting to be sent per portal server; beyond that: dropped."""
@@ -157,15 +162,22 @@ class PortalServer(Server[Any]):
         return types.ListToolsResult(tools=self.portal.list_tools(self.surface, principal_of(ctx)))
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
-        """The listed inputSchema of tool `name`, for the SDK's check of a 2026-era call's
-        `Mcp-Param-*` headers. Without this lookup the SDK runs the whole `tools/list` handler
-        through its pipeline on every `tools/call` to find it; here it is a dict read, the
-        index rebuilt only when the portal's view (its catalog snapshot) is replaced."""
+        """The inputSchema of tool `name` as the caller's `tools/list` shows it, for the SDK's
+        check of a 2026-era call's `Mcp-Param-*` headers. Without this lookup the SDK runs the
+        whole `tools/list` handler through its pipeline on every `tools/call` to find it; here
+        it is a dict read, the index rebuilt only when the portal's view (its catalog snapshot)
+        is replaced. A tool hidden from the caller has no schema here (None: nothing to check),
+        so a header check cannot tell them that it exists."""
         view = self.portal.view
         if self._schemas[0] is not view:
             tools = self.portal.list_tools(self.surface)
             self._schemas = (view, {t.name: t.input_schema for t in tools})
-        return self._schemas[1].get(name)
+        schema = self._schemas[1].get(name)
+        caller = CALLER.get()
+        if schema is None or caller is None:
+            return schema
+        access = self.portal.access(caller)
+        return schema if access is None or self.portal.view_for(access).tool(name) else None
 
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
