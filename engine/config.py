@@ -503,6 +503,10 @@ class IdentityConfig(_Strict):
     """Scopes asked for at sign-in; group rules need the provider's groups scope."""
     groups_claim: str = Field(default="groups", min_length=1)
     """The ID-token or userinfo claim listing the person's groups."""
+    no_access_message: str = Field(
+        default="That account does not have access to this portal.", min_length=1, max_length=500
+    )
+    """What a person whom the portal's policies keep out reads on the "no access" page."""
 
     @field_validator("client_secret_file")
     @classmethod

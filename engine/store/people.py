@@ -3,8 +3,9 @@ identity provider gave last and when they were last seen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,11 +28,27 @@ class Person:
     name: str | None
     created_at: datetime
     last_seen_at: datetime
+    groups: tuple[str, ...] = field(default=())
+    """The groups the identity provider gave at the last sign-in."""
+
+
+def _groups(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    value = json.loads(text)
+    return tuple(str(g) for g in value) if isinstance(value, list) else ()
 
 
 def _person(row: Any) -> Person:
     return Person(
-        row.id, row.issuer, row.sub, row.email, row.name, row.created_at, row.last_seen_at
+        row.id,
+        row.issuer,
+        row.sub,
+        row.email,
+        row.name,
+        row.created_at,
+        row.last_seen_at,
+        _groups(row.groups_json),
     )
 
 
@@ -46,13 +63,20 @@ class PeopleStore:
         return f"PeopleStore({self._engine.url.render_as_string(hide_password=True)})"
 
     async def sign_in(
-        self, issuer: str, sub: str, *, email: str | None = None, name: str | None = None
+        self,
+        issuer: str,
+        sub: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        groups: Iterable[str] | None = None,
     ) -> Person:
-        """The person `sub` at `issuer`, created on first sign-in; their email and name are
-        updated to what the provider says now, and they are marked seen."""
+        """The person `sub` at `issuer`, created on first sign-in; their email, name and
+        groups are updated to what the provider says now, and they are marked seen."""
         now = self._now()
         email = email.strip().lower() if email else None
-        values = {"email": email, "name": name, "last_seen_at": now}
+        values: dict[str, Any] = {"email": email, "name": name, "last_seen_at": now}
+        values["groups_json"] = json.dumps(sorted({str(g) for g in groups or ()}))
         key = (people.c.issuer == issuer, people.c.sub == sub)
         async with write(self._engine) as conn:
             done = await conn.execute(update(people).where(*key).values(values))

@@ -72,6 +72,12 @@ people = Table(
     Column("name", String(255), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
+    Column(
+        "groups_json",
+        Text,
+        nullable=True,
+        comment="JSON list of the groups at the last sign-in",
+    ),
     UniqueConstraint("issuer", "sub"),
     Index(None, "email"),
 )
