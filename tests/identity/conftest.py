@@ -8,6 +8,7 @@
 
 People (the IdP accepts any name; email = name, groups from GROUPS):
   ana@example.com    engineering          team: time + demo        eng: yes
+  flo@example.com    engineering          (the full flow's person, signed out at its end)
   bob@example.com    -                    team: time (demo hidden) eng: no (group required)
   mallory@example.com                     excluded from staff      -> no access
   eve@example.com                         blocked                  -> no access
@@ -44,8 +45,10 @@ from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 DEMO_TOKEN = "demo-upstream-secret-" + secrets.token_hex(8)
 DEMO_TOKEN_ENV = "CODEMODE_IDENTITY_TEST_DEMO_TOKEN"
 CI_KEY = "ci-service-key-" + secrets.token_hex(16)
+NO_ACCESS_MESSAGE = "Ask the it-help channel for access to these tools."
 GROUPS = {
     "ana@example.com": ["engineering"],
+    "flo@example.com": ["engineering"],
     "carl@partner.test": ["contractors"],
 }
 
@@ -58,6 +61,7 @@ client_id = "codemode"
 client_secret_env = "{SECRET_ENV}"
 scopes = ["openid", "email", "profile", "groups"]
 groups_claim = "groups"
+no_access_message = "{NO_ACCESS_MESSAGE}"
 
 [settings]
 request_log_path = "{data / "requests.sqlite3"}"
