@@ -11,13 +11,17 @@ async with Gateway.for_portal(config) as portal:  # one portal (the config's onl
 The gateway builds the services its portals share (`PortalServices`) and owns their lifetime;
 portals only borrow them. It passes upstream changes and log lines on to the portals that
 show the server concerned.
+
+With `[identity]` set the gateway also opens the store (`engine.store`: people, OAuth clients,
+grants, tokens) on entry and closes it on exit: `gateway.store` (None without `[identity]`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from mcp_types import LoggingMessageNotificationParams
 
@@ -29,6 +33,9 @@ from engine.portal import Portal, PortalError, PortalServices, pick_portal
 from engine.requestlog import RequestLog, open_request_log
 from engine.validation import ArgumentValidator
 from sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from engine.store import Store
 
 
 class Gateway:
@@ -52,6 +59,8 @@ class Gateway:
         self.calls = ToolCalls(self.catalog)
         services = PortalServices(config, self.catalog, self.executor, self.validator, self.calls)
         self.portals: dict[str, Portal] = {p.id: Portal(p.id, services) for p in config.portals}
+        self.store: Store | None = None
+        self._store_cm: AbstractAsyncContextManager[Store] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -69,6 +78,23 @@ class Gateway:
         return self.calls.request_log
 
     async def __aenter__(self) -> Gateway:
+        if self.config.identity is not None:
+            from engine.store import open_store  # SQLAlchemy and Alembic: only with sign-in
+
+            self._store_cm = open_store(self.config.settings)
+            self.store = await self._store_cm.__aenter__()
+        try:
+            return await self._enter()
+        except BaseException:
+            await self._close_store()
+            raise
+
+    async def _close_store(self) -> None:
+        manager, self._store_cm, self.store = self._store_cm, None, None
+        if manager is not None:
+            await manager.__aexit__(None, None, None)
+
+    async def _enter(self) -> Gateway:
         log = self._given_log or open_request_log(self.config.settings)
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
@@ -94,6 +120,7 @@ class Gateway:
             if self._own_sandbox:
                 self.sandbox.close()
             self.calls.request_log.close()
+            await self._close_store()
 
     def portal(self, portal_id: str) -> Portal:
         try:

@@ -36,6 +36,7 @@ from engine.server.admin import ADMIN_TOKEN_ENV
 from engine.server.serve import (
     ListenError,
     ServeError,
+    dev_sign_in_refusal,
     is_loopback,
     listen,
     portal_urls,
@@ -111,6 +112,9 @@ async def _serve_stdio(config: Config, args: argparse.Namespace) -> int:
 async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> int:
     if args.portal is not None or not config.portals:
         portal_id(config, args.portal)  # serves every portal; check the id, or that there is one
+    refusal = dev_sign_in_refusal(config, args.host)
+    if refusal is not None:
+        raise CliError(refusal)
     try:
         sock = listen(args.host, args.port)
     except ListenError as exc:

@@ -64,7 +64,11 @@ from engine.server.mcp_server import (
     PortalServer,
     build_server,
 )
+from engine.server.oauth import AuthServer, AuthTarget, request_origin
+from engine.server.people import TokenPeople
 from engine.server.request_ids import RequestIdCheck
+from engine.server.sessions import SchemeSessions
+from engine.server.signin import IdentityWeb
 from engine.surfaces import Surface, SurfaceError, surface_from_query
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
@@ -113,6 +117,7 @@ class PortalRouter:
     ) -> None:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes
+        self.people = None if gateway.store is None else TokenPeople(gateway.store)
         self.key_names = {pid: api_key_names(p.config) for pid, p in gateway.portals.items()}
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
@@ -143,7 +148,7 @@ class PortalRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Host and Origin were checked by HostOriginCheck, which wraps the whole app.
         request = Request(scope, receive)
-        answer = self._route(request)
+        answer = await self._route(request)
         if isinstance(answer, Response):
             await answer(scope, receive, send)
             return
@@ -166,13 +171,13 @@ class PortalRouter:
         if session_id and (request.method == "DELETE" or status == 404):
             endpoint.server.sessions.forget(session_id)
 
-    def _route(self, request: Request) -> tuple[Endpoint, Principal] | Response:
+    async def _route(self, request: Request) -> tuple[Endpoint, Principal] | Response:
         portal = self.portal_for(
             request.headers.get("host", ""), request.path_params.get("portal_id")
         )
         if isinstance(portal, Response):
             return portal
-        principal = self._authenticate(request, portal)
+        principal = await self._authenticate(request, portal)
         if isinstance(principal, Response):
             return principal
         access = portal.access(principal)
@@ -206,20 +211,30 @@ class PortalRouter:
             return _error(404, f"no portal {portal_id!r} here (portals: {known})")
         return portal
 
-    def _authenticate(self, request: Request, portal: Portal) -> Principal | Response:
+    async def _authenticate(self, request: Request, portal: Portal) -> Principal | Response:
         """Who is calling: the service its API key names (found by the key's hash, never the
-        key), the anonymous caller of a portal without keys, or a 401."""
+        key); with `[identity]`, the person a portal token (issued for this very URL) names;
+        the anonymous caller of a portal without keys and without `[identity]`; or a 401."""
         names = self.key_names.get(portal.id)
-        if not names:
+        people = self.people
+        if not names and people is None:
             return ANONYMOUS
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and key.strip():
-            digest = hash_api_key(key.strip())
-            # Compare against every hash so the time taken does not say which one matched.
-            matched = [h for h in sorted(names) if hmac.compare_digest(digest, h)]
-            if matched:
-                return Principal.for_service(names[matched[0]])
+            if names:
+                digest = hash_api_key(key.strip())
+                # Compare against every hash so the time taken does not say which one matched.
+                matched = [h for h in sorted(names) if hmac.compare_digest(digest, h)]
+                if matched:
+                    return Principal.for_service(names[matched[0]])
+            if people is not None:
+                person = await people.principal(key.strip(), _resource(request))
+                if person is not None:
+                    return person
+                return _unauthorized(request, "invalid_token", "the token is not valid here")
             return _unauthorized(request, "invalid_token", "the API key is not valid here")
+        if people is not None:
+            return _unauthorized(request, None, f"portal {portal.id!r} needs you to sign in")
         return _unauthorized(
             request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"
         )
@@ -244,6 +259,12 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
+def _resource(request: Request) -> str:
+    """The resource (RFC 8707) a request to `/mcp` or `/p/<id>/mcp` is for: its URL without
+    the query, as the portal's authorization server binds tokens to it."""
+    return f"{request_origin(request)}{request.url.path}"
+
+
 def _unauthorized(request: Request, error: str | None, message: str) -> JSONResponse:
     metadata = f"{_base_url(request)}{METADATA_PREFIX}{request.url.path}"
     challenge = f'Bearer resource_metadata="{metadata}"'
@@ -256,8 +277,9 @@ def authorization_servers() -> list[str]:
     return [u for u in re.split(r"[\s,]+", os.environ.get(AUTHORIZATION_SERVERS_ENV, "")) if u]
 
 
-def _metadata_route(router: PortalRouter) -> BaseRoute:
-    """RFC 9728 protected-resource metadata for `/mcp` and `/p/<id>/mcp`."""
+def _metadata_route(router: PortalRouter, auth: AuthServer | None) -> BaseRoute:
+    """RFC 9728 protected-resource metadata for `/mcp` and `/p/<id>/mcp`: with `[identity]`
+    the portal's own authorization server, else those of `CODEMODE_AUTHORIZATION_SERVERS`."""
 
     async def metadata(request: Request) -> Response:
         resource_path = "/" + request.path_params["resource"]
@@ -269,6 +291,12 @@ def _metadata_route(router: PortalRouter) -> BaseRoute:
         )
         if isinstance(portal, Response):
             return portal
+        if auth is not None:
+            prefix = "" if match is None else f"/p/{portal.id}"
+            target = AuthTarget(portal, request_origin(request), prefix)
+            return JSONResponse(
+                auth.protected_resource(target), headers={"Cache-Control": "max-age=300"}
+            )
         document: dict[str, Any] = {
             "resource": f"{_base_url(request)}{resource_path}",
             "authorization_servers": authorization_servers(),
@@ -326,17 +354,24 @@ def create_app(
         async with router.running():
             yield
 
+    auth: AuthServer | None = None
+    identity_routes: list[BaseRoute] = []
+    middleware = [Middleware(HostOriginCheck, settings=security)]
+    form_sources: list[str] | None = None
+    if gateway.store is not None:
+        auth = AuthServer(gateway.store, router.portal_for)
+        web = IdentityWeb(gateway, gateway.store, router.portal_for)
+        identity_routes = [*auth.routes(), *web.routes()]
+        form_sources = web.form_sources()
+        middleware.append(Middleware(SchemeSessions, secret_key=gateway.store.cookie_key()))
     routes: list[BaseRoute] = [
         Route("/mcp", router),
         Route("/p/{portal_id}/mcp", router),
-        _metadata_route(router),
-        *homepage_routes(gateway),
+        _metadata_route(router, auth),
+        *identity_routes,
+        *homepage_routes(gateway, form_sources),
         *admin_routes(gateway, admin_token),
     ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[Middleware(HostOriginCheck, settings=security)],
-    )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.portal_router = router
     return app

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.requests import Request
@@ -24,8 +26,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from engine.auth import ANONYMOUS
+from engine.auth import ANONYMOUS, Principal
 from engine.server.homepage_snippets import ENDPOINTS, URL, clients, url_forms
+from engine.server.sessions import csrf_token, signed_in
 from engine.status import ServerState, ServerStatus
 from engine.surfaces import Surface
 
@@ -38,24 +41,40 @@ STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 STATIC_PREFIX = "/static"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "style-src 'self'",
-        "script-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+
+def content_security_policy(form_action: list[str] | None = None) -> str:
+    """The pages' CSP: only our own files, never framed; forms may post only to
+    `form_action` (a form's redirect must be allowed too: the consent page adds the client's
+    redirect origin, the sign-out form the identity provider's)."""
+    actions = " ".join(form_action) if form_action else "'none'"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "style-src 'self'",
+            "script-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            f"form-action {actions}",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def page_headers(form_action: list[str] | None = None) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(form_action),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+_HEADERS = page_headers()
 
 TEMPLATES = Jinja2Templates(
     env=jinja2.Environment(
@@ -102,6 +121,32 @@ class _StaticFiles(StaticFiles):
         return response
 
 
+_ASSETS: dict[str, str] = {}
+
+
+def assets() -> dict[str, str]:
+    """The fingerprinted URLs of the stylesheet and script."""
+    if not _ASSETS:
+        static = _StaticFiles()
+        _ASSETS.update(css=static.url("homepage.css"), js=static.url("homepage.js"))
+    return _ASSETS
+
+
+def page_response(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status: int,
+    *,
+    form_action: list[str] | None = None,
+) -> Response:
+    """A page rendered from `templates/<name>` with the pages' headers."""
+    context = {**context, "assets": assets()}
+    return TEMPLATES.TemplateResponse(
+        request, name, context, status, headers=page_headers(form_action)
+    )
+
+
 # --------------------------------------------------------------------------- view-model
 
 
@@ -146,13 +191,16 @@ def _servers(gateway: Gateway, portal: Portal, visible: frozenset[str]) -> list[
     return servers
 
 
-def portal_view(gateway: Gateway, portal: Portal, mcp_url: str) -> dict[str, Any]:
-    """What `homepage.html` shows for `portal`, whose plain endpoint is `mcp_url`: plain data
-    (strings, numbers, lists), which the template escapes."""
+def portal_view(
+    gateway: Gateway, portal: Portal, mcp_url: str, principal: Principal = ANONYMOUS
+) -> dict[str, Any]:
+    """What `homepage.html` shows for `portal`, whose plain endpoint is `mcp_url`, to
+    `principal` (the signed-in person, else anonymous): plain data (strings, numbers, lists),
+    which the template escapes."""
     config = portal.config
     enabled = {ep.surface: config.allow_code_mode or not ep.surface.runs_code for ep in ENDPOINTS}
     urls = {ep.surface: mcp_url + ep.query for ep in ENDPOINTS}
-    access = portal.access(ANONYMOUS)  # the page knows no one yet: what anyone may see
+    access = portal.access(principal)
     visible = access.visible if access is not None else frozenset(portal.status())
     tools = portal.view_for(access).tools
     ready = sum(1 for s in portal.status(visible).values() if s.state is ServerState.READY)
@@ -194,6 +242,7 @@ def portal_view(gateway: Gateway, portal: Portal, mcp_url: str) -> dict[str, Any
             }
             for c in clients(config.id, needs_key)
         ],
+        "account": None,
         "servers": _servers(gateway, portal, visible),
         "hidden_servers": len(config.servers) - len(visible),
         "others": [
@@ -211,31 +260,75 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def homepage_routes(gateway: Gateway) -> list[BaseRoute]:
-    """Routes for `/` (and `/p/{portal_id}/`), and the static files they link under `/static`."""
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def account_view(
+    gateway: Gateway, request: Request, page_path: str, no_access: str | None
+) -> dict[str, Any]:
+    """The signed-in part of the homepage (with `[identity]`): the person's email, the sign-out
+    form's CSRF token and their connected clients; or the sign-in link."""
+    person = signed_in(request)
+    if person is None:
+        return {"signed_in": False, "login": f"/auth/login?{urlencode({'next': page_path})}"}
+    clients = (
+        []
+        if gateway.store is None
+        else await gateway.store.grants.connected_clients(person.person_id)
+    )
+    return {
+        "signed_in": True,
+        "email": person.email,
+        "csrf": csrf_token(request),
+        "no_access": no_access,
+        "clients": [
+            {
+                "name": c.client_name,
+                "authorized": _when(c.authorized_at),
+                "last_used": _when(c.last_used_at),
+            }
+            for c in clients
+        ],
+    }
+
+
+def homepage_routes(gateway: Gateway, form_sources: list[str] | None = None) -> list[BaseRoute]:
+    """Routes for `/` (and `/p/{portal_id}/`), and the static files they link under `/static`.
+    `form_sources`: where the sign-out form may lead (with `[identity]`)."""
     static = _StaticFiles()
     assets = {"css": static.url("homepage.css"), "js": static.url("homepage.js")}
 
     def _render(request: Request, name: str, context: dict[str, Any], status: int) -> Response:
         context = {**context, "assets": assets}
-        return TEMPLATES.TemplateResponse(request, name, context, status, headers=_HEADERS)
+        headers = page_headers(form_sources) if gateway.config.identity else _HEADERS
+        return TEMPLATES.TemplateResponse(request, name, context, status, headers=headers)
 
     def _not_found(request: Request, message: str) -> Response:
         return _render(request, "not_found.html", {"message": message}, 404)
 
-    def _page(request: Request, portal: Portal, mcp_url: str) -> Response:
-        return _render(request, "homepage.html", portal_view(gateway, portal, mcp_url), 200)
+    async def _page(request: Request, portal: Portal, mcp_url: str) -> Response:
+        if gateway.config.identity is None:
+            return _render(request, "homepage.html", portal_view(gateway, portal, mcp_url), 200)
+        person = signed_in(request)
+        principal = ANONYMOUS if person is None else person.principal
+        view = portal_view(gateway, portal, mcp_url, principal)
+        access = portal.access(principal)
+        refused = person is not None and access is not None and not access.allowed
+        no_access = gateway.config.identity.no_access_message if refused else None
+        view["account"] = await account_view(gateway, request, request.url.path, no_access)
+        return _render(request, "homepage.html", view, 200)
 
     async def root(request: Request) -> Response:
         portal = gateway.portal_for_host(request.headers.get("host", ""))
         if portal is not None or len(gateway.portals) == 1:
             portal = portal or next(iter(gateway.portals.values()))
-            return _page(request, portal, f"{_base(request)}/mcp")
+            return await _page(request, portal, f"{_base(request)}/mcp")
         if not gateway.portals:
             return _not_found(request, "This server has no portals configured.")
         # Several portals and no hostname match: name the portal in the URL, unambiguously.
         first = next(iter(gateway.portals.values()))
-        return _page(request, first, f"{_base(request)}/p/{first.id}/mcp")
+        return await _page(request, first, f"{_base(request)}/p/{first.id}/mcp")
 
     async def by_path(request: Request) -> Response:
         portal_id = request.path_params["portal_id"]
@@ -245,7 +338,7 @@ def homepage_routes(gateway: Gateway) -> list[BaseRoute]:
         if portal is None or (by_host is not None and by_host is not portal):
             known = ", ".join(gateway.portals) or "none"
             return _not_found(request, f"No portal {portal_id!r} here (portals: {known}).")
-        return _page(request, portal, f"{_base(request)}/p/{portal.id}/mcp")
+        return await _page(request, portal, f"{_base(request)}/p/{portal.id}/mcp")
 
     return [
         Route("/", root, methods=["GET", "HEAD"]),

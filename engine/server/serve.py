@@ -19,9 +19,11 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.config import Config
 from engine.gateway import Gateway
 from engine.server.app import create_app
 from engine.server.signals import Stop
+from engine.server.signin import IdentityError
 
 
 class ServeError(Exception):
@@ -62,6 +64,19 @@ def is_loopback(host: str) -> bool:
         return False  # a host name other than localhost: may resolve anywhere
 
 
+def dev_sign_in_refusal(gateway_config: Config, host: str) -> str | None:
+    """Why the config may not be served on `host`: the built-in `dev` sign-in (any email, no
+    password) is for loopback only. None when serving is fine."""
+    identity = gateway_config.identity
+    if identity is None or identity.provider != "dev" or is_loopback(host):
+        return None
+    return (
+        f'[identity] provider = "dev" lets anyone sign in as any email without a password, so '
+        f"it is served on loopback only (127.0.0.1, ::1, localhost), not on {host}; listen on "
+        "127.0.0.1, or configure an OpenID Connect provider (issuer, client_id)"
+    )
+
+
 def portal_urls(gateway: Gateway, sock: socket.socket) -> list[str]:
     """Where each portal is served, as lines for a person (read before uvicorn runs: it
     closes the socket as soon as it stops)."""
@@ -100,9 +115,16 @@ async def serve_http(
     start-up). The caller owns the gateway and the socket.
 
     Raises:
-        ServeError: the app's start-up failed.
+        ServeError: the app's start-up failed, or the `dev` sign-in is asked for on an
+            address that is not loopback.
     """
-    app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+    refusal = dev_sign_in_refusal(gateway.config, str(sock.getsockname()[0]))
+    if refusal is not None:
+        raise ServeError(refusal)
+    try:
+        app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+    except IdentityError as exc:
+        raise ServeError(str(exc)) from None
     server = _Server(
         uvicorn.Config(
             app,
