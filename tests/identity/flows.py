@@ -4,6 +4,7 @@ URL, the code exchange, and an MCP client holding a given access token."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -23,6 +24,25 @@ from tests.identity.harness import brief, http, loopback_redirect_uri, pkce_pair
 
 JSON_RPC = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "identity-tests", "version": "1"},
+    },
+}
+_sources = itertools.count(10)
+
+
+def next_source() -> str:
+    """A loopback address of its own for the next registration (127.0.0.10, .11, ...)."""
+    n = next(_sources)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
 CODE = "?codemode=search_and_execute"
 
 
@@ -63,7 +83,7 @@ def register(
         "token_endpoint_auth_method": "none",
         **extra,
     }
-    with http() as client:
+    with http(next_source()) as client:
         answer = client.post(found.server["registration_endpoint"], json=body)
     assert answer.status_code == 201, answer.text[:500]
     registered: dict[str, Any] = answer.json()
@@ -76,6 +96,7 @@ class Authorization:
 
     found: Discovered
     client_id: str
+    client_secret: str | None
     redirect_uri: str
     verifier: str
     state: str
@@ -102,6 +123,7 @@ class Authorization:
             "client_id": self.client_id,
             "code_verifier": self.verifier,
             "resource": self.found.resource["resource"],
+            **({"client_secret": self.client_secret} if self.client_secret else {}),
             **override,
         }
         with http() as client:
@@ -146,7 +168,8 @@ def authorize(
     found = discover(stack, portal_id)
     registered_uri = registered_uri or loopback_redirect_uri()
     redirect_uri = redirect_uri or registered_uri
-    client_id = register(found, registered_uri)["client_id"]
+    registered = register(found, registered_uri)
+    client_id = registered["client_id"]
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
     pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
@@ -163,20 +186,23 @@ def authorize(
         state=stack.browser.state_file(account),
         tamper=tamper,
     )
-    return Authorization(found, client_id, redirect_uri, verifier, state, report)
+    secret = registered.get("client_secret")
+    return Authorization(found, client_id, secret, redirect_uri, verifier, state, report)
 
 
-def refresh(found: Discovered, client_id: str, refresh_token: str) -> httpx2.Response:
+def refresh(
+    found: Discovered, client_id: str, refresh_token: str, client_secret: str | None = None
+) -> httpx2.Response:
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": client_id,
+        "resource": found.resource["resource"],
+    }
+    if client_secret:
+        data["client_secret"] = client_secret
     with http() as client:
-        return client.post(
-            found.server["token_endpoint"],
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": client_id,
-                "resource": found.resource["resource"],
-            },
-        )
+        return client.post(found.server["token_endpoint"], data=data)
 
 
 def mcp_post(url: str, token: str | None, body: dict[str, Any] | None = None) -> httpx2.Response:
@@ -184,7 +210,7 @@ def mcp_post(url: str, token: str | None, body: dict[str, Any] | None = None) ->
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     with http() as client:
-        return client.post(url, json=body or LIST_TOOLS, headers=headers)
+        return client.post(url, json=body or INITIALIZE, headers=headers)
 
 
 @asynccontextmanager

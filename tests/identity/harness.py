@@ -403,8 +403,12 @@ def loopback_redirect_uri() -> str:
     return f"http://127.0.0.1:{free_port()}/callback"
 
 
-def http() -> httpx2.Client:
-    return httpx2.Client(timeout=30.0, follow_redirects=False)
+def http(source: str | None = None) -> httpx2.Client:
+    """A plain HTTP client (redirects not followed), from loopback address `source` if given:
+    the portal bounds registrations per client address, so tests that register many clients
+    spread them over 127.0.0.0/8 as many machines would."""
+    transport = httpx2.HTTPTransport(local_address=source) if source else None
+    return httpx2.Client(timeout=30.0, follow_redirects=False, transport=transport)
 
 
 def iter_logs(logs: Path) -> Iterator[tuple[Path, str]]:

@@ -18,11 +18,13 @@ from tests.identity.flows import (
     authorize,
     discover,
     mcp_post,
+    next_source,
     refresh,
     register,
 )
 from tests.identity.harness import brief, http, iter_logs, loopback_redirect_uri, pkce_pair
 
+FLOOD_SOURCE = "127.0.0.2"  # its own address: the bound is per client address
 HANDLED: list[str] = []  # every token, code and secret these tests saw, for the log check
 
 
@@ -34,7 +36,7 @@ def raw_authorize(stack: Stack, **params: str | None) -> tuple[Any, str]:
     """GET /authorize without a browser: (the response, the registered redirect URI)."""
     found = discover(stack, "team")
     redirect_uri = loopback_redirect_uri()
-    client_id = register(found, redirect_uri)["client_id"]
+    client_id = register(found, redirect_uri)["client_id"]  # from an address of its own
     target = params.pop("redirect_uri", None) or redirect_uri
     state = "s-" + secrets.token_hex(4)
     url = authorization_url(found, client_id, target, state, **params)
@@ -93,21 +95,27 @@ def test_code_replay_fails_and_revokes_what_the_code_gave(flow: Stack) -> None:
     again = done.exchange()
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant", again.text
     assert mcp_post(url, tokens["access_token"]).status_code == 401
-    assert refresh(done.found, done.client_id, tokens["refresh_token"]).status_code == 400
+    assert (
+        refresh(done.found, done.client_id, tokens["refresh_token"], done.client_secret).status_code
+        == 400
+    )
 
 
 def test_refresh_token_reuse_revokes_the_grant(flow: Stack) -> None:
     done = authorize(flow, "ana@example.com")
     first = done.tokens()
-    rotated = refresh(done.found, done.client_id, first["refresh_token"])
+    rotated = refresh(done.found, done.client_id, first["refresh_token"], done.client_secret)
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()
     keep(first["refresh_token"], second["refresh_token"], second["access_token"])
     assert second["refresh_token"] != first["refresh_token"]
-    reused = refresh(done.found, done.client_id, first["refresh_token"])
+    reused = refresh(done.found, done.client_id, first["refresh_token"], done.client_secret)
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant", reused.text
     # The whole grant is gone: the newer refresh token and access token too.
-    assert refresh(done.found, done.client_id, second["refresh_token"]).status_code == 400
+    assert (
+        refresh(done.found, done.client_id, second["refresh_token"], done.client_secret).status_code
+        == 400
+    )
     assert mcp_post(flow.portal.mcp_url("team"), second["access_token"]).status_code == 401
 
 
@@ -121,7 +129,17 @@ def test_a_token_for_one_portal_is_refused_by_another(flow: Stack) -> None:
     assert "resource_metadata=" in other.headers.get("www-authenticate", "")
 
 
-def test_revoked_and_made_up_tokens_get_401_with_a_challenge(flow: Stack) -> None:
+def test_a_made_up_token_gets_401_with_a_challenge(flow: Stack) -> None:
+    token = "made-up-" + secrets.token_urlsafe(24)
+    answer = mcp_post(flow.portal.mcp_url("team"), token)
+    assert answer.status_code == 401
+    assert 'resource_metadata="' in answer.headers.get("www-authenticate", "")
+    assert token not in answer.text
+
+
+def test_a_token_revoked_by_its_public_client_gets_401(flow: Stack) -> None:
+    """RFC 7009 §2.1: a public client (token_endpoint_auth_method "none") revokes with its
+    client_id alone."""
     done = authorize(flow, "ana@example.com")
     tokens = done.tokens()
     keep(tokens["access_token"])
@@ -129,14 +147,16 @@ def test_revoked_and_made_up_tokens_get_401_with_a_challenge(flow: Stack) -> Non
     with http() as client:
         revoked = client.post(
             done.found.server["revocation_endpoint"],
-            data={"token": tokens["access_token"], "client_id": done.client_id},
+            data={
+                "token": tokens["access_token"],
+                "client_id": done.client_id,
+                **({"client_secret": done.client_secret} if done.client_secret else {}),
+            },
         )
     assert revoked.status_code == 200, revoked.text
-    for token in (tokens["access_token"], "made-up-" + secrets.token_urlsafe(24)):
-        answer = mcp_post(url, token)
-        assert answer.status_code == 401
-        assert 'resource_metadata="' in answer.headers.get("www-authenticate", "")
-        assert token not in answer.text
+    answer = mcp_post(url, tokens["access_token"])
+    assert answer.status_code == 401
+    assert 'resource_metadata="' in answer.headers.get("www-authenticate", "")
 
 
 def test_state_mismatch_from_the_idp_is_refused(flow: Stack) -> None:
@@ -238,13 +258,13 @@ def test_oversized_and_malformed_registrations_get_400(flow: Stack) -> None:
         "redirect_uris": [loopback_redirect_uri()],
         "token_endpoint_auth_method": "none",
     }
-    with http() as client:
+    with http(next_source()) as client:
         oversized = client.post(endpoint, json=big)
         malformed = client.post(
             endpoint, content=b"{not json", headers={"Content-Type": "application/json"}
         )
         no_redirect = client.post(endpoint, json={"client_name": "x"})
-    assert oversized.status_code in (400, 413), oversized.status_code
+    assert oversized.status_code in (400, 413), oversized.status_code  # 413: bounded read
     assert len(oversized.content) < 10_000
     assert malformed.status_code == 400, malformed.text[:300]
     assert no_redirect.status_code == 400, no_redirect.text[:300]
@@ -254,7 +274,7 @@ def test_a_registration_flood_is_bounded(flow: Stack) -> None:
     endpoint = discover(flow, "team").server["registration_endpoint"]
     body = {"redirect_uris": [loopback_redirect_uri()], "token_endpoint_auth_method": "none"}
     codes = []
-    with http() as client:
+    with http(FLOOD_SOURCE) as client:
         for _ in range(200):
             codes.append(client.post(endpoint, json=body).status_code)
             if codes[-1] == 429:

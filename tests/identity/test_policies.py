@@ -79,19 +79,22 @@ async def test_a_server_hidden_from_one_person_is_visible_to_another(flow: Stack
 
     probe = """
     const found = await codemode.search("echo the message back");
-    return { echo: typeof codemode.demo_echo, time: typeof codemode.time_get_current_time,
+    return { echo: "demo_echo" in codemode, time: "time_get_current_time" in codemode,
+             keys: Object.keys(codemode).filter((k) => k.startsWith("demo_")).length,
              found: JSON.stringify(found) };
     """
     code_url = flow.portal.mcp_url("team", CODE)
     failed, ana_text = await run_code(code_url, ana, probe)
     assert not failed, ana_text
     ana_seen = json.loads(ana_text)["result"]
-    assert ana_seen["echo"] == "function" and "demo_echo" in ana_seen["found"], ana_seen
+    assert ana_seen["echo"] is True and ana_seen["keys"] > 0, ana_seen
+    assert "demo_echo" in ana_seen["found"], ana_seen
     failed, bob_text = await run_code(code_url, bob, probe)
     assert not failed, bob_text
     bob_seen = json.loads(bob_text)["result"]
-    assert bob_seen["time"] == "function", bob_seen
-    assert bob_seen["echo"] == "undefined" and "demo_echo" not in bob_seen["found"], bob_seen
+    assert bob_seen["time"] is True, bob_seen
+    assert bob_seen["echo"] is False and bob_seen["keys"] == 0, bob_seen
+    assert "demo_echo" not in bob_seen["found"], bob_seen
     # Calling it anyway: no such tool for bob.
     failed, text = await run_code(code_url, bob, "return await codemode.demo_echo({})")
     assert failed and "demo_echo" in text, text
