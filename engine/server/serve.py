@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import re
 import signal
 import socket
 from collections.abc import Callable, Generator, Sequence
@@ -137,6 +139,10 @@ async def serve_http(
         on_serving,
     )
 
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())
+
     def on_signal(signum: int) -> None:
         if server.should_exit and signum == signal.SIGINT:
             server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
@@ -152,6 +158,23 @@ async def serve_http(
         except SystemExit:  # uvicorn exits when the app's lifespan startup fails
             raise ServeError("the HTTP app failed to start (see above)") from None
     return server.started
+
+
+_SECRET_PARAMS = re.compile(
+    r"(?<=[?&])(code|state|request|token|refresh_token|session_state)=[^&]*"
+)
+
+
+class RedactQuery(logging.Filter):
+    """Keeps codes, states and sealed requests out of uvicorn's access log (`--verbose`):
+    `/auth/callback?code=...` and the consent page's `?request=...` show as `code=…`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=…", args[2])
+            record.args = (*args[:2], path, *args[3:])
+        return True
 
 
 class _Server(uvicorn.Server):

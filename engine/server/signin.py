@@ -20,6 +20,7 @@ logout) `<origin>/signed-out`. A `/p/<id>` portal uses the origin's: where the p
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -46,7 +47,7 @@ from engine.server.sessions import (
     signed_in,
     start_session,
 )
-from engine.store import Store
+from engine.store import GrantError, Store
 
 CALLBACK_PATH: Final = "/auth/callback"
 SIGNED_OUT_PATH: Final = "/signed-out"
@@ -327,15 +328,18 @@ class IdentityWeb:
                 pending.redirect(error="access_denied", error_description="the person declined"),
                 303,
             )
-        issued = await self.store.grants.save_authorization_code(
-            client_id=pending.client_id,
-            person_id=person.person_id,
-            resource=pending.resource,
-            scopes=pending.scopes,
-            redirect_uri=pending.redirect_uri,
-            redirect_uri_provided_explicitly=pending.redirect_uri_provided_explicitly,
-            code_challenge=pending.code_challenge,
-        )
+        try:
+            issued = await self.store.grants.save_authorization_code(
+                client_id=pending.client_id,
+                person_id=person.person_id,
+                resource=pending.resource,
+                scopes=pending.scopes,
+                redirect_uri=pending.redirect_uri,
+                redirect_uri_provided_explicitly=pending.redirect_uri_provided_explicitly,
+                code_challenge=pending.code_challenge,
+            )
+        except GrantError:  # the client (or the person) was removed meanwhile
+            return self._message(request, "Unknown application", "Start connecting again.", 400)
         return RedirectResponse(pending.redirect(code=issued.code), 303)
 
     # -- sign-out -----------------------------------------------------------------------------
@@ -370,6 +374,9 @@ class IdentityWeb:
         return RedirectResponse(SIGNED_OUT_PATH, status_code=303)
 
     async def signed_out(self, request: Request) -> Response:
+        if self.idp is not None and request.query_params.get("state"):
+            with contextlib.suppress(OAuthError):  # drop the logout state authlib kept
+                await self.idp.validate_logout_response(request)
         done = request.session.pop("signed_out", None)
         if isinstance(done, dict) and done.get("email"):
             message = f"Signed out {done['email']} — {done.get('summary', '')}."

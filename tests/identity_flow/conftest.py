@@ -20,9 +20,11 @@ import httpx2
 import pytest
 
 from engine import Config
+from engine.credentials import hash_api_key
 from tests.server.conftest import VENV_BIN, ServedPortal
 
 SECRET_ENV = "CODEMODE_IDENTITY_FLOW_TEST_KEY"
+CI_KEY = "ci-key-" + secrets.token_hex(16)
 NO_ACCESS = "Ask the portal team for access."
 
 
@@ -36,7 +38,11 @@ def identity_config(directory: Path) -> Config:
         {
             "identity": {"provider": "dev", "no_access_message": NO_ACCESS},
             "policies": [
-                {"id": "staff", "decision": "allow", "include": [{"email_domain": "example.com"}]},
+                {
+                    "id": "staff",
+                    "decision": "allow",
+                    "include": [{"email_domain": "example.com"}, {"service": "ci"}],
+                },
                 {"id": "ops", "decision": "allow", "include": [{"email": "ops@example.com"}]},
                 {"id": "nobody", "decision": "allow", "include": [{"email": "no@example.org"}]},
             ],
@@ -57,6 +63,7 @@ def identity_config(directory: Path) -> Config:
                     "id": "team",
                     "name": "Team portal",
                     "policies": ["staff"],
+                    "api_keys": [{"name": "ci", "sha256": hash_api_key(CI_KEY)}],
                     "servers": [{"server_id": "time"}],
                 },
                 {
