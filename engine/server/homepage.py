@@ -69,7 +69,9 @@ def page_headers(form_action: list[str] | None = None) -> dict[str, str]:
         "Content-Security-Policy": content_security_policy(form_action),
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # Not no-referrer: with it, Chromium sends `Origin: null` on a form's POST, which the
+        # Origin check then refuses (the consent and sign-out forms post to this origin).
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 

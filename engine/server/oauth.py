@@ -396,6 +396,38 @@ class BoundedRegistration:
         await self.app(scope, _replay(body, receive), send)
 
 
+MAX_REVOCATION_BYTES = 8 * 1024
+"""A revocation request is a token and a client id: a few hundred bytes."""
+
+
+class PublicClientRevocation:
+    """ASGI wrapper of `/revoke` that lets a public client revoke its own token with its
+    `client_id` alone, as RFC 7009 allows.
+
+    The SDK authenticates the client first (a public client, `token_endpoint_auth_method =
+    "none"`, needs no secret there), but then its request model requires a `client_secret`
+    field to be present, so a public client's request is refused with 400. An absent field is
+    sent on as an empty one: authentication has already been decided by then, and for a
+    confidential client an empty secret is the same refusal as a missing one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_bounded(receive, MAX_REVOCATION_BYTES)
+        if body is None:
+            too_large = _json_error(400, "invalid_request", "the revocation request is too large")
+            await too_large(scope, receive, send)
+            return
+        fields = {key for key, _ in parse_qsl(body.decode("latin-1"), keep_blank_values=True)}
+        if "client_secret" not in fields:
+            body += b"&client_secret=" if body else b"client_secret="
+        await self.app(scope, _replay(body, receive), send)
+
+
 class AuthServer:
     """The SDK's authorization-server endpoints for every portal, behind one wrapper that
     finds the portal (by Host, or `/p/<id>`), names it in `_TARGET`, and calls the SDK's
@@ -420,7 +452,7 @@ class AuthServer:
             "authorize": apps["/authorize"],
             "token": apps["/token"],
             "register": BoundedRegistration(apps["/register"], RateLimit(REGISTRATIONS_PER_MINUTE)),
-            "revoke": apps["/revoke"],
+            "revoke": PublicClientRevocation(apps["/revoke"]),
         }
 
     def target(self, request: Request, portal_id: str | None) -> AuthTarget | Response:

@@ -114,7 +114,7 @@ def test_csp_allows_only_the_page_s_own_files(served: Served) -> None:
         "frame-ancestors": "'none'",
     }
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert response.headers["cache-control"] == "no-store"
     page = response.text
     # No inline script or style, no inline handler or style attribute, no external asset.
