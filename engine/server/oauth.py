@@ -25,6 +25,10 @@ the person in first when needed and issues the code on Allow.
 `/register` is bounded: a body of at most `MAX_REGISTRATION_BYTES`, at most
 `REGISTRATIONS_PER_MINUTE` per client address, redirect URIs that are https, http on
 loopback, or a private-use scheme (never `javascript:`, `data:`, `file:`...).
+
+It stays one module: the per-portal target, the provider over the store and the wrappers of
+the SDK's endpoints are one authorization server, and a request's path through them (which
+portal, which handler, which grant) reads best in one place.
 """
 
 from __future__ import annotations
