@@ -44,6 +44,7 @@ from mcp_types import CallToolResult
 
 from benchmarks.catalogs import merged, portal_view, real_catalog, synthetic_catalog
 from benchmarks.sandbox import machine
+from engine.calls import Caller
 from engine.curation import CuratedTool
 from engine.executor import CodeExecutor
 from engine.search import ToolIndex
@@ -185,8 +186,11 @@ def declared_names(declarations: str, view: PortalView) -> list[str]:
 async def sandbox_search(view: PortalView, queries: Sequence[str], limit: int) -> list[str]:
     """Run every query through `codemode.search` in one real sandbox run; the raw answers."""
 
-    async def no_upstream(tool: CuratedTool, args: dict[str, Any]) -> CallToolResult:
-        raise AssertionError(f"search must not call an upstream (called {tool.name})")
+    class NoUpstream:
+        async def call(
+            self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
+        ) -> CallToolResult:
+            raise AssertionError(f"search must not call an upstream (called {tool.name})")
 
     limits = Limits(max_calls=len(queries) + 1, max_result_bytes=64 * 1024 * 1024)
     sandbox = Sandbox(limits)
@@ -200,7 +204,7 @@ async def sandbox_search(view: PortalView, queries: Sequence[str], limit: int) -
             "}\n"
             "return out;"
         )
-        result, error = await executor.run(code, view, no_upstream)
+        result, error = await executor.run(code, view, NoUpstream(), Caller("bench"))
     finally:
         sandbox.close()
     if error is not None:

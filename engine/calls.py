@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mcp_types import CallToolResult
 
@@ -20,6 +20,15 @@ from engine.catalog import Catalog
 from engine.curation import CuratedTool
 from engine.requestlog import RequestLog, RequestRecord
 from engine.status import UpstreamError
+
+
+class CallsUpstream(Protocol):
+    """What the executor's bridge needs: call one curated tool for a caller (`ToolCalls`, or
+    anything else that answers the same way, e.g. a benchmark's stand-in)."""
+
+    async def call(
+        self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
+    ) -> CallToolResult: ...
 
 
 @dataclass(frozen=True)

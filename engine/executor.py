@@ -16,7 +16,7 @@ import anyio
 from mcp_types import CallToolResult
 
 from engine import results
-from engine.calls import Caller, ToolCalls
+from engine.calls import Caller, CallsUpstream
 from engine.status import UpstreamError
 from engine.validation import ArgumentError, ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
@@ -41,7 +41,7 @@ class CodeExecutor:
         self,
         code: str,
         view: PortalView,
-        calls: ToolCalls,
+        calls: CallsUpstream,
         caller: Caller,
         on_log: Callable[[LogEntry], None] | None = None,
         unavailable: str = "",
@@ -107,7 +107,7 @@ class _Bridge:
     """The host callable one run's `codemode.*` calls arrive at."""
 
     def __init__(
-        self, view: PortalView, calls: ToolCalls, caller: Caller, validator: ArgumentValidator
+        self, view: PortalView, calls: CallsUpstream, caller: Caller, validator: ArgumentValidator
     ) -> None:
         self.view = view
         self.calls = calls
