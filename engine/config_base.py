@@ -18,7 +18,6 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class StrictModel(BaseModel):
     """A config table: unknown keys are errors; values never change after loading."""
 
-
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 

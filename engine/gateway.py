@@ -12,14 +12,21 @@ The gateway builds the services its portals share (`PortalServices`) and owns th
 portals only borrow them. It passes upstream changes and log lines on to the portals that
 show the server concerned.
 
+`gateway.reload(config)` applies a newly loaded config to the next request without a
+restart: policies, API keys, identity's live keys, names and curation (`engine.reload` says
+which keys apply live and which wait for a restart). It swaps the config every portal reads
+at once, and code that derives state from the config (the HTTP app's API-key hashes)
+registers with `on_reload` to be recomputed in the same step.
+
 With `[identity]` set the gateway also opens the store (`engine.store`: people, OAuth clients,
 grants, tokens) on entry and closes it on exit: `gateway.store` (None without `[identity]`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -30,12 +37,17 @@ from engine.catalog import Catalog
 from engine.config import Config
 from engine.executor import CodeExecutor
 from engine.portal import Portal, PortalError, PortalServices, pick_portal
+from engine.reload import ReloadReport, plan_reload
 from engine.requestlog import RequestLog, open_request_log
 from engine.validation import ArgumentValidator
 from sandbox import Sandbox
 
 if TYPE_CHECKING:
     from engine.store import Store
+
+ReloadHook = Callable[[Config], Callable[[], None]]
+"""Prepares what its owner derives from a config about to run, raising `ConfigError` when it
+cannot, and returns the function that puts it in place."""
 
 
 class Gateway:
@@ -58,7 +70,9 @@ class Gateway:
         )
         self.calls = ToolCalls(self.catalog)
         services = PortalServices(config, self.catalog, self.executor, self.validator, self.calls)
+        self._services = services
         self.portals: dict[str, Portal] = {p.id: Portal(p.id, services) for p in config.portals}
+        self._reload_hooks: list[ReloadHook] = []
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
 
@@ -121,6 +135,34 @@ class Gateway:
                 self.sandbox.close()
             self.calls.request_log.close()
             await self._close_store()
+
+    def on_reload(self, hook: ReloadHook) -> None:
+        """Have `hook(config)` prepare, on each `reload`, what its owner derives from the
+        config (it may raise `ConfigError`: the reload is then refused), and return the
+        function that puts it in place; those run only once every hook has prepared."""
+        self._reload_hooks.append(hook)
+
+    def reload(self, config: Config) -> ReloadReport:
+        """Run `config` from the next request on, as far as it applies without a restart
+        (`engine.reload`); what needs one keeps its running value and is named in the report.
+
+        All or nothing: the config to run is checked whole and every `on_reload` hook
+        prepares first; then the config, every portal's services and the hooks' state change
+        in one synchronous step, so no request sees half of it.
+
+        Raises:
+            ConfigError: the config to run is inconsistent or a hook cannot use it (nothing
+                changed).
+        """
+        report = plan_reload(self.config, config)
+        commits = [hook(report.config) for hook in self._reload_hooks]
+        self.config = report.config
+        self._services = replace(self._services, config=report.config)
+        for portal in self.portals.values():
+            portal.rebind(self._services)
+        for commit in commits:
+            commit()
+        return report
 
     def portal(self, portal_id: str) -> Portal:
         try:

@@ -16,7 +16,8 @@ machine (the CLI, stdio): every server, as before.
 
 A portal owns nothing that runs: it is given the services it shares with the other portals
 of its config (`PortalServices`: the catalog of upstream connections, the code executor, the
-argument validator and the logged call path). `Gateway` builds those and keeps them running.
+argument validator and the logged call path). `Gateway` builds those and keeps them running,
+and hands every portal new ones when the config is reloaded (`Portal.rebind`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ class Portal:
         self._listeners: list[Callable[[], None]] = []
         self._log_listeners: list[Callable[[str, LoggingMessageNotificationParams], None]] = []
         self.view = PortalView(curate_portal(services.config, self.config, {}), [])
+
+    def rebind(self, services: PortalServices) -> None:
+        """Use `services` from now on (a reloaded config: `Gateway.reload`) and rebuild the
+        snapshot, so curation changes show and list_changed goes out when tools changed."""
+        config = pick_portal(services.config, self.id)
+        self.services, self.config = services, config
+        self._server_ids = [ref.server_id for ref in config.servers]
+        self.refresh()
 
     def serves(self, server_id: str) -> bool:
         return server_id in self._server_ids

@@ -40,9 +40,10 @@ from engine.server.serve import (
     is_loopback,
     listen,
     portal_urls,
+    reload_config,
     serve_http,
 )
-from engine.server.signals import Stop
+from engine.server.signals import Hangup, Stop
 from engine.status import ServerState
 from engine.surfaces import Surface
 from stubs import count_tokens
@@ -126,8 +127,10 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
             "or a --public-host in their Host header",
             file=sys.stderr,
         )
-    with sock:
+    # SIGHUP re-reads --config from here on (one during start-up: once serving).
+    with sock, Hangup().installed() as hangup:
         async with connected(config, sys.stderr) as gateway:
+            hangup.listen(lambda: reload_config(gateway, args.config))
             urls = portal_urls(gateway, sock)
             try:
                 started = await serve_http(

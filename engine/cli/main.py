@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     serve = command("serve", "serve the portals over HTTP (or one portal over stdio)")
+    serve.description = (
+        f"{serve.description}\n\nSIGHUP re-reads --config and applies policies, API keys, "
+        "[identity] texts and scopes, names and\ncuration to the next request; what needs a "
+        "restart (servers' transport, adding or removing\nportals and servers, [settings], the "
+        "identity provider) is logged and keeps its running value."
+    )
     _config_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
@@ -253,6 +259,8 @@ def _setup_logging(verbose: bool, command: str) -> None:
     # log record of the same failure would say it a second time.
     for handler in logging.getLogger().handlers:
         handler.addFilter(lambda record: not getattr(record, STARTUP_STATUS, False))
+    if command == "serve" and not verbose:
+        logging.getLogger("codemode.reload").setLevel(logging.INFO)  # what a reload applied
 
 
 def _describe(exc: BaseException) -> str:

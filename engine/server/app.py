@@ -20,6 +20,9 @@ passes the Host/Origin check (DNS rebinding: localhost, configured portal hostna
 `WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), the portal's policies for the
 caller (403), surface (400), code mode allowed (403), body size (413, by the SDK).
 
+What is checked follows the running config: `Gateway.reload` (SIGHUP to `codemode serve`)
+swaps it, and the router recomputes its API-key hashes in the same step (`on_reload`).
+
 Who the caller is (`engine.auth.Principal`): the service named by the API key that matched
 (its `name`, or `key:<first 8 hex digits>` for an unnamed key), or the anonymous caller of a
 portal without keys. It rides in the ASGI scope (`PRINCIPAL_SCOPE_KEY`) to the MCP server,
@@ -35,7 +38,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -53,7 +56,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.auth import ANONYMOUS, Principal
-from engine.credentials import api_key_names, hash_api_key
+from engine.config import Config, ConfigError, ConfigProblem
+from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import admin_routes
@@ -119,7 +123,8 @@ class PortalRouter:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes
         self.people = None if gateway.store is None else TokenPeople(gateway.store)
-        self.key_names = {pid: api_key_names(p.config) for pid, p in gateway.portals.items()}
+        self.key_names = _key_names(gateway.config)
+        gateway.on_reload(self._reloaded)
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
             for surface in Surface:
@@ -138,6 +143,21 @@ class PortalRouter:
                     session_idle_timeout=session_idle_timeout_s,
                 )
                 self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
+
+    def _reloaded(self, config: Config) -> Callable[[], None]:
+        """The reload hook: the API keys of `config` (`api_keys_file` re-read), and the
+        portals' names and descriptions in what `initialize` answers."""
+        try:
+            names = _key_names(config)
+        except CredentialError as exc:
+            raise ConfigError([ConfigProblem("", str(exc))], "the reloaded config") from None
+
+        def commit() -> None:
+            self.key_names = names
+            for endpoint in self.endpoints.values():
+                endpoint.server.describe_portal()
+
+        return commit
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -240,6 +260,11 @@ class PortalRouter:
         return _unauthorized(
             request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"
         )
+
+
+def _key_names(config: Config) -> dict[str, dict[str, str]]:
+    """Each portal's API keys: digest -> service name (`engine.credentials.api_key_names`)."""
+    return {portal.id: api_key_names(portal) for portal in config.portals}
 
 
 def _surface(request: Request) -> Surface:

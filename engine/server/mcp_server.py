@@ -141,6 +141,13 @@ class PortalServer(Server[Any]):
         portal.on_tools_changed(self._portal_changed)
         portal.on_upstream_log(self._upstream_log)
 
+    def describe_portal(self) -> None:
+        """Take the portal's name and description again (a reloaded config), for what the
+        next `initialize` answers."""
+        self.title = self.portal.config.name
+        self.description = self.portal.config.description or None
+        self.instructions = _instructions(self.portal, self.surface)
+
     def create_initialization_options(
         self,
         notification_options: NotificationOptions | None = None,

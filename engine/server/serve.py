@@ -5,6 +5,10 @@ drains.
 `serve_http` runs uvicorn on that socket until the `Stop` of the process fires: then it stops
 accepting, ends standing notification streams (`CloseStreams`), lets requests in flight
 finish for the grace period and cuts the rest; a second Ctrl-C cuts them at once.
+
+`reload_config` re-reads the config file and applies it to the running gateway
+(`Gateway.reload`), logging what applied, what needs a restart, or why nothing did;
+`codemode serve` calls it on SIGHUP (`engine.server.signals.Hangup`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.config import Config
+from engine.config import Config, ConfigError
 from engine.gateway import Gateway
+from engine.reload import ReloadReport
 from engine.server.app import create_app
 from engine.server.signals import Stop
 from engine.server.signin import IdentityError
+
+reload_log = logging.getLogger("codemode.reload")
 
 
 class ServeError(Exception):
@@ -158,6 +165,34 @@ async def serve_http(
         except SystemExit:  # uvicorn exits when the app's lifespan startup fails
             raise ServeError("the HTTP app failed to start (see above)") from None
     return server.started
+
+
+def reload_config(gateway: Gateway, path: str | None) -> ReloadReport | None:
+    """Re-read the config file at `path` and run it from the next request on, as far as it
+    applies without a restart; the report, or None when nothing changed because the file
+    does not load or its config cannot run (an error naming every problem is logged and
+    the running config stays, whole). What needs a restart is a warning naming its keys."""
+    if path is None:
+        reload_log.warning(
+            "reload: serving the built-in demo, there is no config file to re-read "
+            "(serve --config FILE)"
+        )
+        return None
+    try:
+        report = gateway.reload(Config.load(path))
+    except ConfigError as exc:
+        reload_log.error("reload of %s refused, still serving the previous config:\n%s", path, exc)
+        return None
+    if report.needs_restart:
+        reload_log.warning(
+            "reload of %s: changed, but needs a restart to apply (the running value is kept "
+            "until then): %s",
+            path,
+            ", ".join(report.needs_restart),
+        )
+    applied = ", ".join(report.applied) or "no live changes"
+    reload_log.info("reloaded %s: applied from the next request: %s", path, applied)
+    return report
 
 
 _SECRET_PARAMS = re.compile(

@@ -4,6 +4,9 @@ A process that runs portals must stop cleanly wherever a signal lands: before th
 runs, while upstream servers connect, while uvicorn starts, while it drains, while the
 gateway closes. `Stop` is the process's one handler for both signals from the first line of
 the command to its end; `run` runs a command on an event loop under it.
+
+SIGHUP is not a stop signal: `Hangup` makes it ask `codemode serve` to re-read its config
+(`engine.server.serve.reload_config`), as daemons conventionally do.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from types import FrameType
 import anyio
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RELOAD_SIGNAL = signal.SIGHUP
 
 
 @dataclass
@@ -70,6 +74,51 @@ class Stop:
             if restore:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+
+
+@dataclass
+class Hangup:
+    """SIGHUP asks a running server to reload; it never stops anything.
+
+    The handler only schedules the reload on the event loop (never inside a cleanup or in
+    the middle of a request). One that comes before the server listens (while upstream
+    servers connect) is kept and delivered as soon as it does, so an edit made during
+    start-up is not lost; installed, SIGHUP no longer ends the process."""
+
+    callback: Callable[[], object] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    pending: bool = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        loop = self.loop
+        if loop is None:
+            self.pending = True
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed as the signal came
+            loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        if self.callback is not None:
+            self.callback()
+
+    def listen(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` on this event loop for each SIGHUP from now on (and once now
+        for one that came before)."""
+        self.callback = callback
+        self.loop = asyncio.get_running_loop()
+        if self.pending:
+            self.pending = False
+            self.loop.call_soon(self._deliver)
+
+    @contextlib.contextmanager
+    def installed(self) -> Generator[Hangup, None, None]:
+        """Be the process's SIGHUP handler; the previous one is back afterwards."""
+        previous = signal.signal(RELOAD_SIGNAL, self.handle)
+        try:
+            yield self
+        finally:
+            self.callback, self.loop = None, None
+            signal.signal(RELOAD_SIGNAL, previous)
 
 
 def run(command: Callable[[], Awaitable[int]], stop: Stop) -> int | None:

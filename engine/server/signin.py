@@ -111,7 +111,6 @@ class IdentityWeb:
         assert identity is not None
         self.gateway = gateway
         self.store = store
-        self.identity = identity
         self.resolve = resolve
         self.idp: Any = None
         if identity.provider == "oidc":
@@ -129,6 +128,14 @@ class IdentityWeb:
                     "timeout": 10,
                 },
             )
+
+    @property
+    def identity(self) -> IdentityConfig:
+        """`[identity]` as it runs now: a reload changes its scopes, groups claim and
+        no-access message (`engine.reload`); the provider and client stay as they started."""
+        identity = self.gateway.config.identity
+        assert identity is not None
+        return identity
 
     @property
     def issuer(self) -> str:
@@ -160,7 +167,9 @@ class IdentityWeb:
         request.session["next"] = target
         callback = request_origin(request) + CALLBACK_PATH
         try:
-            response: Response = await self.idp.authorize_redirect(request, callback)
+            response: Response = await self.idp.authorize_redirect(
+                request, callback, scope=" ".join(self.identity.scopes)
+            )
         except Exception as exc:  # discovery failed: the provider is down or misconfigured
             log.warning("sign-in: the identity provider's metadata could not be read: %s", exc)
             return self._message(

@@ -1,0 +1,141 @@
+"""`engine.reload.plan_reload`: which changes of a reloaded config apply live and which keep
+their running value until a restart, and when the config to run would not hold together."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from engine.config import Config, ConfigError
+from engine.reload import plan_reload
+
+
+def base() -> dict[str, Any]:
+    return {
+        "identity": {"provider": "dev"},
+        "policies": [
+            {"id": "staff", "decision": "allow", "include": [{"email_domain": "example.com"}]},
+            {"id": "ops", "decision": "allow", "include": [{"group": "ops"}]},
+        ],
+        "servers": [
+            {"id": "a", "command": "server-a", "policies": ["staff"]},
+            {"id": "b", "url": "http://127.0.0.1:9/mcp", "policies": ["ops"]},
+        ],
+        "portals": [
+            {
+                "id": "team",
+                "name": "Team",
+                "policies": ["staff"],
+                "servers": [{"server_id": "a"}, {"server_id": "b"}],
+            }
+        ],
+        "settings": {"request_log_path": ":memory:"},
+    }
+
+
+def plan(change: Any) -> tuple[Config, Any]:
+    running = Config.from_dict(base())
+    data = copy.deepcopy(base())
+    change(data)
+    return running, plan_reload(running, Config.from_dict(data))
+
+
+def test_nothing_changed() -> None:
+    running, report = plan(lambda data: None)
+    assert not report.changed
+    assert report.summary() == "no changes"
+    assert report.config == running
+
+
+def test_policies_keys_names_identity_texts_and_curation_apply_live() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["policies"][1]["include"] = [{"group": "ops"}, {"email": "ana@example.com"}]
+        data["policies"].append({"id": "all", "decision": "allow", "include": [{"everyone": True}]})
+        data["servers"][1]["policies"] = ["ops", "all"]
+        data["servers"][0]["description"] = "Server A"
+        data["portals"][0]["name"] = "The team"
+        data["portals"][0]["api_keys"] = [{"name": "ci", "sha256": "0" * 64}]
+        data["portals"][0]["servers"][0]["updated_tools"] = [{"name": "x", "enabled": False}]
+        data["identity"]["no_access_message"] = "Ask #help for access."
+
+    _, report = plan(change)
+    assert set(report.applied) == {
+        "policies[ops]",
+        "policies[all] (added)",
+        "servers[b].policies",
+        "servers[a].description",
+        "portals[team].name",
+        "portals[team].api_keys",
+        "portals[team].servers[a].updated_tools",
+        "identity.no_access_message",
+    }
+    assert report.needs_restart == ()
+    config = report.config
+    assert config.server("b").policies == ["ops", "all"]
+    assert config.portal("team").name == "The team"
+    assert config.portal("team").servers[0].updated_tools[0].name == "x"
+    assert config.identity is not None
+    assert config.identity.no_access_message == "Ask #help for access."
+    assert [p.id for p in config.policies] == ["staff", "ops", "all"]
+
+
+def test_transport_settings_and_identity_provider_need_a_restart_and_keep_their_value() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["servers"][0]["command"] = "server-a2"
+        data["servers"][0]["name"] = "A"
+        data["settings"]["sandbox"] = {"timeout_s": 5.0}
+        data["portals"][0]["hostname"] = "mcp.example.com"
+        data["identity"] = {
+            "issuer": "https://login.example.com",
+            "client_id": "c",
+            "client_secret_env": "SECRET",
+        }
+
+    running, report = plan(change)
+    assert set(report.needs_restart) >= {
+        "servers[a].command",
+        "settings.sandbox",
+        "portals[team].hostname",
+        "identity.provider",
+        "identity.issuer",
+    }
+    assert report.applied == ("servers[a].name",)
+    config = report.config
+    assert config.server("a").command == "server-a"
+    assert config.server("a").name == "A"
+    assert config.settings == running.settings
+    assert config.portal("team").hostname is None
+    assert config.identity == running.identity
+    assert "needs a restart" in report.summary() and "servers[a].command" in report.summary()
+
+
+def test_adding_or_removing_servers_and_portals_needs_a_restart() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["servers"].append({"id": "c", "command": "server-c", "policies": ["staff"]})
+        data["portals"][0]["servers"] = [{"server_id": "a"}, {"server_id": "c"}]
+        data["portals"].append({"id": "more", "policies": ["staff"], "servers": []})
+
+    _, report = plan(change)
+    assert set(report.needs_restart) == {
+        "servers[c] (added)",
+        "portals[more] (added)",
+        "portals[team].servers (which servers, their order)",
+    }
+    assert [s.id for s in report.config.servers] == ["a", "b"]
+    assert [p.id for p in report.config.portals] == ["team"]
+    assert [r.server_id for r in report.config.portal("team").servers] == ["a", "b"]
+
+
+def test_a_kept_server_whose_policy_is_gone_refuses_the_reload() -> None:
+    def change(data: dict[str, Any]) -> None:
+        del data["servers"][1]  # b still runs until a restart, and it needs policy ops
+        data["portals"][0]["servers"] = [{"server_id": "a"}]
+        del data["policies"][1]
+
+    with pytest.raises(ConfigError) as caught:
+        plan(change)
+    text = str(caught.value)
+    assert "restart codemode to apply the file" in text
+    assert "no policy with id 'ops'" in text
