@@ -9,7 +9,13 @@ streamable HTTP) and a portal in front of it (`codemode serve`, its own process)
 - (a) one tool call through the portal's ALL surface, vs the upstream called directly;
 - (b) `execute` of code making one call, vs one direct call;
 - (c) `code` making 10 calls with `Promise.all`, vs 10 concurrent direct calls;
-- (d) `code` making 10 sequential calls, vs 10 sequential direct calls.
+- (d) `code` making 10 sequential calls, vs 10 sequential direct calls;
+- (e) one tool call through a second portal process with `[identity] provider = "dev"` and a
+  portal access token (got through the dev sign-in flow), vs the same call through the open
+  portal: what checking the token (and applying policies) adds.
+
+Then, in this process, the CPU cost of the token check itself: `GrantStore.verify_access_token`
+answered from its cache and from the database (SQLite in memory).
 
 Portal and direct samples are interleaved so machine noise hits both alike. Then throughput:
 1, 10 and 50 concurrent clients, each running `code` with 2 upstream calls a fixed number of
@@ -21,6 +27,7 @@ Writes benchmarks/results/latency.md and latency.png.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -40,6 +47,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from benchmarks.sandbox import machine
+from engine.config import Settings
+from engine.store import open_store
+from tests.identity_flow.devflow import connect_client
 from tests.upstreams.harness import RunningServer, demo_argv, running
 
 RESULTS = Path(__file__).parent / "results"
@@ -90,19 +100,51 @@ server_id = "demo"
 """
 
 
+IDENTITY_TOML = """
+[identity]
+provider = "dev"
+
+[[policies]]
+id = "everyone"
+decision = "allow"
+include = [{ everyone = true }]
+"""
+"""Appended to `config_toml` (with the portal's and server's `policies`) for row (e)."""
+
+BENCH_EMAIL = "bench@example.com"
+
+
+def identity_config_toml(upstream_url: str) -> str:
+    """`config_toml` behind the dev sign-in: the server and portal let everyone in."""
+    text = config_toml(upstream_url)
+    for line in (f'bearer_token_env = "{TOKEN_ENV}"\n', 'name = "Latency benchmark"\n'):
+        text = text.replace(line, line + 'policies = ["everyone"]\n')
+    # The default database: a SQLite file beside the config (a temporary directory).
+    return text + IDENTITY_TOML
+
+
 @contextmanager
-def servers(token: str) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """The demo upstream and a portal in front of it, each its own process."""
+def servers(token: str) -> Iterator[tuple[RunningServer, RunningServer, RunningServer]]:
+    """The demo upstream, an open portal in front of it and one with the dev sign-in, each its
+    own process."""
     with (
         running(demo_argv(), env={"DEMO_TOKEN": token}) as upstream,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        config = Path(tmp) / "portal.toml"
-        config.write_text(config_toml(upstream.url), encoding="utf-8")
-        argv = [sys.executable, "-m", "engine.cli", "serve", "--config", str(config)]
-        argv += ["--port", "{port}"]
-        with running(argv, env={TOKEN_ENV: token}) as portal:
-            yield upstream, portal
+        portals = []
+        for name, text in (
+            ("portal.toml", config_toml(upstream.url)),
+            ("identity.toml", identity_config_toml(upstream.url)),
+        ):
+            config = Path(tmp) / name
+            config.write_text(text, encoding="utf-8")
+            argv = [sys.executable, "-m", "engine.cli", "serve", "--config", str(config)]
+            portals.append([*argv, "--port", "{port}"])
+        with (
+            running(portals[0], env={TOKEN_ENV: token}) as portal,
+            running(portals[1], env={TOKEN_ENV: token}) as identity_portal,
+        ):
+            yield upstream, portal, identity_portal
 
 
 @asynccontextmanager
@@ -134,13 +176,13 @@ async def list_all_tools(client: Client) -> list[str]:
     raise RuntimeError(f"tools/list did not end within {MAX_PAGES} pages")
 
 
-async def wait_ready(url: str) -> None:
+async def wait_ready(url: str, token: str | None = None) -> None:
     """The portal accepts connections before its upstream is connected: poll until it lists
     the upstream's tools."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            async with connect(url) as client:
+            async with connect(url, token) as client:
                 if "demo_echo" in await list_all_tools(client):
                     return
         except Exception:  # not serving yet
@@ -149,6 +191,22 @@ async def wait_ready(url: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not list demo_echo within {START_TIMEOUT_S} s")
         await anyio.sleep(0.2)
+
+
+async def wait_for_authorization_server(origin: str) -> None:
+    """Until the portal's authorization server answers (its store is opened at start-up)."""
+    url = f"{origin}/.well-known/oauth-authorization-server/p/{PORTAL}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx2.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {START_TIMEOUT_S} s")
+            await anyio.sleep(0.2)
 
 
 def checked(result: CallToolResult) -> CallToolResult:
@@ -209,10 +267,20 @@ async def interleaved(portal: Op, direct: Op, samples: int, warmup: int) -> tupl
     return Stats.of(p), Stats.of(d)
 
 
-async def scenarios(base: str, upstream_url: str, token: str, samples: int) -> list[Scenario]:
+async def scenarios(
+    base: str,
+    upstream_url: str,
+    token: str,
+    samples: int,
+    identity: tuple[str, str],
+    only: str | None = None,
+) -> list[Scenario]:
+    """The rows (0) to (e), or only those whose name starts with `only`."""
+    identity_url, access_token = identity
     async with (
         connect(upstream_url, token) as up,
         connect(base) as all_,
+        connect(identity_url, access_token) as signed_in,
         connect(f"{base}?optimize_context=search_and_execute") as sae,
         connect(f"{base}?codemode=search_and_execute") as code,
         httpx2.AsyncClient() as http,
@@ -282,9 +350,19 @@ async def scenarios(base: str, upstream_url: str, token: str, samples: int) -> l
                 "-",
                 None,
             ),
+            (
+                "(e) one call via ALL with a portal access token (dev sign-in) vs the open "
+                'portal ("direct" columns)',
+                run(signed_in, "demo_echo", {"value": 1}),
+                run(all_, "demo_echo", {"value": 1}),
+                "token checking adds < 0.3 ms at p50",
+                0.3,
+            ),
         ]
         out = []
         for name, portal_op, direct_op, target, limit in plan:
+            if only is not None and not name.startswith(only):
+                continue
             p, d = await interleaved(portal_op, direct_op, samples, warmup=max(10, samples // 10))
             out.append(Scenario(name, p, d, target, limit))
         return out
@@ -346,6 +424,75 @@ async def _clients(url: str, count: int) -> AsyncIterator[list[Client]]:
     """`count` open sessions (opened before the clock starts)."""
     async with AsyncExitStack() as stack:
         yield [await stack.enter_async_context(connect(url)) for _ in range(count)]
+
+
+# -- the token check in-process -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    name: str
+    calls: int
+    wall_us: Stats
+    cpu_us_mean: float
+
+
+async def token_check(calls: int) -> list[TokenCheck]:
+    """`verify_access_token` of one valid token, `calls` times: answered from the in-process
+    cache (the request path within 1 s of a check), and from the database every time (a cache
+    of 0 s; a SQLite file, as by default). Wall time per call (quantiles) and CPU time (mean,
+    all of this process's threads: aiosqlite reads in one)."""
+    out = []
+    for name, cache_ttl_s in (("cached", None), ("uncached (database read)", 0.0)):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/codemode.db")
+            out.append(await _token_check(name, settings, cache_ttl_s, calls))
+    return out
+
+
+async def _token_check(
+    name: str, settings: Settings, cache_ttl_s: float | None, calls: int
+) -> TokenCheck:
+    resource = "http://127.0.0.1/mcp"
+    async with open_store(settings, environ={}, cache_ttl_s=cache_ttl_s) as store:
+        person = await store.people.sign_in("bench", "sub", email=BENCH_EMAIL)
+        client_id = "bench-client"
+        await store.grants.register_client(client_id, {"client_name": "bench"})
+        code = await store.grants.save_authorization_code(
+            client_id=client_id,
+            person_id=person.id,
+            resource=resource,
+            scopes=["mcp"],
+            redirect_uri="http://127.0.0.1:9/callback",
+            redirect_uri_provided_explicitly=True,
+            code_challenge="x" * 43,
+        )
+        pair = await store.grants.exchange_authorization_code(code.code, client_id)
+        assert pair is not None
+        verify = store.grants.verify_access_token
+        for _ in range(200):
+            assert await verify(pair.access_token) is not None
+        samples = []
+        cpu_started = time.process_time()
+        for _ in range(calls):
+            started = time.perf_counter()
+            await verify(pair.access_token, resource=resource)
+            samples.append((time.perf_counter() - started) * 1e6)
+        cpu = (time.process_time() - cpu_started) / calls * 1e6
+    return TokenCheck(name, calls, Stats.of(samples), cpu)
+
+
+def token_check_table(rows: Sequence[TokenCheck]) -> str:
+    out = [
+        "| `verify_access_token` | calls | wall p50 (µs) | p95 | p99 | CPU per call (µs, mean) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {r.name} | {r.calls} | {r.wall_us.p50:.1f} | {r.wall_us.p95:.1f} "
+        f"| {r.wall_us.p99:.1f} | {r.cpu_us_mean:.1f} |"
+        for r in rows
+    ]
+    return "\n".join(out)
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -417,14 +564,21 @@ def plot(rows: Sequence[Scenario], path: Path) -> None:
 
 
 async def measure(
-    samples: int, runs_each: int, concurrency: Sequence[int] = CONCURRENCY
+    samples: int,
+    runs_each: int,
+    concurrency: Sequence[int] = CONCURRENCY,
+    only: str | None = None,
 ) -> tuple[list[Scenario], list[Load]]:
     token = "bench-" + uuid.uuid4().hex
-    with servers(token) as (upstream, portal):
+    with servers(token) as (upstream, portal, identity_portal):
         base = f"{portal.base}/p/{PORTAL}/mcp"
         await wait_ready(base)
+        await wait_for_authorization_server(identity_portal.base)
+        tokens = await connect_client(identity_portal.base, BENCH_EMAIL, portal=f"/p/{PORTAL}")
+        await wait_ready(tokens.resource, tokens.access_token)
         assert portal.process is not None
-        rows = await scenarios(base, upstream.url, token, samples)
+        identity = (tokens.resource, tokens.access_token)
+        rows = await scenarios(base, upstream.url, token, samples, identity, only)
         code_url = f"{base}?codemode=search_and_execute"
         loads = [await load(code_url, c, runs_each, portal.process.pid) for c in concurrency]
     return rows, loads
@@ -459,17 +613,68 @@ def render(rows: Sequence[Scenario], loads: Sequence[Load], samples: int, runs_e
     )
 
 
+IDENTITY_HEADING = "## Token checking"
+
+
+def render_identity(row: Scenario, checks: Sequence[TokenCheck], samples: int) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            IDENTITY_HEADING,
+            "",
+            f"{stamp}; {machine()}; load average {os.getloadavg()[0]:.1f} at the end. Written",
+            "by `python -m benchmarks.latency` (alone: `--identity-only`).",
+            "",
+            'Row (e): a second portal process, the same config plus `[identity] provider = "dev"`',
+            "and a policy letting everyone in, called with a portal access token got through the",
+            "dev sign-in flow (register, PKCE, Allow); against the open portal, interleaved,",
+            f"{samples} samples. The difference is the bearer check and the policies.",
+            "",
+            latency_table([row]),
+            "",
+            "The token check alone, in-process (a SQLite file), wall time per call and CPU:",
+            "",
+            token_check_table(checks),
+            "",
+        ]
+    )
+
+
+def write_identity_section(section: str) -> None:
+    """Replace (or add) the token-checking section of latency.md, keeping the rest."""
+    path = RESULTS / "latency.md"
+    text = path.read_text() if path.exists() else ""
+    kept = text.split(IDENTITY_HEADING, 1)[0].rstrip("\n")
+    path.write_text(f"{kept}\n\n{section}" if kept else section)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--runs", type=int, default=20, help="code runs per client under load")
+    parser.add_argument(
+        "--identity-only",
+        action="store_true",
+        help="measure only row (e) and the token check; rewrite only their section",
+    )
+    parser.add_argument("--checks", type=int, default=20000, help="token checks in-process")
     args = parser.parse_args()
-    rows, loads = anyio.run(measure, args.samples, args.runs)
-    text = render(rows, loads, args.samples, args.runs)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latency.md").write_text(text)
-    plot(rows, RESULTS / "latency.png")
-    print(text)
+    if args.identity_only:
+        rows, _ = anyio.run(measure, args.samples, args.runs, (), "(e)")
+    else:
+        rows, loads = anyio.run(measure, args.samples, args.runs)
+        text = render(
+            [r for r in rows if not r.name.startswith("(e)")], loads, args.samples, args.runs
+        )
+        (RESULTS / "latency.md").write_text(text)
+        plot(rows, RESULTS / "latency.png")
+        print(text)
+    checks = anyio.run(token_check, args.checks)
+    (identity_row,) = [r for r in rows if r.name.startswith("(e)")]
+    section = render_identity(identity_row, checks, args.samples)
+    write_identity_section(section)
+    print(section)
 
 
 if __name__ == "__main__":

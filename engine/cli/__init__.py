@@ -1,7 +1,7 @@
 """`codemode`: serve portals, show what clients see, run code, check configs.
 
-    codemode serve [--config PATH] [--host 127.0.0.1] [--port 8787] [--public-host NAME]
-                   [--grace SECONDS]
+    codemode serve [--config PATH | --demo signin] [--host 127.0.0.1] [--port 8787]
+                   [--public-host NAME] [--grace SECONDS]
     codemode serve --stdio [--config PATH] [--surface S] [--portal ID]
     codemode tools [--config PATH] [--portal ID] [--surface S] [--json]
     codemode run [--config PATH] [--portal ID] [--surface codemode|search_and_execute] CODE|-
@@ -10,7 +10,8 @@
     codemode check-config PATH
 
 Without `--config`, `serve`, `tools`, `run` and `status` use the built-in demo portal
-(`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server).
+(`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server);
+`--demo signin` serves the same servers behind the built-in `dev` sign-in.
 Commands that connect print progress to stderr while the upstream servers connect.
 `status` starts its own connections to the config's upstream servers; with `--url` it asks a
 running `serve` instead (its admin API, `GET /api/portals`, with the token from

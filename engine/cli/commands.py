@@ -198,7 +198,8 @@ async def cmd_run(config: Config, args: argparse.Namespace, stop: Stop) -> int:
 
 
 async def cmd_status(config: Config, args: argparse.Namespace, stop: Stop) -> int:
-    source = args.config or "the built-in demo"
+    demo = "the built-in demo" + (f" {args.demo}" if getattr(args, "demo", None) else "")
+    source = args.config or demo
     print(f"status from a fresh connection to the upstreams of {source}", file=sys.stderr)
     async with connected(config, sys.stderr) as gateway:
         statuses = gateway.catalog.status()

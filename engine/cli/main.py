@@ -31,7 +31,7 @@ from engine.cli.exits import (
 )
 from engine.cli.remote import status_of_running_portal
 from engine.config import Config, ConfigError
-from engine.demo import demo_config
+from engine.demo import DEMOS, demo_config
 from engine.server import signals
 from engine.server.signals import Stop
 from engine.surfaces import Surface
@@ -48,7 +48,8 @@ Kubernetes 30 s)."""
 _EPILOG = """\
 exit codes: 0 success; 1 the run or tool call failed; 2 bad usage or bad config;
 3 upstream servers unavailable (status with a server in Error); 130 interrupted (Ctrl-C).
-Without --config, serve/tools/run/status use the built-in demo portal.
+Without --config, serve/tools/run/status use the built-in demo portal (--demo signin: the
+same servers behind the dev sign-in).
 Set CODEMODE_ADMIN_TOKEN to enable the admin API of `serve` (and for `status --url`)."""
 
 
@@ -158,8 +159,15 @@ def _grace(text: str) -> float:
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--config", metavar="PATH", help="config file (TOML); default: the built-in demo"
+    )
+    source.add_argument(
+        "--demo",
+        choices=sorted(DEMOS),
+        help="a built-in demo instead of --config: portal (the default) or signin (the same "
+        "servers behind the dev sign-in, with access policies; loopback only)",
     )
 
 
@@ -221,11 +229,11 @@ def _main(argv: Sequence[str] | None, stop: Stop) -> int:
         if args.command == "check-config":
             return check_config(args.path, sys.stdout)
         if args.command == "status" and args.url is not None:
-            if args.config is not None:
-                raise CliError("status takes --config or --url, not both")
+            if args.config is not None or args.demo is not None:
+                raise CliError("status takes --config (or --demo) or --url, not both")
             code = _run_async(functools.partial(status_of_running_portal, args), stop)
         else:
-            config = load_config(args.config, command=args.command)
+            config = load_config(args.config, command=args.command, demo=args.demo)
             run = functools.partial(_COMMANDS[args.command], config, args, stop)
             code = _run_async(run, stop)
         return _exit_code(stop, args.command, code)
@@ -272,8 +280,8 @@ _READ_ONLY_COMMANDS = frozenset({"status", "tools"})
 """Commands that only look: they keep the request log in memory and create no files."""
 
 
-def load_config(path: str | None, command: str | None = None) -> Config:
-    config = demo_config() if path is None else Config.load(path)
+def load_config(path: str | None, command: str | None = None, demo: str | None = None) -> Config:
+    config = demo_config(demo or "portal") if path is None else Config.load(path)
     if command not in _READ_ONLY_COMMANDS:
         return config
     quiet = config.settings.model_copy(

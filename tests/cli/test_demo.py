@@ -23,7 +23,9 @@ def test_built_in_demo_is_the_bundled_file_run_by_this_interpreter() -> None:
     built_in = demo_config()
     assert [s.command for s in from_file.servers] == ["python"] * 3
     assert [s.command for s in built_in.servers] == [sys.executable] * 3
-    assert built_in.model_dump(exclude={"servers"}) == from_file.model_dump(exclude={"servers"})
+    # The default database file resolves beside the config, or (built in) in the state dir.
+    same = {"servers": True, "settings": {"database_url"}}
+    assert built_in.model_dump(exclude=same) == from_file.model_dump(exclude=same)
     assert demo_data("/x/python")["servers"][2]["args"] == ["-m", "engine.demo.notes"]
     portal = built_in.portals[0]
     assert (portal.id, portal.hostname, portal.allow_code_mode) == ("demo", None, True)
@@ -73,3 +75,32 @@ async def test_notes_server_tools_and_prompt() -> None:
         message = prompt.messages[0].content
         assert isinstance(message, TextContent) and "list_notes(tag='work')" in message.text
     assert list(book.notes) == [2]
+
+
+def test_signin_demo_is_the_demo_behind_the_dev_sign_in() -> None:
+    """`codemode serve --demo signin`: the same servers and curation, plus sign-in and policies."""
+    from_file = Config.load(REPO / "engine" / "demo" / "signin.toml")
+    signin, plain = demo_config("signin"), demo_config()
+    assert [s.command for s in from_file.servers] == ["python"] * 3
+    assert signin.model_dump(exclude={"servers"}) == from_file.model_dump(exclude={"servers"})
+    assert signin.identity is not None and signin.identity.provider == "dev"
+    assert {s.id: s.policies for s in signin.servers} == {
+        "time": ["example"],
+        "git": ["engineering"],
+        "notes": ["example"],
+    }
+    strip = {"__all__": {"policies"}}
+    assert signin.model_dump(include={"servers"}, exclude={"servers": strip}) == plain.model_dump(
+        include={"servers"}, exclude={"servers": strip}
+    )
+    assert signin.portals[0].servers == plain.portals[0].servers
+    assert signin.settings.database_url == "sqlite+aiosqlite://"  # nothing written to disk
+
+
+def test_demo_switch_chooses_the_built_in_config() -> None:
+    from engine.cli.main import build_parser, load_config
+
+    args = build_parser().parse_args(["serve", "--demo", "signin"])
+    assert load_config(args.config, "serve", demo=args.demo).identity is not None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--demo", "signin", "--config", "x.toml"])

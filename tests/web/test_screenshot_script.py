@@ -52,3 +52,49 @@ def test_the_readme_picture_is_the_demo_and_small() -> None:
     assert _png_size(picture)[0] == 1000
     assert picture.stat().st_size < 300_000
     assert "![The portal's homepage](docs/homepage.png)" in (REPO / "README.md").read_text()
+
+
+SIGNIN_SCRIPT = REPO / "scripts" / "signin_screenshots.py"
+
+
+def test_signin_script_signs_in_connects_a_client_and_signs_out(tmp_path: Path) -> None:
+    """`codemode serve --demo signin` starts, a client connects through the dev sign-in, the
+    browser signs ana in and out: both pictures written."""
+    missing = browser_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"screenshot script cannot run in CI: {missing}")
+        pytest.skip(missing)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SIGNIN_SCRIPT),
+            "--out-dir",
+            str(tmp_path),
+            "--width",
+            "420",
+            "--port",
+            "0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (
+        "Signed out ana@example.com — revoked 1 client session (Claude Code), "
+        "removed 0 server connections." in done.stdout
+    )
+    for name in ("signed-in.png", "signed-out.png"):
+        assert _png_size(tmp_path / name)[0] == 420
+
+
+def test_the_readme_signin_pictures_are_small() -> None:
+    readme = (REPO / "README.md").read_text()
+    for name in ("signed-in.png", "signed-out.png"):
+        picture = REPO / "docs" / name
+        assert _png_size(picture)[0] == 1000
+        assert picture.stat().st_size < 300_000
+        assert f"(docs/{name})" in readme
