@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,10 +121,29 @@ def _sqlite_events(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_SHARED_CONNECTION_LOCKS: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+"""One lock per engine whose pool hands every task the same connection (SQLite in memory,
+`StaticPool`): two tasks' transactions on one connection would interleave ("cannot start a
+transaction within a transaction"), so they take turns. A file or a server database gives
+each task its own connection and needs no lock."""
+
+
+@contextlib.asynccontextmanager
+async def _turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    if not isinstance(engine.sync_engine.pool, StaticPool):
+        yield
+        return
+    lock = _SHARED_CONNECTION_LOCKS.setdefault(engine, asyncio.Lock())
+    async with lock:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a read transaction."""
-    async with engine.connect() as conn, conn.begin():
+    async with _turn(engine), engine.connect() as conn, conn.begin():
         yield conn
 
 
@@ -132,7 +152,7 @@ async def write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a write transaction, committed on exit, rolled back on error. On
     SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE), so checks and
     updates inside it cannot race another process."""
-    async with engine.connect() as conn:
+    async with _turn(engine), engine.connect() as conn:
         conn = await conn.execution_options(**{_IMMEDIATE: True})
         async with conn.begin():
             yield conn
