@@ -190,8 +190,9 @@ async def sign_in_when_asked(stack: Stack, machine: Machine, seen: int) -> dict[
 
 
 async def connect_signing_in(stack: Stack, bridge: Bridge) -> tuple[list[str], dict[str, Any], Any]:
-    """Start mcp-remote, sign in at the browser it asks for, list its tools; for `code`
-    runs, also run one. Returns the tool names, the browser report and the `code` result."""
+    """Start mcp-remote, sign in at the browser it asks for, list its tools and, where the
+    surface offers `code`, run it once. Returns the tool names, the browser report and the
+    `code` result (or None)."""
     seen = len(bridge.machine.opened())
     reports: list[dict[str, Any]] = []
     names: list[str] = []
