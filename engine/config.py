@@ -27,6 +27,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -304,6 +305,24 @@ class ApiKey(StrictModel):
         return value
 
 
+class CodeMode(StrEnum):
+    """A portal's code mode policy: whether agent code runs, and which URL gives it."""
+
+    OFF = "off"
+    """No code runs: `code` and `execute` are never offered; a URL asking for them gets the
+    plain surface."""
+    OPT_IN = "opt_in"
+    """`/mcp` is the plain surface; `?codemode=search_and_execute` gives `code`."""
+    DEFAULT_ON = "default_on"
+    """`/mcp` gives `code`; `?codemode=off` opts out to the plain surface."""
+    ENFORCED = "enforced"
+    """Always `code`; the query string is ignored."""
+
+    @property
+    def runs_code(self) -> bool:
+        return self is not CodeMode.OFF
+
+
 class PortalConfig(StrictModel):
     """One portal: a set of upstream servers served on one endpoint."""
 
@@ -314,8 +333,13 @@ class PortalConfig(StrictModel):
         description="Host name the portal answers on (Host header), e.g. mcp.example.com.",
     )
     description: str = Field(default="", max_length=512)
+    code_mode: CodeMode = CodeMode.OPT_IN
+    """Code mode policy: `off` (no code runs; the plain surface instead), `opt_in`
+    (`?codemode=search_and_execute` gives `code`), `default_on` (`/mcp` gives `code`,
+    `?codemode=off` the plain surface) or `enforced` (always `code`)."""
     allow_code_mode: bool = True
-    """Offer the code-running surfaces (`code`, `execute`) on this portal."""
+    """The older switch, still accepted: `true` is `code_mode = "opt_in"` (unless `code_mode`
+    says otherwise), `false` is `code_mode = "off"`. Always consistent with `code_mode`."""
     servers: list[PortalServerRef] = Field(default_factory=list)
     api_keys: list[str | ApiKey] = Field(
         default_factory=list,
@@ -331,6 +355,45 @@ class PortalConfig(StrictModel):
     policies: list[str] = Field(default_factory=list)
     """Ids of [[policies]] deciding who may enter this portal (empty: every caller that
     passes the API-key check without [identity]; nobody with it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_mode(cls, data: Any) -> Any:
+        """`allow_code_mode` and `code_mode` say one thing: fill in the one not given; both
+        given and disagreeing is a problem naming both."""
+        if not isinstance(data, Mapping):
+            return data
+        allow, mode = data.get("allow_code_mode"), data.get("code_mode")
+        if not isinstance(allow, bool) and allow is not None:
+            return data  # the field reports the wrong type
+        if mode is not None and mode not in set(CodeMode):
+            return data  # the field reports the unknown value
+        if mode is None:
+            mode = CodeMode.OPT_IN if allow is None or allow else CodeMode.OFF
+            return {**data, "code_mode": CodeMode(mode).value}
+        runs = CodeMode(mode).runs_code
+        if allow is not None and allow != runs:
+            raise Problems(
+                [
+                    (
+                        "code_mode",
+                        f"code_mode = {str(mode)!r} and allow_code_mode = {str(allow).lower()} "
+                        'disagree (allow_code_mode = true is any code_mode but "off", false is '
+                        '"off"); give code_mode alone',
+                    )
+                ]
+            )
+        return {**data, "allow_code_mode": runs}
+
+    @field_validator("code_mode", mode="before")
+    @classmethod
+    def _code_mode_name(cls, value: Any) -> Any:
+        """A name from the TOML file (strict validation takes only enum members)."""
+        if isinstance(value, str) and value in set(CodeMode):
+            return CodeMode(value)
+        if isinstance(value, CodeMode):
+            return value
+        raise ValueError("must be one of " + ", ".join(f'"{m}"' for m in CodeMode))
 
     @field_validator("hostname")
     @classmethod

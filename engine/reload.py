@@ -12,9 +12,10 @@ keys that need a restart, which keep their running values. `Gateway.reload` puts
 | `api_keys`, `api_keys_file` (re-read too)         | a server's transport, auth, timeouts  |
 | `[identity]` `scopes`, `groups_claim`,            | `[identity]` itself (on/off), its     |
 |   `no_access_message`                             |   `provider`, `issuer`, `client_*`    |
-| portal and server `name`, `description`           | a portal's `hostname`,                |
-| curation: `default_disabled`, `updated_tools`,    |   `allow_code_mode`, and which        |
-|   `updated_prompts` (server and portal level)     |   servers it lists                    |
+| portal and server `name`, `description`           | a portal's `hostname` and which       |
+| a portal's `code_mode` (`allow_code_mode`)        |   servers it lists                    |
+| curation: `default_disabled`, `updated_tools`,    |                                       |
+|   `updated_prompts` (server and portal level)     |                                       |
 
 Keys are named in reports as `policies[<id>]`, `servers[<id>].command`,
 `portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
@@ -53,7 +54,15 @@ SERVER_LIVE = (
 )
 """Keys of a `[[servers]]` entry that apply live; the others (transport, auth, timeouts)
 need a restart."""
-PORTAL_LIVE = ("name", "description", "api_keys", "api_keys_file", "policies")
+PORTAL_LIVE = (
+    "name",
+    "description",
+    "code_mode",
+    "allow_code_mode",
+    "api_keys",
+    "api_keys_file",
+    "policies",
+)
 """Keys of a `[[portals]]` entry that apply live, besides the curation of its servers."""
 IDENTITY_LIVE = ("scopes", "groups_claim", "no_access_message")
 """Keys of `[identity]` that apply live."""

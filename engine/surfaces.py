@@ -7,6 +7,23 @@
 | /mcp?optimize_context=search_and_execute   | SEARCH_AND_EXECUTE | `query` and `execute`       |
 | /mcp?codemode=search_and_execute           | CODEMODE           | `code`                      |
 
+That table is the default code mode policy, `opt_in`. A portal's `code_mode` changes which
+URL gives which surface (`surface_for`, the one place that decides it):
+
+| query                               | off            | opt_in     | default_on | enforced |
+|-------------------------------------|----------------|------------|------------|----------|
+| (none)                              | ALL            | ALL        | CODEMODE   | CODEMODE |
+| optimize_context=minimize_tools     | MINIMIZE_TOOLS | (as off)   | (as off)   | CODEMODE |
+| optimize_context=search_and_execute | ALL            | SEARCH_... | SEARCH_... | CODEMODE |
+| codemode=search_and_execute         | ALL            | CODEMODE   | CODEMODE   | CODEMODE |
+| codemode=off                        | ALL            | ALL        | ALL        | CODEMODE |
+
+(SEARCH_... is SEARCH_AND_EXECUTE.)
+
+With `off` no code runs: any request for a code-running surface gets the plain one (ALL), and
+the `codemode` parameter is ignored whatever its value. With `enforced` the query string is
+ignored. Otherwise an unknown value, or both parameters, is a `SurfaceError` (a 400).
+
 The descriptions of `query`, `execute` and `code` are fixed text: their size never depends on
 how many tools the portal has.
 """
@@ -18,6 +35,7 @@ from enum import StrEnum
 
 from mcp_types import Tool
 
+from engine.config import CodeMode
 from engine.view import PortalView
 
 
@@ -36,11 +54,14 @@ class SurfaceError(ValueError):
     """A URL asked for a surface that does not exist; the message lists the valid ones."""
 
 
+SURFACE_PARAMETERS = ("optimize_context", "codemode")
+"""The query parameters that choose a surface."""
+
 _OPTIMIZE = {
     "minimize_tools": Surface.MINIMIZE_TOOLS,
     "search_and_execute": Surface.SEARCH_AND_EXECUTE,
 }
-_CODEMODE = {"search_and_execute": Surface.CODEMODE}
+_CODEMODE = {"search_and_execute": Surface.CODEMODE, "off": Surface.ALL}
 
 
 def surface_from_query(params: Mapping[str, str]) -> Surface:
@@ -62,6 +83,36 @@ def surface_from_query(params: Mapping[str, str]) -> Surface:
             )
         return _CODEMODE[codemode]
     return Surface.ALL
+
+
+def surface_for(params: Mapping[str, str], code_mode: CodeMode) -> Surface:
+    """The surface a URL's query `params` gives under the portal's `code_mode` policy (the
+    table above)."""
+    if code_mode is CodeMode.ENFORCED:
+        return Surface.CODEMODE
+    if code_mode is CodeMode.OFF:
+        asked = surface_from_query({k: v for k, v in params.items() if k != "codemode"})
+        return Surface.ALL if asked.runs_code else asked
+    asked = surface_from_query(params)
+    if code_mode is CodeMode.DEFAULT_ON and not any(p in params for p in SURFACE_PARAMETERS):
+        return Surface.CODEMODE
+    return asked
+
+
+def surface_query(surface: Surface, code_mode: CodeMode) -> str | None:
+    """The query string (`""` or `"?..."`) that gives `surface` under `code_mode`; None when
+    the policy does not offer it. `surface_for` of it is `surface` again."""
+    if code_mode is CodeMode.ENFORCED:
+        return "" if surface is Surface.CODEMODE else None
+    if code_mode is CodeMode.OFF and surface.runs_code:
+        return None
+    if surface is Surface.ALL:
+        return "?codemode=off" if code_mode is CodeMode.DEFAULT_ON else ""
+    if surface is Surface.CODEMODE and code_mode is CodeMode.DEFAULT_ON:
+        return ""
+    if surface is Surface.CODEMODE:
+        return "?codemode=search_and_execute"
+    return f"?optimize_context={surface.value}"
 
 
 QUERY = "query"

@@ -9,16 +9,18 @@ async with Gateway(config) as gateway:          # the caller owns the gateway
 Which portal: the request's Host header when it is a portal's `hostname`; else
 `/p/<portal_id>/mcp`; else plain `/mcp` serves the only (or first) portal. Which surface: the
 query string (`?optimize_context=minimize_tools|search_and_execute`,
-`?codemode=search_and_execute`); an unknown value is a 400 listing the valid ones. Each
+`?codemode=search_and_execute|off`) read under the portal's `code_mode` policy
+(`engine.surfaces.surface_for`); an unknown value is a 400 listing the valid ones. Each
 (portal, surface) pair has its own MCP server and session manager, so a session belongs to
-the URL it was opened with.
+the surface it was opened on: its requests go there (`_session_endpoint`).
 
 Every route (homepage, `/api/*`, `/.well-known/*`, `/mcp`, and paths no route serves) first
 passes the Host/Origin check (DNS rebinding: localhost, configured portal hostnames and
 `public_hosts` only; 421/403), so no page is ever rendered for a foreign Host. Then, on
 `/mcp`: portal (404), API key when the portal has any (401 with
 `WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), the portal's policies for the
-caller (403), surface (400), code mode allowed (403), body size (413, by the SDK).
+caller (403), surface (400: the query under the portal's `code_mode`, `surface_for`; a request
+in a session goes to the surface the session was opened on), body size (413, by the SDK).
 
 What is checked follows the running config: `Gateway.reload` (SIGHUP to `codemode serve`)
 swaps it, and the router recomputes its API-key hashes in the same step (`on_reload`).
@@ -56,7 +58,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.auth import ANONYMOUS, Principal
-from engine.config import Config, ConfigError, ConfigProblem
+from engine.config import CodeMode, Config, ConfigError, ConfigProblem
 from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
@@ -74,12 +76,11 @@ from engine.server.people import TokenPeople
 from engine.server.request_ids import RequestIdCheck
 from engine.server.sessions import SchemeSessions
 from engine.server.signin import IdentityWeb
-from engine.surfaces import Surface, SurfaceError, surface_from_query
+from engine.surfaces import SURFACE_PARAMETERS, Surface, SurfaceError, surface_for
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
 METADATA_PREFIX: Final = "/.well-known/oauth-protected-resource"
 LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
-SURFACE_PARAMETERS: Final = ("optimize_context", "codemode")
 
 
 @dataclass
@@ -127,9 +128,9 @@ class PortalRouter:
         gateway.on_reload(self._reloaded)
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
+            # Every surface, whatever the portal's `code_mode`: the policy applies live (a
+            # reload can change it) by choosing among them in `_route`.
             for surface in Surface:
-                if surface.runs_code and not portal.config.allow_code_mode:
-                    continue
                 server = build_server(
                     portal,
                     surface,
@@ -205,19 +206,26 @@ class PortalRouter:
         access = portal.access(principal)
         if access is not None and not access.allowed:
             return _error(403, access.refusal() or "not allowed")
+        session = self._session_endpoint(portal, request.headers.get("mcp-session-id"))
+        if session is not None:
+            return session, principal
         try:
-            surface = _surface(request)
+            surface = _surface(request, portal.config.code_mode)
         except SurfaceError as exc:
             return _error(400, str(exc))
-        endpoint = self.endpoints.get((portal.id, surface))
-        if endpoint is None:
-            return _error(
-                403,
-                f"portal {portal.id!r} does not allow code mode (allow_code_mode = false), so "
-                f"the {surface.value} surface is off; connect without "
-                "?codemode=/?optimize_context=search_and_execute",
-            )
-        return endpoint, principal
+        return self.endpoints[(portal.id, surface)], principal
+
+    def _session_endpoint(self, portal: Portal, session_id: str | None) -> Endpoint | None:
+        """The endpoint holding session `session_id`, if one of `portal`'s does: a session
+        stays on the surface it was opened on, even when a reload has changed the portal's
+        `code_mode` since (its `code`/`execute` calls are then refused by the server)."""
+        if not session_id:
+            return None
+        for surface in Surface:
+            endpoint = self.endpoints[(portal.id, surface)]
+            if session_id in endpoint.server.sessions:
+                return endpoint
+        return None
 
     def portal_for(self, host: str, portal_id: str | None) -> Portal | Response:
         by_host = self.gateway.portal_for_host(host)
@@ -267,15 +275,14 @@ def _key_names(config: Config) -> dict[str, dict[str, str]]:
     return {portal.id: api_key_names(portal) for portal in config.portals}
 
 
-def _surface(request: Request) -> Surface:
-    """The surface the query string asks for. A parameter given twice is refused: the query
-    mapping would silently keep the last value, and a client could open a session on one
-    surface and then find its requests routed to another."""
+def _surface(request: Request, code_mode: CodeMode) -> Surface:
+    """The surface the query string gives under the portal's `code_mode` (`surface_for`). A
+    parameter given twice is refused: the query mapping would silently keep the last value."""
     for key in SURFACE_PARAMETERS:
         count = len(request.query_params.getlist(key))
         if count > 1:
             raise SurfaceError(f"{key} is given {count} times; give it once")
-    return surface_from_query(request.query_params)
+    return surface_for(request.query_params, code_mode)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

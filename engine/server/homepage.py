@@ -27,10 +27,11 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from engine.auth import ANONYMOUS, Principal
+from engine.config import CodeMode
 from engine.server.homepage_snippets import ENDPOINTS, URL, clients, url_forms
 from engine.server.sessions import csrf_token, signed_in
 from engine.status import ServerState, ServerStatus
-from engine.surfaces import Surface
+from engine.surfaces import surface_query
 
 if TYPE_CHECKING:
     from engine.gateway import Gateway
@@ -156,6 +157,14 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+CODE_MODE_CHIPS = {
+    CodeMode.OFF: "code mode off",
+    CodeMode.OPT_IN: "code mode opt-in",
+    CodeMode.DEFAULT_ON: "code mode on by default",
+    CodeMode.ENFORCED: "code mode enforced",
+}
+"""The chip that says a portal's `code_mode` policy."""
+
 _PILL = {ServerState.READY: "ready", ServerState.WAITING: "waiting", ServerState.ERROR: "error"}
 
 
@@ -200,8 +209,12 @@ def portal_view(
     `principal` (the signed-in person, else anonymous): plain data (strings, numbers, lists),
     which the template escapes."""
     config = portal.config
-    enabled = {ep.surface: config.allow_code_mode or not ep.surface.runs_code for ep in ENDPOINTS}
-    urls = {ep.surface: mcp_url + ep.query for ep in ENDPOINTS}
+    # Each surface's URL under the portal's code_mode policy; None: the policy does not offer it.
+    queries = {ep.surface: surface_query(ep.surface, config.code_mode) for ep in ENDPOINTS}
+    enabled = {surface: query is not None for surface, query in queries.items()}
+    urls = {surface: "" if query is None else mcp_url + query for surface, query in queries.items()}
+    # `/mcp` alone: the plain surface, or `code` (default_on, enforced).
+    default = next(s for s, q in queries.items() if q == "")
     access = portal.access(principal)
     visible = access.visible if access is not None else frozenset(portal.status())
     tools = portal.view_for(access).tools
@@ -210,14 +223,16 @@ def portal_view(
         _plural(len(visible), "server"),
         f"{ready} ready",
         _plural(len(tools), "tool"),
-    ] + ([] if config.allow_code_mode else ["code mode off"])
+        CODE_MODE_CHIPS[config.code_mode],
+    ]
     needs_key = bool(config.api_keys or config.api_keys_file)
-    snippet_urls = url_forms(urls[Surface.ALL])
+    snippet_urls = url_forms(urls[default])
     return {
         "name": config.name or config.id,
         "description": config.description,
         "chips": chips,
         "needs_key": needs_key,
+        "code_mode": config.code_mode.value,
         "endpoints": [
             {
                 "surface": ep.surface.value,
@@ -228,10 +243,10 @@ def portal_view(
             }
             for ep in ENDPOINTS
         ],
-        # The first choice (all tools, always enabled) is the one the snippets start with.
+        # The first choice (`/mcp` alone) is the one the snippets start with.
         "picker": [
             {"surface": ep.surface.value, "label": ep.label, "forms": url_forms(urls[ep.surface])}
-            for ep in ENDPOINTS
+            for ep in sorted(ENDPOINTS, key=lambda ep: ep.surface is not default)
             if enabled[ep.surface]
         ],
         "clients": [

@@ -213,6 +213,12 @@ class PortalServer(Server[Any]):
             return await self.portal.call_tool(
                 self.surface, params.name, params.arguments, user=user, principal=principal
             )
+        if not self.portal.config.code_mode.runs_code:
+            # A session opened before a reload turned code mode off keeps its surface.
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=code_mode_off(self.portal.id))],
+                is_error=True,
+            )
         feedback = RunFeedback(ctx, self._min_level(ctx), self.progress_interval_s)
         async with feedback.running() as on_log:
             return await self.portal.call_tool(
@@ -339,6 +345,14 @@ def _instructions(portal: Portal, surface: Surface) -> str:
         Surface.CODEMODE: "Use `code` to run JavaScript that finds and calls the portal's tools.",
     }[surface]
     return f"{intro}\n{how}"
+
+
+def code_mode_off(portal_id: str) -> str:
+    """What a `code`/`execute` call gets on a portal whose `code_mode` is now `off`."""
+    return (
+        f'code mode is off on portal {portal_id!r} (code_mode = "off"): no code runs here. '
+        "Reconnect to get this portal's plain tools and call them directly."
+    )
 
 
 def _version() -> str:
