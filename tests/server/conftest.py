@@ -4,7 +4,8 @@ thread of its own (its own event loop), so tests can also drive it from blocking
 (the conformance suite, the MCP Inspector CLI).
 
 Portals: `main` (time + demo, code mode on; the one plain `/mcp` serves), `locked` (demo,
-API key, hostname `locked.portal.test`), `nocode` (time, `allow_code_mode = false`).
+API key, hostname `locked.portal.test`), `nocode` (time, `allow_code_mode = false`, so
+`code_mode = "off"`), `defaulton` and `enforced` (time, those `code_mode` policies).
 """
 
 from __future__ import annotations
@@ -84,6 +85,16 @@ def server_config(demo_url: str) -> Config:
                     "id": "nocode",
                     "name": "No code",
                     "allow_code_mode": False,
+                    "servers": [{"server_id": "time"}],
+                },
+                {
+                    "id": "defaulton",
+                    "code_mode": "default_on",
+                    "servers": [{"server_id": "time"}],
+                },
+                {
+                    "id": "enforced",
+                    "code_mode": "enforced",
                     "servers": [{"server_id": "time"}],
                 },
             ],

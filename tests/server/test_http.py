@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from engine.config import CodeMode
 from engine.server.app import AUTHORIZATION_SERVERS_ENV
 from engine.surfaces import CODE, EXECUTE, QUERY, Surface
 from tests.server.conftest import (
@@ -208,15 +209,62 @@ async def test_unknown_parameter_value_is_400_listing_valid_ones(served: ServedP
     assert also_bad.status_code == 400 and "search_and_execute" in also_bad.json()["error"]
 
 
-async def test_code_surfaces_are_403_without_allow_code_mode(served: ServedPortal) -> None:
-    url = f"{served.base}/p/nocode/mcp"
-    async with httpx2.AsyncClient(headers=JSON_RPC_HEADERS) as http:
-        for query in ("?codemode=search_and_execute", "?optimize_context=search_and_execute"):
-            refused = await http.post(url + query, json=initialize_body())
-            assert refused.status_code == 403
-            assert "allow_code_mode" in refused.json()["error"]
-        allowed = await http.post(url + "?optimize_context=minimize_tools", json=initialize_body())
-    assert allowed.status_code == 200
+TIME_TOOL = "time_get_current_time"
+POLICY_QUERIES = ("", "?optimize_context=minimize_tools", "?optimize_context=search_and_execute")
+POLICY_QUERIES += ("?codemode=search_and_execute", "?codemode=off")
+
+
+@pytest.mark.parametrize(
+    ("portal", "expected"),
+    [
+        # code_mode = "off" (allow_code_mode = false): no URL offers code; no error either.
+        ("nocode", ["all", "minimize", "all", "all", "all"]),
+        ("main", ["all", "minimize", "search", "code", "all"]),  # opt_in, the default
+        ("defaulton", ["code", "minimize", "search", "code", "all"]),
+        ("enforced", ["code", "code", "code", "code", "code"]),
+    ],
+)
+async def test_code_mode_policy_decides_the_tools_listed(
+    served: ServedPortal, portal: str, expected: list[str]
+) -> None:
+    # The engine's own tools on each shape; "all" and "minimize" list the curated ones too.
+    engine_tools = {"all": set(), "minimize": {QUERY}, "search": {QUERY, EXECUTE}, "code": {CODE}}
+    for query, shape in zip(POLICY_QUERIES, expected, strict=True):
+        async with connect(f"{served.base}/p/{portal}/mcp{query}") as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+        assert names & {QUERY, EXECUTE, CODE} == engine_tools[shape], (portal, query)
+        assert (TIME_TOOL in names) == (shape in ("all", "minimize")), (portal, query)
+
+
+async def test_code_calls_are_refused_once_a_reload_turns_code_mode_off(
+    served: ServedPortal,
+) -> None:
+    assert served.gateway is not None
+    config = served.gateway.config
+    url = f"{served.base}/p/main/mcp?codemode=search_and_execute"
+    try:
+        # A 2025-era session (a 2026-era client has none: its next request follows the URL).
+        async with connect(url, mode="legacy") as client:
+            assert [t.name for t in (await client.list_tools()).tools] == [CODE]
+            off = config.model_copy(
+                update={
+                    "portals": [
+                        p.model_copy(update={"code_mode": CodeMode.OFF, "allow_code_mode": False})
+                        if p.id == "main"
+                        else p
+                        for p in config.portals
+                    ]
+                }
+            )
+            report = served.gateway.reload(off)
+            assert "portals[main].code_mode" in report.applied
+            refused = await client.call_tool(CODE, {"code": "return 1"})
+            assert refused.is_error and "code mode is off" in text_of(refused)
+        # A new session on the same URL gets the plain tools.
+        async with connect(url) as client:
+            assert CODE not in {t.name for t in (await client.list_tools()).tools}
+    finally:
+        served.gateway.reload(config)
 
 
 async def test_api_key_portal_answers_401_with_resource_metadata(served: ServedPortal) -> None:

@@ -6,8 +6,11 @@ import html
 import re
 
 import httpx2
+import pytest
 
+from engine.config import CodeMode
 from engine.credentials import hash_api_key
+from engine.server.homepage import portal_view
 from tests.web.conftest import API_KEY, DESCRIPTION, PORTAL_NAME, UPSTREAM_TOKEN, Served
 
 
@@ -76,7 +79,7 @@ def test_host_header_selects_portal_and_code_mode_off_is_shown(served: Served) -
     page = _get(served.base + "/", host="private.example.test").text
     assert '<h1 id="portal-name">Private</h1>' in page
     assert ">http://private.example.test/mcp</code>" in page
-    assert page.count("Code mode is disabled on this portal") == 2
+    assert page.count("Not offered: code mode is off on this portal") == 2
     assert "requires an API key" in page
     # Every client snippet carries the key header, as a placeholder.
     assert page.count("Bearer &lt;your API key&gt;") == 7
@@ -176,11 +179,57 @@ def test_every_url_on_the_page_is_served_as_the_page_says(served: Served) -> Non
     for url in urls.values():
         response = httpx2.post(url, json=_INITIALIZE, headers=_MCP_HEADERS, timeout=30)
         assert response.status_code == 200, (url, response.text)
-    # The private portal's code surfaces are shown as off: the server answers 403 there.
-    private = _shown_urls(_get(served.base + "/", host="private.example.test").text)
+    # The private portal has code mode off: its page shows no URL for the code surfaces.
+    page = _get(served.base + "/", host="private.example.test").text
+    private = _shown_urls(page)
+    assert set(private) == {"all", "minimize_tools"}
+    assert "code mode off" in page and 'code_mode = "off"' in page
     headers = {**_MCP_HEADERS, "Host": "private.example.test", "Authorization": f"Bearer {API_KEY}"}
-    for surface, url in private.items():
+    for url in private.values():
         local = served.base + url.removeprefix("http://private.example.test")
         response = httpx2.post(local, json=_INITIALIZE, headers=headers, timeout=30)
-        expected = 403 if surface in ("search_and_execute", "codemode") else 200
-        assert response.status_code == expected, (url, response.text)
+        assert response.status_code == 200, (url, response.text)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("off", {"all": "", "minimize_tools": "?optimize_context=minimize_tools"}),
+        (
+            "opt_in",
+            {
+                "all": "",
+                "minimize_tools": "?optimize_context=minimize_tools",
+                "search_and_execute": "?optimize_context=search_and_execute",
+                "codemode": "?codemode=search_and_execute",
+            },
+        ),
+        (
+            "default_on",
+            {
+                "all": "?codemode=off",
+                "minimize_tools": "?optimize_context=minimize_tools",
+                "search_and_execute": "?optimize_context=search_and_execute",
+                "codemode": "",
+            },
+        ),
+        ("enforced", {"codemode": ""}),
+    ],
+)
+def test_endpoints_show_the_urls_of_the_portals_code_mode(
+    served: Served, mode: str, expected: dict[str, str]
+) -> None:
+    portal = next(iter(served.gateway.portals.values()))
+    running = portal.config
+    policy = CodeMode(mode)
+    portal.config = running.model_copy(
+        update={"code_mode": policy, "allow_code_mode": policy.runs_code}
+    )
+    try:
+        page = portal_view(served.gateway, portal, "https://x.test/mcp")
+    finally:
+        portal.config = running
+    shown = {ep["surface"]: ep["url"] for ep in page["endpoints"] if ep["enabled"]}
+    assert shown == {surface: "https://x.test/mcp" + query for surface, query in expected.items()}
+    # The snippets start with `/mcp` alone, whatever surface it gives.
+    assert page["picker"][0]["forms"]["raw"] == "https://x.test/mcp"
