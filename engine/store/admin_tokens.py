@@ -27,7 +27,7 @@ from engine.store.schema import admin_tokens
 Permission = Literal["read", "write"]
 TOKEN_PREFIX = "cma_"
 ENV_TOKEN_NAME = "env"
-"""The name the `CODEMODE_ADMIN_TOKEN` token goes by (write permission)."""
+"""The name the `CODEMODE_ADMIN_TOKEN` token goes by (write permission; reserved here)."""
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 
