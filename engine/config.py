@@ -557,6 +557,23 @@ class Settings(StrictModel):
         return f"{sqlite.group(1)}{path}{sqlite.group(3)}"
 
 
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class AdminConfig(StrictModel):
+    """`[admin]`: the Cloudflare-compatible admin API (`/client/v4/accounts/<account_id>/...`).
+
+    Present: `serve` opens the store (`settings.database_url`) for the named admin tokens that
+    `codemode admin-token create` writes there. Absent: the account id is `local` and only
+    `CODEMODE_ADMIN_TOKEN` (unless `[identity]` opens the store anyway)."""
+
+    account_id: str = Field(
+        default="local",
+        pattern=ACCOUNT_ID_PATTERN,
+        description="The account id of the admin API's paths; any other id answers 404.",
+    )
+
+
 class Config(StrictModel):
     """A whole config file: upstream servers, the portals built from them, and settings."""
 
@@ -567,6 +584,19 @@ class Config(StrictModel):
     """Sign-in of people (absent: none; API keys still work, policies are optional)."""
     policies: list[PolicyConfig] = Field(default_factory=list)
     """Access policies, referenced by id from portals and servers."""
+    admin: AdminConfig | None = None
+    """The admin API's account id, and named admin tokens from the store (absent: account
+    `local`, `CODEMODE_ADMIN_TOKEN` only unless `[identity]` opens the store)."""
+
+    @property
+    def account_id(self) -> str:
+        """The admin API's account id (`[admin] account_id`, default `local`)."""
+        return self.admin.account_id if self.admin is not None else "local"
+
+    @property
+    def uses_store(self) -> bool:
+        """Whether `serve` opens the store: for sign-in (`[identity]`) or admin tokens."""
+        return self.identity is not None or self.admin is not None
 
     @model_validator(mode="before")
     @classmethod

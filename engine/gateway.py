@@ -18,8 +18,9 @@ which keys apply live and which wait for a restart). It swaps the config every p
 at once, and code that derives state from the config (the HTTP app's API-key hashes)
 registers with `on_reload` to be recomputed in the same step.
 
-With `[identity]` set the gateway also opens the store (`engine.store`: people, OAuth clients,
-grants, tokens) on entry and closes it on exit: `gateway.store` (None without `[identity]`).
+With `[identity]` or `[admin]` set the gateway also opens the store (`engine.store`: people,
+OAuth clients, grants, tokens, admin tokens) on entry and closes it on exit: `gateway.store`
+(None without either).
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ class Gateway:
         return self.calls.request_log
 
     async def __aenter__(self) -> Gateway:
-        if self.config.identity is not None:
-            from engine.store import open_store  # SQLAlchemy and Alembic: only with sign-in
+        if self.config.uses_store:
+            # SQLAlchemy and Alembic: only with sign-in or named admin tokens
+            from engine.store import open_store
 
             self._store_cm = open_store(self.config.settings)
             self.store = await self._store_cm.__aenter__()

@@ -116,8 +116,11 @@ def plan_reload(running: Config, new: Config) -> ReloadReport:
         for name in type(running.settings).model_fields
         if getattr(running.settings, name) != getattr(new.settings, name)
     ]
+    if running.admin != new.admin:
+        restart.append("admin")
     merged = new.model_copy(
         update={
+            "admin": running.admin,
             "servers": servers,
             "portals": portals,
             "identity": identity,

@@ -241,3 +241,43 @@ def check_config(path: str, out: TextIO) -> int:
             file=out,
         )
     return EXIT_OK
+
+
+async def cmd_admin_token(config: Config, args: argparse.Namespace, stop: Stop) -> int:
+    """`admin-token create|list|revoke`: the named admin tokens in the config's store."""
+    from engine.store import AdminTokenError, StoreError, open_store
+
+    out = sys.stdout
+    try:
+        async with open_store(config.settings) as store:
+            tokens = store.admin_tokens
+            if args.action == "create":
+                token = await tokens.create(args.name, "write" if args.write else "read")
+                permission = "write" if args.write else "read"
+                print(token, file=out)
+                print(
+                    f"admin token {args.name!r} ({permission}) created. It is shown only "
+                    "now: keep it in a secret store. Send it as `Authorization: Bearer "
+                    "<token>`.",
+                    file=sys.stderr,
+                )
+                if not config.uses_store:
+                    print(
+                        "warning: this config has no [admin] table, so `codemode serve` does "
+                        "not open the store and will not accept this token; add `[admin]`.",
+                        file=sys.stderr,
+                    )
+            elif args.action == "list":
+                rows = await tokens.list()
+                if not rows:
+                    print("no admin tokens", file=out)
+                for t in rows:
+                    state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}Z" if t.revoked_at else "live"
+                    created = f"{t.created_at:%Y-%m-%d %H:%M}Z"
+                    print(f"{t.name}\t{t.permission}\tcreated {created}\t{state}", file=out)
+            else:
+                revoked = await tokens.revoke(args.name)
+                print(f"admin token {revoked.name!r} revoked", file=out)
+    except (AdminTokenError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK

@@ -17,6 +17,7 @@ from engine.cli.commands import (
     CODE_TOOLS,
     Command,
     check_config,
+    cmd_admin_token,
     cmd_run,
     cmd_serve,
     cmd_status,
@@ -137,6 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
         "admin API, with the token in the environment variable CODEMODE_ADMIN_TOKEN",
     )
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    tokens = command(
+        "admin-token",
+        "create, list or revoke the named admin tokens of the admin API, kept (hashed) in the "
+        "store of the config's settings.database_url; `serve` reads them when the config has "
+        "an [admin] (or [identity]) table",
+    )
+    actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a token NAME and print it (only once)")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument(
+        "--write", action="store_true", help="write permission (default: read only)"
+    )
+    actions.add_parser("list", help="list the tokens: names, permissions, dates (no secrets)")
+    revoke = actions.add_parser("revoke", help="revoke the token NAME (it stops working at once)")
+    revoke.add_argument("name", metavar="NAME")
+    for sub in actions.choices.values():
+        _config_option(sub)
 
     check = command(
         "check-config",
@@ -309,4 +328,5 @@ _COMMANDS: dict[str, Command] = {
     "tools": cmd_tools,
     "run": cmd_run,
     "status": cmd_status,
+    "admin-token": cmd_admin_token,
 }

@@ -1,9 +1,13 @@
-"""Admin and logs API (`/api/...`): JSON, read-only except re-syncing one server, behind an
-admin token (`Authorization: Bearer <token>`).
+"""Admin and logs API (`/api/...`, codemode's own format): JSON, read-only except re-syncing
+one server, behind an admin token (`Authorization: Bearer <token>`). The Cloudflare-compatible
+paths (`/client/v4/...`) are `engine.server.cf_admin`; both take the same tokens (`AdminAuth`):
+`CODEMODE_ADMIN_TOKEN` (named `env`, write permission) and, when the store is open, the named
+tokens of `codemode admin-token create` (read or write).
 
-Without a configured token every protected route answers 503 saying how to set one; a
-missing or wrong token gets 401. `GET /api/openapi.json` (the API's OpenAPI document) is
-public: it holds no data. Every answer, errors included, is an envelope
+With neither a token in the environment nor a store every protected route answers 503 saying
+how to set one; a missing, wrong or revoked token gets 401, a read token on a write 403.
+`GET /api/openapi.json` (the API's OpenAPI document) is public: it holds no data.
+Every answer, errors included, is an envelope
 `{result, success, errors: [{code, message}], messages}`.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +44,19 @@ ADMIN_TOKEN_ENV = "CODEMODE_ADMIN_TOKEN"
 """Environment variable the CLI reads the admin token from."""
 
 Handler = Callable[[Request], Awaitable[Response]]
+ENV_TOKEN_NAME = "env"
+"""The name the `CODEMODE_ADMIN_TOKEN` token goes by (write permission)."""
+
+
+@dataclass(frozen=True)
+class AdminCaller:
+    """Who called the admin API: a token's name and whether it may write."""
+
+    name: str
+    can_write: bool
+
+
+Guard = Callable[[Request], Awaitable[AdminCaller]]
 # Every route takes every method and answers a wrong one itself, in the envelope.
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -67,29 +85,61 @@ def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-class _Api:
+class AdminAuth:
+    """Who calls the admin API: the environment token (named `env`, write permission) or a
+    named token from the store (`admin_tokens`: hashed, read or write, revocable)."""
+
     def __init__(self, gateway: Gateway, admin_token: str | None) -> None:
         self.gateway = gateway
         self.token = admin_token or None
+        self._env = AdminCaller(ENV_TOKEN_NAME, can_write=True)
 
-    # -- guards -------------------------------------------------------------------------------
-
-    def check_token(self, request: Request) -> None:
-        if self.token is None:
+    async def check(self, request: Request) -> AdminCaller:
+        store = self.gateway.store
+        if self.token is None and store is None:
             raise ApiError(
                 503,
                 "the admin API is off: no admin token is configured. Start the server with "
                 f"the environment variable {ADMIN_TOKEN_ENV} set to a long random secret, "
-                "then send it as `Authorization: Bearer <token>`.",
+                "or add an [admin] table to the config and create a named token with "
+                "`codemode admin-token create NAME [--write]`; then send it as "
+                "`Authorization: Bearer <token>`.",
             )
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given = given.strip()
         challenge = {"WWW-Authenticate": 'Bearer realm="codemode-admin"'}
-        if scheme.lower() != "bearer" or not given.strip():
+        if scheme.lower() != "bearer" or not given:
             raise ApiError(
                 401, "missing admin token: send `Authorization: Bearer <token>`", challenge
             )
-        if not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-            raise ApiError(401, "wrong admin token", challenge)
+        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
+            return self._env
+        if store is not None:
+            from sqlalchemy.exc import SQLAlchemyError  # loaded already: the store is open
+
+            try:
+                found = await store.admin_tokens.verify(given)
+            except SQLAlchemyError:
+                raise ApiError(503, "the store cannot be read to check the admin token") from None
+            if found is not None:
+                return AdminCaller(found.name, can_write=found.can_write)
+        raise ApiError(401, "wrong or revoked admin token", challenge)
+
+    async def check_write(self, request: Request) -> AdminCaller:
+        token = await self.check(request)
+        if not token.can_write:
+            raise ApiError(
+                403,
+                f"the admin token {token.name!r} has read permission; this needs write "
+                "(`codemode admin-token create NAME --write`)",
+            )
+        return token
+
+
+class _Api:
+    def __init__(self, gateway: Gateway, auth: AdminAuth) -> None:
+        self.gateway = gateway
+        self.auth = auth
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -190,7 +240,7 @@ def _parse_limit(raw: str | None) -> int:
     return value
 
 
-def _endpoint(method: str, handler: Handler, guard: Callable[[Request], None] | None) -> Handler:
+def _endpoint(method: str, handler: Handler, guard: Guard | None) -> Handler:
     """Answer errors (including a wrong method) in the envelope, not as Starlette's plain text."""
 
     async def endpoint(request: Request) -> Response:
@@ -198,7 +248,7 @@ def _endpoint(method: str, handler: Handler, guard: Callable[[Request], None] | 
             if request.method != method and not (method == "GET" and request.method == "HEAD"):
                 raise ApiError(405, f"use {method} on this path", {"Allow": method})
             if guard is not None:
-                guard(request)
+                await guard(request)
             return await handler(request)
         except ApiError as err:
             return _error(err)
@@ -207,18 +257,23 @@ def _endpoint(method: str, handler: Handler, guard: Callable[[Request], None] | 
 
 
 def admin_routes(gateway: Gateway, admin_token: str | None) -> list[BaseRoute]:
-    """Routes under `/api/`; with no admin token configured they answer 503 with the reason."""
-    api = _Api(gateway, admin_token)
-    guard = api.check_token
+    """Routes under `/api/` and `/client/v4/`; with no admin token configured (environment or
+    store) they answer 503 with the reason."""
+    from engine.server.cf_admin import cf_routes
+
+    auth = AdminAuth(gateway, admin_token)
+    api = _Api(gateway, auth)
+    guard = auth.check
     # `:path` ids: any id reaches the handler, so even odd ones get an enveloped 404.
-    table: list[tuple[str, str, Handler, Callable[[Request], None] | None]] = [
+    table: list[tuple[str, str, Handler, Guard | None]] = [
         ("/api/openapi.json", "GET", api.openapi, None),
         ("/api/portals", "GET", api.portals, guard),
         ("/api/portals/{portal_id:path}", "GET", api.portal, guard),
-        ("/api/servers/{server_id:path}/sync", "POST", api.sync, guard),
+        ("/api/servers/{server_id:path}/sync", "POST", api.sync, auth.check_write),
         ("/api/logs", "GET", api.logs, guard),
     ]
-    return [
+    routes: list[BaseRoute] = [
         Route(path, _endpoint(method, handler, check), methods=_ALL_METHODS)
         for path, method, handler, check in table
     ]
+    return [*routes, *cf_routes(gateway, auth)]

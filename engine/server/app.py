@@ -123,7 +123,8 @@ class PortalRouter:
     ) -> None:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes
-        self.people = None if gateway.store is None else TokenPeople(gateway.store)
+        signs_in = gateway.store is not None and gateway.config.identity is not None
+        self.people = TokenPeople(gateway.store) if signs_in and gateway.store else None
         self.key_names = _key_names(gateway.config)
         gateway.on_reload(self._reloaded)
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
@@ -392,7 +393,8 @@ def create_app(
     identity_routes: list[BaseRoute] = []
     middleware = [Middleware(HostOriginCheck, settings=security)]
     form_sources: list[str] | None = None
-    if gateway.store is not None:
+    # The store is also open for named admin tokens alone (`[admin]`): sign-in needs [identity].
+    if gateway.store is not None and gateway.config.identity is not None:
         auth = AuthServer(gateway.store, router.portal_for)
         web = IdentityWeb(gateway, gateway.store, router.portal_for)
         identity_routes = [*auth.routes(), *web.routes()]

@@ -3,6 +3,7 @@ states (SQLAlchemy 2 Core, async; SQLite by default), migrated by Alembic, with 
 encrypted at rest. Open it with `open_store(settings)`; see `engine.store.grants` for the API
 the authorization server calls."""
 
+from engine.store.admin_tokens import AdminToken, AdminTokenError, AdminTokenStore
 from engine.store.db import Store, StoreError, create_engine, migrate, open_store
 from engine.store.grants import (
     AuthorizationCode,
@@ -19,6 +20,9 @@ from engine.store.people import PeopleStore, Person
 from engine.store.secrets import Cipher, DecryptionError, SecretKey, SecretKeyError
 
 __all__ = [
+    "AdminToken",
+    "AdminTokenError",
+    "AdminTokenStore",
     "AuthorizationCode",
     "Cipher",
     "ClientRecord",

@@ -36,6 +36,7 @@ from engine.store.secrets import Cipher, SecretKey, load_secret_key
 
 if TYPE_CHECKING:
     from engine.config import Settings
+    from engine.store.admin_tokens import AdminTokenStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
 
@@ -230,13 +231,14 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
     cipher: Cipher
     grants: GrantStore
     people: PeopleStore
+    admin_tokens: AdminTokenStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -259,6 +261,7 @@ async def open_store(
     """Open the database of `settings.database_url`, migrate it, load the secret key (for a
     SQLite file, generated beside it if `settings.secret_key_env` is unset), and close it all
     on exit. `clock` (aware UTC) and `cache_ttl_s` are for tests."""
+    from engine.store.admin_tokens import AdminTokenStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
 
@@ -284,10 +287,12 @@ async def open_store(
             clock=clock,
             cache_ttl_s=DEFAULT_CACHE_TTL_S if cache_ttl_s is None else cache_ttl_s,
         )
-        store = Store(engine, key, cipher, grants, PeopleStore(engine, clock=clock))
+        tokens = AdminTokenStore(engine, clock=clock)
+        store = Store(engine, key, cipher, grants, PeopleStore(engine, clock=clock), tokens)
         try:
             yield store
         finally:
+            tokens.close()
             await grants.close()
     finally:
         await engine.dispose()

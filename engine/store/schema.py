@@ -159,3 +159,16 @@ upstream_oauth_states = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("person_id", "server_id"),
 )
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, comment="who the token is (created_by etc.)"),
+    Column("sha256", String(64), nullable=False, comment="SHA-256 hex of the token"),
+    Column("permission", String(16), nullable=False, comment="read | write"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    UniqueConstraint("name"),
+    UniqueConstraint("sha256"),
+)

@@ -1,0 +1,323 @@
+"""The admin API on Cloudflare's wire: `/client/v4/accounts/{account_id}/access/ai-controls/
+mcp/...`, so the official `cloudflare` SDK (5.9.0: `client.zero_trust.access.ai_controls.mcp`)
+and the curl lines of its documentation work against a self-hosted portal:
+
+    GET  .../portals            list (`page`, `per_page` <= 100; `result_info`)
+    GET  .../portals/{id}       one portal
+    GET  .../servers            list (`page`, `per_page`)
+    GET  .../servers/{id}       one server
+    POST .../servers/{id}/sync  re-sync now (write permission)
+
+Every answer is the envelope `{result, success, errors: [{code, message}], messages}`. The
+account id is `[admin] account_id` (default `local`); another one is 404. Read-only for now:
+`POST` (create), `PUT` and `DELETE` answer 405 in the envelope, saying that writes come with
+the store-backed configuration; today a portal changes by editing its TOML (SIGHUP applies).
+
+Secrets never appear: no bearer token or its source (`has_auth_credentials` says one is
+configured), no environment or arguments of a stdio server, an upstream URL without user
+info or query. Objects from the TOML config have no recorded author or time:
+`created_at/by` and `modified_at/by` are null.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine.server.admin import ApiError, _error
+from engine.server.admin_models import _merge_overrides, public_url
+from engine.status import ServerState, ServerStatus
+
+if TYPE_CHECKING:
+    from mcp_types import Prompt, Tool
+
+    from engine.config import ServerConfig
+    from engine.gateway import Gateway
+    from engine.portal import Portal
+    from engine.server.admin import AdminAuth
+
+PREFIX = "/client/v4/accounts/{account_id}/access/ai-controls/mcp"
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_WHOLE = re.compile(r"[0-9]+")
+WRITES_NOT_YET = (
+    "writes (create, update, delete) through this API come with the store-backed "
+    "configuration, which this version does not have: this portal is configured by its "
+    "TOML file (edit it, then SIGHUP or restart). Reading and servers/{id}/sync work."
+)
+
+
+def _ok(result: Any, result_info: dict[str, int] | None = None) -> Response:
+    body: dict[str, Any] = {"result": result, "success": True, "errors": [], "messages": []}
+    if result_info is not None:
+        body["result_info"] = result_info
+    return JSONResponse(body)
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _status_fields(status: ServerStatus) -> dict[str, Any]:
+    details = status.error_details
+    return {
+        "status": status.state.value.lower(),
+        "error": details.cause if details is not None else None,
+        "error_details": details.model_dump() if details is not None else None,
+        "last_synced": _time(status.last_synced),
+        "last_successful_sync": _time(status.last_successful_sync),
+    }
+
+
+def _hostname(server: ServerConfig) -> str:
+    """The upstream URL without credentials; a stdio server's program name (no arguments)."""
+    if server.url:
+        return public_url(server.url)
+    return "stdio:" + Path(server.command or "").name
+
+
+def _server_common(server: ServerConfig, status: ServerStatus) -> dict[str, Any]:
+    return {
+        "id": server.id,
+        "name": server.name or server.id,
+        "hostname": _hostname(server),
+        "auth_type": server.auth_type,
+        "description": server.description,
+        "created_at": None,
+        "created_by": None,
+        "modified_at": None,
+        "modified_by": None,
+        "is_shared_oauth_callback_enabled": False,
+        "secure_web_gateway": False,
+        **_status_fields(status),
+        # Our own additions.
+        "transport": "http" if server.url else "stdio",
+        "has_auth_credentials": bool(server.bearer_token_env or server.bearer_token_file),
+        "protocol_version": status.protocol_version,
+    }
+
+
+def _upstream_capability(item: Tool | Prompt) -> dict[str, Any]:
+    return {"name": item.name, "description": item.description or ""}
+
+
+def _waiting(server_id: str) -> ServerStatus:
+    return ServerStatus(server_id=server_id, state=ServerState.WAITING)
+
+
+class _CfApi:
+    def __init__(self, gateway: Gateway, auth: AdminAuth) -> None:
+        self.gateway = gateway
+        self.auth = auth
+
+    # -- shapes -------------------------------------------------------------------------------
+
+    def _status(self, server_id: str) -> ServerStatus:
+        return self.gateway.catalog.status().get(server_id) or _waiting(server_id)
+
+    def server_out(self, server: ServerConfig) -> dict[str, Any]:
+        catalog = self.gateway.catalog
+        known = server.id in catalog.server_ids
+        tools = catalog.tools(server.id) if known else []
+        prompts = catalog.prompts(server.id) if known else []
+
+        def overrides(entries: Any) -> list[dict[str, Any]]:
+            out = []
+            for e in entries:
+                item: dict[str, Any] = {"name": e.name}
+                for key, value in (
+                    ("enabled", e.enabled),
+                    ("alias", e.server_alias),
+                    ("description", e.server_description),
+                ):
+                    if value is not None:
+                        item[key] = value
+                out.append(item)
+            return out
+
+        return {
+            **_server_common(server, self._status(server.id)),
+            "default_disabled": server.default_disabled,
+            "tools": [_upstream_capability(t) for t in tools],
+            "prompts": [_upstream_capability(p) for p in prompts],
+            "updated_tools": overrides(server.updated_tools),
+            "updated_prompts": overrides(server.updated_prompts),
+        }
+
+    def portal_out(self, portal: Portal, request: Request) -> dict[str, Any]:
+        config = portal.config
+        servers = {s.id: s for s in self.gateway.config.servers}
+        curation = portal.view.curation
+        out_servers = []
+        for ref in config.servers:
+            server = servers.get(ref.server_id)
+            if server is None:
+                continue
+
+            def capability(item: Any) -> dict[str, Any]:
+                return {
+                    "name": item.upstream_name,
+                    "alias": item.name,
+                    "enabled": item.enabled,
+                    "description": item.description,
+                }
+
+            default_disabled = (
+                ref.default_disabled
+                if ref.default_disabled is not None
+                else server.default_disabled
+            )
+            out_servers.append(
+                {
+                    **_server_common(server, self._status(server.id)),
+                    "server_id": server.id,
+                    "default_disabled": default_disabled,
+                    "on_behalf": False,
+                    "tools": [capability(t) for t in curation.tools if t.server_id == server.id],
+                    "prompts": [
+                        capability(p) for p in curation.prompts if p.server_id == server.id
+                    ],
+                    "updated_tools": [
+                        o.model_dump(exclude_none=True)
+                        for o in _merge_overrides(
+                            list(server.updated_tools), list(ref.updated_tools)
+                        )
+                    ],
+                    "updated_prompts": [
+                        o.model_dump(exclude_none=True)
+                        for o in _merge_overrides(
+                            list(server.updated_prompts), list(ref.updated_prompts)
+                        )
+                    ],
+                }
+            )
+        return {
+            "id": config.id,
+            # Without a configured hostname the portal answers on the host asked.
+            "hostname": config.hostname or request.url.netloc,
+            "name": config.name or config.id,
+            "description": config.description,
+            "allow_code_mode": config.allow_code_mode,
+            "code_mode": "opt_in" if config.allow_code_mode else "off",
+            "secure_web_gateway": False,
+            "servers": out_servers,
+            "created_at": None,
+            "created_by": None,
+            "modified_at": None,
+            "modified_by": None,
+            # Our own addition.
+            "requires_api_key": bool(config.api_keys or config.api_keys_file),
+        }
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def portals(self, request: Request) -> Response:
+        portals = list(self.gateway.portals.values())
+        page, info = _page(request, len(portals))
+        return _ok([self.portal_out(p, request) for p in page(portals)], info)
+
+    async def portal(self, request: Request) -> Response:
+        portal_id = request.path_params["id"]
+        portal = self.gateway.portals.get(portal_id)
+        if portal is None:
+            raise ApiError(404, f"id: no portal {portal_id!r}")
+        return _ok(self.portal_out(portal, request))
+
+    async def servers(self, request: Request) -> Response:
+        servers = list(self.gateway.config.servers)
+        page, info = _page(request, len(servers))
+        return _ok([self.server_out(s) for s in page(servers)], info)
+
+    def _server(self, request: Request) -> ServerConfig:
+        server_id = request.path_params["id"]
+        for server in self.gateway.config.servers:
+            if server.id == server_id:
+                return server
+        raise ApiError(404, f"id: no server {server_id!r}")
+
+    async def server(self, request: Request) -> Response:
+        return _ok(self.server_out(self._server(request)))
+
+    async def sync(self, request: Request) -> Response:
+        server = self._server(request)
+        status = await self.gateway.catalog.sync(server.id)
+        return _ok({"id": server.id, **_status_fields(status)})
+
+    async def not_found(self, request: Request) -> Response:
+        raise ApiError(404, f"no such endpoint: {request.url.path}")
+
+    # -- the wrapper --------------------------------------------------------------------------
+
+    def endpoint(self, handler: Any, method: str, *, write: bool = False) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                asked = "GET" if request.method == "HEAD" else request.method
+                needs_write = write or asked not in ("GET", "OPTIONS")
+                if needs_write:
+                    await self.auth.check_write(request)
+                else:
+                    await self.auth.check(request)
+                account = request.path_params.get("account_id")
+                expected = self.gateway.config.account_id
+                if account is not None and account != expected:
+                    raise ApiError(404, f"account_id: no account {account!r} here")
+                if asked != method:
+                    if method == "GET" and asked in ("POST", "PUT", "PATCH", "DELETE"):
+                        raise ApiError(405, WRITES_NOT_YET, {"Allow": "GET"})
+                    raise ApiError(405, f"use {method} on this path", {"Allow": method})
+                response: Response = await handler(request)
+                return response
+            except ApiError as err:
+                return _error(err)
+
+        return endpoint
+
+
+def _whole(name: str, raw: str | None, default: int, top: int | None) -> int:
+    if raw is None:
+        return default
+    value = int(raw) if _WHOLE.fullmatch(raw) else 0
+    if value < 1 or (top is not None and value > top):
+        bound = f"from 1 to {top}" if top is not None else "1 or more"
+        raise ApiError(400, f"{name}: {raw!r} is not a whole number {bound}")
+    return value
+
+
+def _page(request: Request, total: int) -> tuple[Any, dict[str, int]]:
+    params = request.query_params
+    page = _whole("page", params.get("page"), 1, None)
+    per_page = _whole("per_page", params.get("per_page"), DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    start = (page - 1) * per_page
+
+    def cut(items: list[Any]) -> list[Any]:
+        return items[start : start + per_page]
+
+    count = max(0, min(per_page, total - start))
+    info = {
+        "page": page,
+        "per_page": per_page,
+        "count": count,
+        "total_count": total,
+        "total_pages": (total + per_page - 1) // per_page,
+    }
+    return cut, info
+
+
+def cf_routes(gateway: Gateway, auth: AdminAuth) -> list[BaseRoute]:
+    """The `/client/v4/...` routes (every method reaches them: wrong ones get an envelope)."""
+    api = _CfApi(gateway, auth)
+    table = [
+        (f"{PREFIX}/portals", api.endpoint(api.portals, "GET")),
+        (f"{PREFIX}/portals/{{id}}", api.endpoint(api.portal, "GET")),
+        (f"{PREFIX}/servers", api.endpoint(api.servers, "GET")),
+        (f"{PREFIX}/servers/{{id}}/sync", api.endpoint(api.sync, "POST", write=True)),
+        (f"{PREFIX}/servers/{{id}}", api.endpoint(api.server, "GET")),
+        ("/client/v4/{rest:path}", api.endpoint(api.not_found, "GET")),
+    ]
+    return [Route(path, endpoint, methods=_ALL_METHODS) for path, endpoint in table]
