@@ -224,7 +224,7 @@ def check_config(path: str, out: TextIO) -> int:
     verdict = f"valid, with {count(len(warnings), 'warning')}" if warnings else "OK"
     print(f"{path}: {verdict}: {count(len(config.servers), 'server')} ({servers})", file=out)
     for portal in config.portals:
-        code = "code mode on" if portal.allow_code_mode else "code mode off"
+        code = f"code mode {portal.code_mode}"
         host = portal.hostname or "localhost only"
         print(
             f"  portal {portal.id}: {count(len(portal.servers), 'server')}, {host}, {code}",

@@ -204,7 +204,7 @@ class _CfApi:
             "name": config.name or config.id,
             "description": config.description,
             "allow_code_mode": config.allow_code_mode,
-            "code_mode": "opt_in" if config.allow_code_mode else "off",
+            "code_mode": str(config.code_mode),
             "secure_web_gateway": False,
             "servers": out_servers,
             "created_at": None,

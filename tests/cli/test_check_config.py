@@ -13,7 +13,7 @@ def test_demo_config_file_is_valid() -> None:
     done = codemode("check-config", str(DEMO_TOML))
     assert done.returncode == 0, done.stderr
     assert "OK: 3 servers (time, git, notes)" in done.stdout
-    assert "portal demo: 3 servers, localhost only, code mode on" in done.stdout
+    assert "portal demo: 3 servers, localhost only, code mode opt_in" in done.stdout
 
 
 def test_every_problem_is_printed_with_its_key_path(tmp_path: Path) -> None:
