@@ -13,7 +13,7 @@ from benchmarks.latency import Stats, load_table, measure
 @pytest.mark.anyio
 async def test_every_scenario_and_load_level_runs_without_errors() -> None:
     rows, loads = await measure(samples=4, runs_each=2, concurrency=(1, 3))
-    assert [r.name[:3] for r in rows] == ["(0)", "(a)", "(b)", "(c)", "(d)"]
+    assert [r.name[:3] for r in rows] == ["(0)", "(a)", "(b)", "(c)", "(d)", "(e)"]
     for row in rows:
         assert row.portal.p50 > 0 and row.direct.p50 > 0
     assert [(level.clients, level.runs, level.errors) for level in loads] == [(1, 2, 0), (3, 6, 0)]
