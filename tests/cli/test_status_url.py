@@ -75,7 +75,7 @@ def test_status_url_needs_the_right_token(portal: tuple[str, Path]) -> None:
     assert wrong.returncode == 2
     assert wrong.stderr.splitlines() == [
         f"status of the running portal at {url}",
-        f"codemode: the portal at {url} refused: HTTP 401: wrong admin token",
+        f"codemode: the portal at {url} refused: HTTP 401: wrong or revoked admin token",
     ]
     assert wrong.stdout == ""
 
@@ -96,4 +96,4 @@ def test_status_url_says_when_nothing_answers(tmp_path: Path) -> None:
 
     both = codemode("status", "--url", url, "--config", str(tmp_path / "x.toml"))
     assert both.returncode == 2
-    assert both.stderr.strip() == "codemode: status takes --config or --url, not both"
+    assert both.stderr.strip() == "codemode: status takes --config (or --demo) or --url, not both"

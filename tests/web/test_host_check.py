@@ -19,7 +19,14 @@ from engine.gateway import Gateway
 from engine.server.app import create_app
 from tests.web.conftest import ADMIN_TOKEN, Served
 
-_PARAMS = {"portal_id": "main", "server_id": "time", "resource": "mcp"}
+_PARAMS = {
+    "portal_id": "main",
+    "server_id": "time",
+    "resource": "mcp",
+    "account_id": "local",
+    "id": "main",
+    "rest": "anything",
+}
 _EXTRA = ["/favicon.ico", "/static/site.css", "/static/", "/p/main/nothing"]
 """Paths no route serves: refused before the 404 too."""
 _METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
