@@ -19,8 +19,9 @@ passes the Host/Origin check (DNS rebinding: localhost, configured portal hostna
 `public_hosts` only; 421/403), so no page is ever rendered for a foreign Host. Then, on
 `/mcp`: portal (404), API key when the portal has any (401 with
 `WWW-Authenticate: Bearer resource_metadata=...`, RFC 9728), the portal's policies for the
-caller (403), surface (400: the query under the portal's `code_mode`, `surface_for`; a request
-in a session goes to the surface the session was opened on), body size (413, by the SDK).
+caller (403), surface (400: a surface parameter given twice, with or without a session id;
+else a request in a session goes to the surface the session was opened on, and any other to
+the query's under the portal's `code_mode`, `surface_for`), body size (413, by the SDK).
 
 What is checked follows the running config: `Gateway.reload` (SIGHUP to `codemode serve`)
 swaps it, and the router recomputes its API-key hashes in the same step (`on_reload`).
@@ -207,10 +208,13 @@ class PortalRouter:
         access = portal.access(principal)
         if access is not None and not access.allowed:
             return _error(403, access.refusal() or "not allowed")
-        session = self._session_endpoint(portal, request.headers.get("mcp-session-id"))
-        if session is not None:
-            return session, principal
         try:
+            # Before the session shortcut: a repeated parameter is refused with or without a
+            # session id, under every policy.
+            _refuse_repeated_surface_parameters(request)
+            session = self._session_endpoint(portal, request.headers.get("mcp-session-id"))
+            if session is not None:
+                return session, principal
             surface = _surface(request, portal.config.code_mode)
         except SurfaceError as exc:
             return _error(400, str(exc))
@@ -276,13 +280,20 @@ def _key_names(config: Config) -> dict[str, dict[str, str]]:
     return {portal.id: api_key_names(portal) for portal in config.portals}
 
 
-def _surface(request: Request, code_mode: CodeMode) -> Surface:
-    """The surface the query string gives under the portal's `code_mode` (`surface_for`). A
-    parameter given twice is refused: the query mapping would silently keep the last value."""
+def _refuse_repeated_surface_parameters(request: Request) -> None:
+    """Raise SurfaceError when a surface parameter is given more than once: the query mapping
+    would silently keep the last value (and a client could open a session on one surface and
+    move it to another). Checked for every request, whether or not it carries a session id."""
     for key in SURFACE_PARAMETERS:
         count = len(request.query_params.getlist(key))
         if count > 1:
             raise SurfaceError(f"{key} is given {count} times; give it once")
+
+
+def _surface(request: Request, code_mode: CodeMode) -> Surface:
+    """The surface the query string gives under the portal's `code_mode` (`surface_for`). A
+    parameter given twice is refused: the query mapping would silently keep the last value."""
+    _refuse_repeated_surface_parameters(request)
     return surface_for(request.query_params, code_mode)
 
 

@@ -197,6 +197,29 @@ async def test_a_session_belongs_to_the_url_it_was_opened_with(served: ServedPor
         await http.delete(served.url, headers=headers)
 
 
+@pytest.mark.parametrize("portal", ["nocode", "main", "defaulton", "enforced"])
+async def test_a_repeated_surface_parameter_is_400_in_a_session_under_every_policy(
+    served: ServedPortal, portal: str
+) -> None:
+    # Checked before a session is routed to the surface it was opened on.
+    url = f"{served.base}/p/{portal}/mcp"
+    async with httpx2.AsyncClient(headers=JSON_RPC_HEADERS) as http:
+        opened = await http.post(url, json=initialize_body())
+        session = opened.headers["mcp-session-id"]
+        headers = {"mcp-session-id": session, "mcp-protocol-version": LEGACY_VERSION}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await http.post(url, json=initialized, headers=headers)).status_code == 202
+        await eventually(
+            lambda: any(session in served.mcp_server(portal, s).sessions for s in Surface),
+            "the session tracked",
+        )
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        twice = await http.post(url + "?codemode=off&codemode=off", json=ping, headers=headers)
+        await http.delete(url, headers=headers)
+    assert twice.status_code == 400, twice.text
+    assert "given 2 times" in twice.json()["error"]
+
+
 # -- URL options and refusals -----------------------------------------------------------------
 
 
