@@ -55,6 +55,9 @@ BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
 MAX_LIST_PAGES: Final = 100
 """A server whose cursors never end must not hang a sync."""
+UPSTREAM_KEEPALIVE_S: Final = 2.0
+"""How long an idle HTTP connection to an upstream is kept for reuse: less than servers keep
+theirs (uvicorn 5 s, most proxies longer), so we never send on one the server is closing."""
 RESYNC_MIN_GAP_S: Final = 0.2
 """Between re-syncs: a flood of list_changed notifications must not become a flood of lists."""
 
@@ -242,6 +245,14 @@ class Upstream:
             else:
                 error = conn.lost_error
         except Exception as exc:
+            if conn.lost_error is not None:
+                # A request already marked the connection lost; keep what ended the session.
+                logger.warning(
+                    "upstream %s: session ended after the connection was lost: %s",
+                    self.config.id,
+                    type(exc).__name__,
+                )
+                logger.debug("upstream %s: what ended the session", self.config.id, exc_info=exc)
             error = conn.lost_error or self._describe(exc, conn)
         finally:
             if self._conn is conn:
@@ -323,6 +334,11 @@ class Upstream:
                     # No read timeout: calls carry their own per-server deadline, and the
                     # standing SSE stream of 2025-era servers is silent for long periods.
                     timeout=httpx2.Timeout(cfg.connect_timeout_s, read=None),
+                    # Idle pooled connections are dropped well before common servers drop
+                    # them (uvicorn after 5 s, the same as httpx's default): reusing one just
+                    # as the server closes it fails the request, and the SDK then ends the
+                    # whole session, failing every call in flight.
+                    limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
                     event_hooks={"response": [record]},
                 )
             )
