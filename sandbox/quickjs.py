@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import wasmtime
 
-from sandbox.fastcall import RawCall, bind, signature
+from sandbox.fastcall import RawCall, bind
 from sandbox.stackpatch import STACK_POINTER_EXPORT
 from sandbox.wasm import WasmModule
 
@@ -150,16 +150,17 @@ class QuickJS:
         linker = wasmtime.Linker(wasm.engine)
         linker.define_wasi()
         instance = linker.instantiate(self.store, wasm.module)
-        exports = _Exports(self.store, instance)
+        exports = instance.exports(self.store)
         self._exports = exports
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         self.memory = memory
         self._mapped_length = -1
         self._mapped_base = 0
-        self._signatures = wasm.signatures
-        self._bind("_initialize")()
-        self.fn: dict[str, RawCall] = {name: self._bind(name) for name in _EXPORTS}
+        bind(self.store, _func(exports, "_initialize"))()
+        self.fn: dict[str, RawCall] = {
+            name: bind(self.store, _func(exports, name)) for name in _EXPORTS
+        }
         self._move_stack(exports[STACK_POINTER_EXPORT])
         self.rt = self.fn["JS_NewRuntime"]()
         self.fn["JS_SetMemoryLimit"](self.rt, memory_limit)
@@ -182,13 +183,6 @@ class QuickJS:
         """
         baseline = self.memory.data_len(self.store)
         self.store.set_limits(memory_size=min(store_memory_limit, baseline + memory_limit))
-
-    def _bind(self, name: str) -> RawCall:
-        func = _func(self._exports, name)
-        sig = self._signatures.get(name)
-        if sig is None:
-            sig = self._signatures[name] = signature(self.store, func)
-        return bind(self.store, func, sig=sig)
 
     # -- the stack ----------------------------------------------------------------------------
 
@@ -367,7 +361,7 @@ class QuickJS:
         """What the QuickJS heap holds after a full GC (a diagnostic: a few ms, off hot paths)."""
         for name in ("JS_RunGC", "JS_ComputeMemoryUsage"):
             if name not in self.fn:
-                self.fn[name] = self._bind(name)
+                self.fn[name] = bind(self.store, _func(self._exports, name))
         self.guarded("JS_RunGC", self.rt)
         at = self.fn["malloc"](_USAGE_BYTES)  # the C allocator: not counted in QuickJS's heap
         if not at:
@@ -398,36 +392,6 @@ class QuickJS:
         self.closed = True
         self.fn = {}
         self.__dict__.pop("store", None)
-
-
-class _Exports:
-    """An instance's exports, looked up one by one by name.
-
-    wasmtime-py's `Instance.exports` wraps every export of the module (QuickJS has hundreds)
-    in a Python object up front: about two thirds of a guest's start-up CPU, for the ~20 we use.
-    """
-
-    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance) -> None:
-        self._store = store
-        self._instance = instance
-
-    def __getitem__(self, name: str) -> Any:
-        # private API, pinned with the wasmtime major version in pyproject
-        from wasmtime import _ffi as ffi
-        from wasmtime._extern import wrap_extern
-
-        item = ffi.wasmtime_extern_t()
-        raw = name.encode()
-        found = ffi.wasmtime_instance_export_get(
-            self._store._context(),
-            ctypes.byref(self._instance._instance),
-            ctypes.create_string_buffer(raw, len(raw)),
-            len(raw),
-            ctypes.byref(item),
-        )
-        if not found:
-            raise KeyError(name)
-        return wrap_extern(item)
 
 
 def _func(exports: Any, name: str) -> wasmtime.Func:
