@@ -97,34 +97,33 @@ JAVASCRIPT_SNIPPETS = [
 ]
 
 
-def run(code: str) -> Any:
-    """Run agent code (a script body) in QuickJS with the fake codemode; return its value."""
+async def run(code: str) -> Any:
+    """Run agent code (a script body) in QuickJS with the fake codemode; return its value.
+    (On the test's own event loop: a nested `anyio.run` would depend on no other test having
+    left one running in this thread.)"""
     program = f"{FAKE_CODEMODE}\nJSON.stringify(await (async () => {{\n{code}\n}})())"
-    import anyio
-
-    async def main() -> Any:
-        runtime = quickjs_rs.Runtime()
-        try:
-            context = runtime.new_context()
-            return await context.eval_async(program)
-        finally:
-            runtime.close()
-
-    text = anyio.run(main)
+    runtime = quickjs_rs.Runtime()
+    try:
+        context = runtime.new_context()
+        text = await context.eval_async(program)
+    finally:
+        runtime.close()
     return None if text is None else json.loads(text)
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(("code", "expected"), TYPESCRIPT_SNIPPETS)
-def test_typescript_snippets_run_after_stripping(code: str, expected: Any) -> None:
+async def test_typescript_snippets_run_after_stripping(code: str, expected: Any) -> None:
     javascript = strip_types(code)
     assert javascript != code
-    assert run(javascript) == expected
+    assert await run(javascript) == expected
 
 
-def test_unstripped_typescript_would_not_run() -> None:
+@pytest.mark.anyio
+async def test_unstripped_typescript_would_not_run() -> None:
     # The transformer is needed at all: QuickJS rejects the annotations.
     with pytest.raises(quickjs_rs.JSError):
-        run(TYPESCRIPT_SNIPPETS[0][0])
+        await run(TYPESCRIPT_SNIPPETS[0][0])
 
 
 @pytest.mark.parametrize("code", JAVASCRIPT_SNIPPETS)
@@ -151,9 +150,10 @@ def test_syntax_errors_point_into_the_agents_text(code: str, line: int, column: 
     assert f"line {line}, column {column}" in str(caught.value)
 
 
-def test_top_level_return_and_await_are_allowed() -> None:
+@pytest.mark.anyio
+async def test_top_level_return_and_await_are_allowed() -> None:
     code = "const x: number = await codemode.echo(1);\nreturn x;"
-    assert run(strip_types(code)) == 1
+    assert await run(strip_types(code)) == 1
 
 
 def test_threads_share_the_transformer_safely() -> None:
