@@ -197,7 +197,7 @@ class Catalog:
         """The server's status once its first connection ended in Ready or Error (bounded by
         its `connect_timeout_s`)."""
         upstream = self._get(server_id)
-        await upstream.wait_settled()
+        await upstream.wait_settled(at_start=False)  # its failure is logged as any other
         return upstream.status
 
     # ----- internals -----

@@ -140,9 +140,10 @@ class Upstream:
     def prompts(self) -> list[types.Prompt]:
         return list(self._prompts) if self._status.state is ServerState.READY else []
 
-    async def wait_settled(self) -> None:
-        """Return once the first connection attempt ended in Ready or Error."""
-        self._start_awaited = True  # this settlement is reported as the start-up status
+    async def wait_settled(self, *, at_start: bool = True) -> None:
+        """Return once the first connection attempt ended in Ready or Error. `at_start`: the
+        caller reports that outcome as the start-up status (its log record says so)."""
+        self._start_awaited = at_start
         try:
             with anyio.move_on_after(self.config.connect_timeout_s + 5):
                 await self._settled.wait()

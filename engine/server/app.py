@@ -23,8 +23,10 @@ caller (403), surface (400: a surface parameter given twice, with or without a s
 else a request in a session goes to the surface the session was opened on, and any other to
 the query's under the portal's `code_mode`, `surface_for`), body size (413, by the SDK).
 
-What is checked follows the running config: `Gateway.reload` (SIGHUP to `codemode serve`)
-swaps it, and the router recomputes its API-key hashes in the same step (`on_reload`).
+What is checked follows the running config: `Gateway.apply` (the admin API's writes) and
+`Gateway.reload` (SIGHUP to `codemode serve`) swap it, and in the same step (`on_reload`) the
+router recomputes its API-key hashes, builds and starts the endpoints of an added portal and
+stops those of a removed one, and the Host/Origin allow-list takes the portals' hostnames.
 
 Who the caller is (`engine.auth.Principal`): the service named by the API key that matched
 (its `name`, or `key:<first 8 hex digits>` for an unnamed key), or the anonymous caller of a

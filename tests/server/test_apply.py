@@ -37,6 +37,7 @@ pytestmark = [
 
 TINY = Path(__file__).parents[1] / "cli" / "tiny_upstream.py"
 LIST_CHANGED = "notifications/tools/list_changed"
+PROMPTS_CHANGED = "notifications/prompts/list_changed"
 EXTRA_HOST = "extra.portal.test"
 
 
@@ -115,18 +116,21 @@ class Inbox:
         if not isinstance(message, Exception):
             self.methods.append(message.method)
 
-    async def announced(self) -> None:
-        await eventually(lambda: LIST_CHANGED in self.methods, LIST_CHANGED)
+    async def announced(self, *methods: str) -> None:
+        wanted = methods or (LIST_CHANGED,)
+        await eventually(lambda: set(wanted) <= set(self.methods), " and ".join(wanted))
         self.methods.clear()
 
 
 @asynccontextmanager
-async def connect(url: str, inbox: Inbox | None = None, **headers: str) -> AsyncIterator[Client]:
-    """A 2025-era session (list_changed arrives on its stream)."""
+async def connect(
+    url: str, inbox: Inbox | None = None, *, mode: str = "legacy", **headers: str
+) -> AsyncIterator[Client]:
+    """A 2025-era session by default (list_changed arrives on its stream)."""
     http = create_mcp_http_client(headers=headers or None)
     handler = inbox.message if inbox is not None else None
     transport = streamable_http_client(url, http_client=http)
-    async with Client(transport, mode="legacy", message_handler=handler) as client:
+    async with Client(transport, mode=mode, message_handler=handler) as client:
         yield client
 
 
@@ -156,14 +160,19 @@ async def test_added_and_removed_servers_reach_connected_clients(
             connect(f"{base}/mcp", plain) as client,
             connect(f"{base}/mcp?optimize_context=minimize_tools", small) as minimized,
             connect(f"{base}/mcp?codemode=search_and_execute") as coder,
+            connect(f"{base}/mcp", mode="auto") as modern,
+            modern.listen(tools_list_changed=True, prompts_list_changed=True) as events,
         ):
+            assert modern.protocol_version == "2026-07-28"
             assert await tool_names(client) == {"one_echo"}
             assert await tool_names(minimized) == {"query", "one_echo"}
             assert (await run_code(coder, CALL_DEMO)).is_error
 
             await gateway.apply(both, by="test")
-            await plain.announced()
+            await plain.announced(LIST_CHANGED, PROMPTS_CHANGED)  # demo has prompts
             await small.announced()
+            with anyio.fail_after(15):
+                await events.__anext__()  # a 2026-era listener hears it too
             await eventually(
                 lambda: (
                     gateway.portal("main").status()["demo"].state.value == "Ready"
@@ -182,9 +191,11 @@ async def test_added_and_removed_servers_reach_connected_clients(
             plain.methods.clear()
             small.methods.clear()
             await gateway.apply(first)
-            await plain.announced()
+            await plain.announced(LIST_CHANGED, PROMPTS_CHANGED)
             await small.announced()
             assert await tool_names(client) == {"one_echo"}
+            assert await tool_names(modern) == {"one_echo"}
+            assert (await client.list_prompts()).prompts == []
             assert await tool_names(minimized) == {"query", "one_echo"}
             found = await minimized.call_tool("query", {"query": "echo the arguments back"})
             assert "demo_echo" not in text_of(found)
