@@ -6,6 +6,7 @@ its path and hostname, and a session on a removed portal gets a clear error."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -258,3 +259,19 @@ async def test_a_portal_added_live_answers_and_a_removed_ones_sessions_get_an_er
             assert gone.status_code == 421  # its hostname left with it
             assert path.status_code == 404
             assert "no portal 'extra' here (portals: main)" in path.json()["error"]
+
+
+async def test_twenty_portal_add_remove_rounds_leave_no_task_behind(tmp_path: Path) -> None:
+    first = settings(tmp_path, {"one": None})
+    extra = settings(tmp_path, {"one": None}, {"extra": {"servers": [{"server_id": "one"}]}})
+    async with serving(first) as (gateway, base), connect(f"{base}/mcp") as client:
+        await tool_names(client)  # the app's own tasks are all running
+        tasks = len(asyncio.all_tasks())
+        for _ in range(20):
+            await gateway.apply(extra)
+            async with connect(f"{base}/p/extra/mcp") as visitor:
+                assert await tool_names(visitor) == {"one_echo"}
+            await gateway.apply(first)
+        await tool_names(client)
+        await eventually(lambda: len(asyncio.all_tasks()) <= tasks, "tasks back to before")
+        assert len(asyncio.all_tasks()) == tasks
