@@ -1,11 +1,13 @@
 """`Gateway.apply` in-process over stdlib-only stdio upstreams (real child processes): an
 added server connects in the background and its tools reach the portal; a removed one's
 process ends and its tools leave; concurrent applies run one after the other; a refused
-apply changes nothing; twenty add/remove rounds leave no process and no task behind."""
+apply changes nothing; twenty add/remove rounds leave no process and no task behind; a call
+in flight on a removed server is told so."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from engine import Config, Gateway, Surface
 from engine.config import ConfigError, ConfigProblem
+from engine.portal import Portal
 from engine.status import ServerState
 
 pytestmark = pytest.mark.anyio
@@ -163,3 +166,36 @@ async def test_twenty_add_remove_rounds_leave_nothing_behind(tmp_path: Path) -> 
             await gateway.apply(config(tmp_path, "one"))
         assert children() == processes
         assert len(asyncio.all_tasks()) == tasks
+
+
+async def test_a_call_in_flight_on_a_removed_server_is_told_why(tmp_path: Path) -> None:
+    args = ["-m", "tests.upstreams.demo", "--stdio"]
+    demo = {"id": "demo", "command": sys.executable, "args": args}
+    with_demo = config(tmp_path, "one").model_dump()
+    with_demo["servers"].append(demo)
+    with_demo["portals"][0]["servers"].append({"server_id": "demo"})
+    async with Gateway(Config.from_dict(with_demo)) as gateway:
+        portal = gateway.portal("main")
+        results = []
+
+        async def slow_call() -> None:
+            results.append(await portal.call_tool(Surface.ALL, "demo_slow", {"seconds": 30}))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow_call)
+            for _ in range(200):  # bounded: until the upstream has the call
+                if await _slow_started(portal):
+                    break
+                await anyio.sleep(0.05)
+            await gateway.apply(config(tmp_path, "one"))
+        [result] = results
+        assert result.is_error
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert "upstream server 'demo'" in text and "removed from the config" in text
+        assert "retryable" not in text
+
+
+async def _slow_started(portal: Portal) -> bool:
+    stats = await portal.call_tool(Surface.ALL, "demo_stats", {})
+    text = stats.content[0].text  # type: ignore[union-attr]
+    return not stats.is_error and json.loads(text)["slow_started"] > 0
