@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import anyio.abc
@@ -16,6 +17,18 @@ from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
 
 logger = logging.getLogger(__name__)
+
+CLOSE_WAIT_S: Final = 15.0
+"""How long `Catalog.close` waits for a removed server to end (the SDK gives a stdio server
+a few seconds to exit before killing it)."""
+
+
+@dataclass(eq=False)
+class _Running:
+    """One upstream's supervisor task: cancelled to close it, `done` once it has ended."""
+
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
 
 
 class Catalog:
@@ -33,6 +46,11 @@ class Catalog:
     details when it cannot be reached or refuses us. A server in Error offers no tools, keeps
     its last error while reconnecting with capped backoff (0.5 s doubling to 30 s), and turns
     Ready again by itself. `oauth` servers stay in Error ("oauth not configured") for now.
+
+    While it runs, servers come and go (`replace`, for a new config): an added one connects
+    in the background (Waiting, then Ready or Error); a removed one is detached at once (no
+    tools, no status) and its connection closed by `close` (its session ended, its process
+    reaped).
     """
 
     def __init__(self, servers: Sequence[ServerConfig]) -> None:
@@ -40,7 +58,8 @@ class Catalog:
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
-            self._upstreams[server.id] = Upstream(server, self._notify, self._log)
+            self._upstreams[server.id] = self._upstream(server)
+        self._running: dict[Upstream, _Running] = {}
         self._callbacks: list[Callable[[str], None]] = []
         self._log_callbacks: list[
             Callable[[str, types.LoggingMessageNotificationParams], None]
@@ -52,7 +71,7 @@ class Catalog:
         await task_group.__aenter__()
         self._task_group = task_group
         for upstream in self._upstreams.values():
-            task_group.start_soon(upstream.run, name=f"upstream {upstream.config.id}")
+            self._start(upstream)
         try:
             async with anyio.create_task_group() as waits:
                 for upstream in self._upstreams.values():
@@ -132,7 +151,86 @@ class Catalog:
     ) -> types.GetPromptResult:
         return await self._get(server_id).get_prompt(name, arguments)
 
+    def replace(self, add: Sequence[ServerConfig], remove: Sequence[str]) -> list[Upstream]:
+        """Detach the servers `remove` and start the servers `add` (in the background: each
+        is Waiting until its first sync ends), in one synchronous step. An id in both is a
+        reconnection. Returns the detached upstreams, still connected: `close` them.
+
+        Raises:
+            KeyError: a server of `remove` is unknown, or one of `add` is already known.
+        """
+        for sid in remove:
+            self._get(sid)
+        clash = [s.id for s in add if s.id in self._upstreams and s.id not in remove]
+        if clash:
+            raise KeyError(f"servers already connected: {', '.join(clash)}")
+        detached = [self._upstreams.pop(sid) for sid in remove]
+        for server in add:
+            upstream = self._upstreams[server.id] = self._upstream(server)
+            if self._task_group is not None:
+                self._start(upstream)
+        return detached
+
+    async def close(self, upstreams: Sequence[Upstream]) -> None:
+        """End detached upstreams' connections and wait (boundedly) until they have."""
+        for upstream in upstreams:
+            running = self._running.get(upstream)
+            if running is not None:
+                running.scope.cancel()
+        for upstream in upstreams:
+            running = self._running.get(upstream)
+            if running is None:
+                continue
+            with anyio.move_on_after(CLOSE_WAIT_S, shield=True) as waited:
+                await running.done.wait()
+            if waited.cancelled_caught:
+                logger.warning(
+                    "upstream %s: still closing after %g s", upstream.config.id, CLOSE_WAIT_S
+                )
+
+    def close_soon(self, upstreams: Sequence[Upstream]) -> None:
+        """`close` in the background (from synchronous code on the event loop)."""
+        if upstreams and self._task_group is not None:
+            self._task_group.start_soon(self.close, upstreams, name="close upstreams")
+
+    async def wait_settled(self, server_id: str) -> ServerStatus:
+        """The server's status once its first connection ended in Ready or Error (bounded by
+        its `connect_timeout_s`)."""
+        upstream = self._get(server_id)
+        await upstream.wait_settled()
+        return upstream.status
+
     # ----- internals -----
+
+    def _upstream(self, server: ServerConfig) -> Upstream:
+        upstream: Upstream
+
+        def changed(server_id: str) -> None:
+            # A detached upstream still closing must not speak for its successor.
+            if self._upstreams.get(server_id) is upstream:
+                self._notify(server_id)
+
+        def logged(server_id: str, params: types.LoggingMessageNotificationParams) -> None:
+            if self._upstreams.get(server_id) is upstream:
+                self._log(server_id, params)
+
+        upstream = Upstream(server, changed, logged)
+        return upstream
+
+    def _start(self, upstream: Upstream) -> None:
+        assert self._task_group is not None
+        running = self._running[upstream] = _Running()
+        self._task_group.start_soon(
+            self._supervise, upstream, running, name=f"upstream {upstream.config.id}"
+        )
+
+    async def _supervise(self, upstream: Upstream, running: _Running) -> None:
+        try:
+            with running.scope:
+                await upstream.run()
+        finally:
+            running.done.set()
+            self._running.pop(upstream, None)
 
     def _get(self, server_id: str) -> Upstream:
         try:

@@ -12,11 +12,14 @@ The gateway builds the services its portals share (`PortalServices`) and owns th
 portals only borrow them. It passes upstream changes and log lines on to the portals that
 show the server concerned.
 
-`gateway.reload(config)` applies a newly loaded config to the next request without a
-restart: policies, API keys, identity's live keys, names and curation (`engine.reload` says
-which keys apply live and which wait for a restart). It swaps the config every portal reads
-at once, and code that derives state from the config (the HTTP app's API-key hashes)
-registers with `on_reload` to be recomputed in the same step.
+`await gateway.apply(config)` runs a new config without a restart (`engine.reload` says
+which few keys still wait for one): it swaps the config every portal reads at once, adds and
+removes portals, starts added servers in the background (Waiting, then Ready or Error),
+reconnects servers whose transport, auth or timeouts changed, and closes removed ones (their
+tools leave every portal in the same step). Code that derives state from the config (the
+HTTP app's API-key hashes and per-portal endpoints) registers with `on_reload` to follow in
+the same step. `gateway.reload(config)` is the same step for synchronous callers (SIGHUP);
+the removed servers then close in the background.
 
 With `[identity]` or `[admin]` set the gateway also opens the store (`engine.store`: people,
 OAuth clients, grants, tokens, admin tokens) on entry and closes it on exit: `gateway.store`
@@ -25,12 +28,14 @@ OAuth clients, grants, tokens, admin tokens) on entry and closes it on exit: `ga
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import anyio
 from mcp_types import LoggingMessageNotificationParams
 
 from engine.calls import ToolCalls
@@ -38,13 +43,16 @@ from engine.catalog import Catalog
 from engine.config import Config
 from engine.executor import CodeExecutor
 from engine.portal import Portal, PortalError, PortalServices, pick_portal
-from engine.reload import ReloadReport, plan_reload
+from engine.reload import ReloadReport, plan_reload, server_changes
 from engine.requestlog import RequestLog, open_request_log
+from engine.upstream import Upstream
 from engine.validation import ArgumentValidator
 from sandbox import Sandbox
 
 if TYPE_CHECKING:
     from engine.store import Store
+
+log = logging.getLogger("codemode.reload")
 
 ReloadHook = Callable[[Config], Callable[[], None]]
 """Prepares what its owner derives from a config about to run, raising `ConfigError` when it
@@ -74,6 +82,7 @@ class Gateway:
         self._services = services
         self.portals: dict[str, Portal] = {p.id: Portal(p.id, services) for p in config.portals}
         self._reload_hooks: list[ReloadHook] = []
+        self._apply_lock = anyio.Lock()
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
 
@@ -144,27 +153,62 @@ class Gateway:
         function that puts it in place; those run only once every hook has prepared."""
         self._reload_hooks.append(hook)
 
-    def reload(self, config: Config) -> ReloadReport:
-        """Run `config` from the next request on, as far as it applies without a restart
-        (`engine.reload`); what needs one keeps its running value and is named in the report.
+    async def apply(self, config: Config, *, by: str | None = None) -> ReloadReport:
+        """Run `config` from now on, as far as it applies without a restart (`engine.reload`:
+        all but `[settings]`, `[admin]` and `[identity]` on/off and provider); what needs one
+        keeps its running value and is named in the report. `by` names who asked, for the log.
 
         All or nothing: the config to run is checked whole and every `on_reload` hook
-        prepares first; then the config, every portal's services and the hooks' state change
-        in one synchronous step, so no request sees half of it.
+        prepares first; then the config, the portals, the set of upstream connections and the
+        hooks' state change in one synchronous step, so no request sees half of it. Added
+        and reconnected servers connect in the background (`catalog.wait_settled`); this
+        returns once the removed and replaced connections are closed. Calls are serialized.
 
         Raises:
             ConfigError: the config to run is inconsistent or a hook cannot use it (nothing
                 changed).
         """
+        async with self._apply_lock:
+            report, detached = self._swap(config)
+            if report.changed:
+                log.info("config applied%s: %s", f" by {by}" if by else "", report.summary())
+            await self.catalog.close(detached)
+            return report
+
+    def reload(self, config: Config) -> ReloadReport:
+        """`apply` for synchronous callers (SIGHUP): the same step, with the removed and
+        replaced connections closed in the background.
+
+        Raises:
+            ConfigError: as `apply` (nothing changed).
+        """
+        report, detached = self._swap(config)
+        self.catalog.close_soon(detached)
+        return report
+
+    def _swap(self, config: Config) -> tuple[ReloadReport, list[Upstream]]:
+        """Put `config` in place (see `apply`); the upstreams it detached, still open."""
         report = plan_reload(self.config, config)
         commits = [hook(report.config) for hook in self._reload_hooks]
+        changes = server_changes(self.config, report.config)
+        opened = [report.config.server(sid) for sid in changes.to_open]
+        detached = self.catalog.replace(opened, changes.to_close)
         self.config = report.config
         self._services = replace(self._services, config=report.config)
-        for portal in self.portals.values():
-            portal.rebind(self._services)
+        self.portals = {
+            p.id: self._rebound(self.portals.get(p.id), p.id) for p in report.config.portals
+        }
         for commit in commits:
             commit()
-        return report
+        return report, detached
+
+    def _rebound(self, portal: Portal | None, portal_id: str) -> Portal:
+        if portal is None:
+            portal = Portal(portal_id, self._services)
+            portal.refresh()
+        else:
+            portal.rebind(self._services)
+        return portal
 
     def portal(self, portal_id: str) -> Portal:
         try:

@@ -1,35 +1,38 @@
-"""Reloading a running gateway's config: what applies to the next request, what waits for a
-restart.
+"""Applying a new config to a running gateway: nearly everything live, a few keys at a restart.
 
-`plan_reload(running, new)` compares the config a gateway runs with a newly loaded (and so
-fully validated) one and returns the config to run from now on: the new one, except for the
-keys that need a restart, which keep their running values. `Gateway.reload` puts it in place.
+`plan_reload(running, new)` compares the config a gateway runs with a new (and so fully
+validated) one and returns the config to run from now on: the new one, except for the keys
+that need a restart, which keep their running values. `Gateway.apply` (and `Gateway.reload`,
+SIGHUP) puts it in place: the portals read it from the next request on, and the upstream
+connections follow it (`server_changes` says which to open, close or reopen).
 
-| applies live (next request)                       | needs a restart (kept as it was)      |
-|---------------------------------------------------|---------------------------------------|
-| `[[policies]]`                                    | `[settings]`                          |
-| `policies` of portals and servers                 | adding or removing a portal or server |
-| `api_keys`, `api_keys_file` (re-read too)         | a server's transport, auth, timeouts  |
-| `[identity]` `scopes`, `groups_claim`,            | `[identity]` itself (on/off), its     |
-|   `no_access_message`                             |   `provider`, `issuer`, `client_*`    |
-| portal and server `name`, `description`           | a portal's `hostname` and which       |
-| a portal's `code_mode` (`allow_code_mode`)        |   servers it lists                    |
-| curation: `default_disabled`, `updated_tools`,    |                                       |
-|   `updated_prompts` (server and portal level)     |                                       |
+| applies live                                        | needs a restart (kept as it was) |
+|-----------------------------------------------------|----------------------------------|
+| `[[policies]]`; `api_keys`, `api_keys_file`         | `[settings]`                     |
+| adding or removing a server (it connects in the     | `[admin]`                        |
+|   background: Waiting, then Ready or Error; a       | `[identity]` itself (on/off),    |
+|   removed one's session or process is closed)       |   its `provider`, `issuer`,      |
+| a server's transport, auth, timeouts (reconnects)   |   `client_*`                     |
+| adding or removing a portal; its `hostname` and     |                                  |
+|   which servers it lists                            |                                  |
+| names, descriptions, `code_mode`, curation          |                                  |
+|   (`default_disabled`, `updated_tools`, ...)        |                                  |
+| `[identity]` `scopes`, `groups_claim`,              |                                  |
+|   `no_access_message`                               |                                  |
 
 Keys are named in reports as `policies[<id>]`, `servers[<id>].command`,
-`portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
+`servers[<id>] (added)`, `portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
 
-The config to run is checked as a whole before anything changes: a kept entry may refer to
-a policy the new file no longer has (a removed server that still runs until the restart),
-and then the reload is refused with `ConfigError`, as it is for a file that does not load.
+The config to run has its references checked (servers, policies, unique ids and hostnames)
+before anything changes: a config built in code rather than loaded may not hold together,
+and then it is refused with `ConfigError`, as a file that does not load is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -38,8 +41,8 @@ from engine.config import (
     ConfigError,
     ConfigProblem,
     IdentityConfig,
+    PolicyConfig,
     PortalConfig,
-    PortalServerRef,
     ServerConfig,
     cross_problems,
 )
@@ -52,18 +55,8 @@ SERVER_LIVE = (
     "updated_prompts",
     "policies",
 )
-"""Keys of a `[[servers]]` entry that apply live; the others (transport, auth, timeouts)
-need a restart."""
-PORTAL_LIVE = (
-    "name",
-    "description",
-    "code_mode",
-    "allow_code_mode",
-    "api_keys",
-    "api_keys_file",
-    "policies",
-)
-"""Keys of a `[[portals]]` entry that apply live, besides the curation of its servers."""
+"""Keys of a `[[servers]]` entry that apply without touching its connection; a change to any
+other (transport, auth, timeouts) reconnects the server."""
 IDENTITY_LIVE = ("scopes", "groups_claim", "no_access_message")
 """Keys of `[identity]` that apply live."""
 
@@ -99,18 +92,50 @@ class ReloadReport:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class ServerChanges:
+    """How the upstream connections follow a new config (server ids)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    reconnected: tuple[str, ...] = ()
+    """Kept servers whose transport, auth or timeouts changed: closed and opened again."""
+
+    @property
+    def to_close(self) -> tuple[str, ...]:
+        return self.removed + self.reconnected
+
+    @property
+    def to_open(self) -> tuple[str, ...]:
+        return self.added + self.reconnected
+
+
+def server_changes(running: Config, new: Config) -> ServerChanges:
+    """Which servers of `new` to open, close or reopen when it replaces `running`."""
+    before = {s.id: s for s in running.servers}
+    after = {s.id: s for s in new.servers}
+    return ServerChanges(
+        added=tuple(sid for sid in after if sid not in before),
+        removed=tuple(sid for sid in before if sid not in after),
+        reconnected=tuple(
+            sid
+            for sid, server in after.items()
+            if sid in before and _changed_keys(before[sid], server, SERVER_LIVE)
+        ),
+    )
+
+
 def plan_reload(running: Config, new: Config) -> ReloadReport:
-    """The config to run after reloading `new` over `running`, and what changed.
+    """The config to run after applying `new` over `running`, and what changed.
 
     Raises:
         ConfigError: the config to run would be inconsistent (every problem listed).
     """
-    applied: list[str] = []
     restart: list[str] = []
-    servers = _merge_servers(running.servers, new.servers, applied, restart)
-    portals = _merge_portals(running.portals, new.portals, applied, restart)
+    applied = _changed_entries("servers", _by_id(running.servers), _by_id(new.servers))
+    applied += _changed_entries("portals", _by_id(running.portals), _by_id(new.portals))
     identity = _merge_identity(running.identity, new.identity, applied, restart)
-    applied += _changed_policies(running, new)
+    applied += _changed_entries("policies", _by_id(running.policies), _by_id(new.policies))
     restart += [
         f"settings.{name}"
         for name in type(running.settings).model_fields
@@ -119,23 +144,66 @@ def plan_reload(running: Config, new: Config) -> ReloadReport:
     if running.admin != new.admin:
         restart.append("admin")
     merged = new.model_copy(
-        update={
-            "admin": running.admin,
-            "servers": servers,
-            "portals": portals,
-            "identity": identity,
-            "settings": running.settings,
-        }
+        update={"admin": running.admin, "identity": identity, "settings": running.settings}
     )
     problems = [ConfigProblem(p, m) for p, m in cross_problems(merged.model_dump())]
     if problems:
         note = ConfigProblem(
             "",
-            "the config to run keeps what needs a restart as it was, and then these "
-            "references do not hold; restart codemode to apply the file as it is",
+            "the references of the config to run do not hold (it keeps [identity], "
+            "[settings] and [admin] as they run)",
         )
         raise ConfigError([note, *problems], "the reloaded config")
     return ReloadReport(merged, tuple(applied), tuple(restart))
+
+
+def _changed_keys(running: BaseModel, new: BaseModel, skip: Sequence[str] = ()) -> list[str]:
+    return [
+        k
+        for k in type(running).model_fields
+        if k not in skip and getattr(running, k) != getattr(new, k)
+    ]
+
+
+def _by_id(
+    entries: Sequence[ServerConfig] | Sequence[PortalConfig] | Sequence[PolicyConfig],
+) -> dict[str, BaseModel]:
+    return {e.id: e for e in entries}
+
+
+def _changed_entries(
+    kind: str, before: Mapping[str, BaseModel], after: Mapping[str, BaseModel]
+) -> list[str]:
+    """`servers[x] (added)`, `servers[x] (removed)` and `servers[x].<key>` for each changed
+    key of a kept entry (a portal's servers: `portals[p].servers[s].<key>` for their
+    curation, `portals[p].servers` when which servers or their order changed)."""
+    changed: list[str] = []
+    for eid, entry in after.items():
+        old = before.get(eid)
+        if old is None:
+            changed.append(f"{kind}[{eid}] (added)")
+        elif isinstance(entry, PortalConfig) and isinstance(old, PortalConfig):
+            changed += [f"{kind}[{eid}].{k}" for k in _changed_keys(old, entry, ("servers",))]
+            changed += _changed_refs(old, entry)
+        elif kind == "policies":
+            changed += [f"{kind}[{eid}]"] if old != entry else []
+        else:
+            changed += [f"{kind}[{eid}].{k}" for k in _changed_keys(old, entry)]
+    return changed + [f"{kind}[{eid}] (removed)" for eid in before if eid not in after]
+
+
+def _changed_refs(running: PortalConfig, new: PortalConfig) -> list[str]:
+    ids = [r.server_id for r in running.servers]
+    changed = []
+    if ids != [r.server_id for r in new.servers]:
+        changed.append(f"portals[{running.id}].servers (which servers, their order)")
+    before = {r.server_id: r for r in running.servers}
+    for ref in new.servers:
+        old = before.get(ref.server_id)
+        if old is not None:
+            where = f"portals[{running.id}].servers[{ref.server_id}]"
+            changed += [f"{where}.{k}" for k in _changed_keys(old, ref)]
+    return changed
 
 
 def _live_copy(running: M, new: M, live: Sequence[str], where: str, applied: list[str]) -> M:
@@ -143,84 +211,6 @@ def _live_copy(running: M, new: M, live: Sequence[str], where: str, applied: lis
     update = {k: getattr(new, k) for k in live}
     applied += [f"{where}.{k}" for k, v in update.items() if getattr(running, k) != v]
     return running.model_copy(update=update)
-
-
-def _restart_keys(running: BaseModel, new: BaseModel, live: Sequence[str], where: str) -> list[str]:
-    return [
-        f"{where}.{k}"
-        for k in type(running).model_fields
-        if k not in live and getattr(running, k) != getattr(new, k)
-    ]
-
-
-def _merge_servers(
-    running: Sequence[ServerConfig],
-    new: Sequence[ServerConfig],
-    applied: list[str],
-    restart: list[str],
-) -> list[ServerConfig]:
-    by_id = {s.id: s for s in new}
-    merged: list[ServerConfig] = []
-    for server in running:
-        where = f"servers[{server.id}]"
-        other = by_id.get(server.id)
-        if other is None:
-            restart.append(f"{where} (removed)")
-            merged.append(server)
-            continue
-        restart += _restart_keys(server, other, SERVER_LIVE, where)
-        merged.append(_live_copy(server, other, SERVER_LIVE, where, applied))
-    known = {s.id for s in running}
-    restart += [f"servers[{s.id}] (added)" for s in new if s.id not in known]
-    return merged
-
-
-def _merge_portals(
-    running: Sequence[PortalConfig],
-    new: Sequence[PortalConfig],
-    applied: list[str],
-    restart: list[str],
-) -> list[PortalConfig]:
-    by_id = {p.id: p for p in new}
-    merged: list[PortalConfig] = []
-    for portal in running:
-        where = f"portals[{portal.id}]"
-        other = by_id.get(portal.id)
-        if other is None:
-            restart.append(f"{where} (removed)")
-            merged.append(portal)
-            continue
-        restart += _restart_keys(portal, other, (*PORTAL_LIVE, "servers"), where)
-        refs = _merge_refs(portal, other, applied, restart)
-        kept = _live_copy(portal, other, PORTAL_LIVE, where, applied)
-        merged.append(kept.model_copy(update={"servers": refs}))
-    known = {p.id for p in running}
-    restart += [f"portals[{p.id}] (added)" for p in new if p.id not in known]
-    return merged
-
-
-def _merge_refs(
-    running: PortalConfig, new: PortalConfig, applied: list[str], restart: list[str]
-) -> list[PortalServerRef]:
-    """The portal's servers as they run, each with its curation from `new`: which servers a
-    portal lists needs a restart, how it curates them does not."""
-    ids = [r.server_id for r in running.servers]
-    if ids != [r.server_id for r in new.servers]:
-        restart.append(f"portals[{running.id}].servers (which servers, their order)")
-    by_id = {r.server_id: r for r in new.servers}
-    live = tuple(k for k in PortalServerRef.model_fields if k != "server_id")
-    return [
-        _live_copy(
-            ref,
-            by_id[ref.server_id],
-            live,
-            f"portals[{running.id}].servers[{ref.server_id}]",
-            applied,
-        )
-        if ref.server_id in by_id
-        else ref
-        for ref in running.servers
-    ]
 
 
 def _merge_identity(
@@ -233,16 +223,5 @@ def _merge_identity(
         if (running is None) != (new is None):
             restart.append("identity (added)" if running is None else "identity (removed)")
         return running
-    restart += _restart_keys(running, new, IDENTITY_LIVE, "identity")
+    restart += [f"identity.{k}" for k in _changed_keys(running, new, IDENTITY_LIVE)]
     return _live_copy(running, new, IDENTITY_LIVE, "identity", applied)
-
-
-def _changed_policies(running: Config, new: Config) -> list[str]:
-    before: dict[str, Any] = {p.id: p for p in running.policies}
-    after: dict[str, Any] = {p.id: p for p in new.policies}
-    changed = [
-        f"policies[{pid}]" + (" (removed)" if pid not in after else "")
-        for pid in before
-        if before[pid] != after.get(pid)
-    ]
-    return changed + [f"policies[{pid}] (added)" for pid in after if pid not in before]

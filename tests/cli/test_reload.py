@@ -1,8 +1,8 @@
 """`codemode serve --config FILE` re-reads FILE on SIGHUP, as a real subprocess: a key a
 policy blocks gets 403; the file is edited to let it in, SIGHUP, and its next request gets
 in and lists the servers it now sees; a broken file leaves the old config serving and logs
-every problem; a changed server command is logged as needing a restart while the policy
-change beside it applies."""
+every problem; a changed server command reconnects that server (a new process, the old one
+ended) while a settings change beside it is logged as needing a restart."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from mcp.client.client import Client
@@ -50,7 +51,7 @@ def toml_config(directory: Path, *, bot_blocked: bool, bot_sees_more: bool, pid:
     """Portal `solo` over two stdlib-only upstreams, `one` and `two`, behind API keys `ci`
     and `bot`. `members` lets every key in (but `bot` when `bot_blocked`); `two` is for `ci`
     (and `bot` too when `bot_sees_more`). `pid` names the pid file of `one`: changing it
-    changes that server's args, which needs a restart."""
+    changes that server's args, which reconnects it."""
 
     def server(sid: str, pidfile: str, policies: list[str]) -> str:
         args = ["-S", str(TINY), str(directory / pidfile)]
@@ -103,6 +104,23 @@ def edit(config: Path, change: Callable[[str], str]) -> None:
 
 def pid_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("one-*.pid"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that ended but was not reaped yet is a zombie: gone for our purpose.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not check():
+        assert time.monotonic() < deadline, f"not within {READY_TIMEOUT_S} s: {what}"
+        time.sleep(0.1)
 
 
 def hang_up(server: Served, *wanted: str) -> str:
@@ -175,13 +193,26 @@ async def test_sighup_applies_policies_to_the_next_request(
     assert await status_of(url, KEYS["bot"]) == 200
     assert await tool_names(url, KEYS["bot"]) == {"one_echo", "two_echo"}
 
-    # A changed command needs a restart; the policy change in the same file applies.
-    edit(config, lambda _: toml_config(tmp_path, bot_blocked=True, bot_sees_more=True, pid="b"))
+    # A changed command reconnects that server live; a settings change needs a restart.
+    edit(
+        config,
+        lambda _: (
+            toml_config(tmp_path, bot_blocked=True, bot_sees_more=True, pid="b")
+            + "access_token_ttl_s = 60\n"
+        ),
+    )
     log = hang_up(server, "needs a restart", "reloaded")
     assert "servers[one].args" in log
+    assert "settings.access_token_ttl_s" in log
     assert await status_of(url, KEYS["bot"]) == 403
+    first = int((tmp_path / "one-a.pid").read_text())
+    wait_until(lambda: pid_files(tmp_path) == ["one-a.pid", "one-b.pid"], "one-b.pid written")
+    wait_until(lambda: not alive(first), f"the first upstream (pid {first}) ended")
+    for _ in range(100):  # bounded: `one` is Ready soon after its process starts
+        if await tool_names(url, KEYS["ci"]) == {"one_echo", "two_echo"}:
+            break
+        await anyio.sleep(0.1)
     assert await tool_names(url, KEYS["ci"]) == {"one_echo", "two_echo"}
-    assert pid_files(tmp_path) == ["one-a.pid"]  # the upstream never restarted
 
     # SIGHUP never stopped the server.
     assert server.process.poll() is None

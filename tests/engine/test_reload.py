@@ -1,7 +1,8 @@
 """`Gateway.reload` in-process, over two stdlib-only stdio upstreams: a policy change lets a
 caller in and shows them a server at once; curation changes rename tools and announce it
 (list_changed); the config every portal reads changes together; a reload an `on_reload` hook
-refuses changes nothing; what needs a restart keeps its running value."""
+refuses changes nothing; a changed server command reconnects it, and what needs a restart
+keeps its running value."""
 
 from __future__ import annotations
 
@@ -104,10 +105,13 @@ async def test_a_refused_reload_changes_nothing_and_restart_keys_keep_their_valu
         moved = data(tmp_path)
         moved["servers"][0]["args"][-1] = str(tmp_path / "elsewhere.pid")
         moved["servers"][0]["description"] = "The first one"
-        report = gateway.reload(Config.from_dict(moved))
-        assert report.needs_restart == ("servers[one].args",)
-        assert report.applied == ("servers[one].description",)
-        assert gateway.config.server("one").args == before.server("one").args
-        assert gateway.config.server("one").description == "The first one"
+        moved["settings"]["access_token_ttl_s"] = 7
+        report = await gateway.apply(Config.from_dict(moved))
+        assert report.needs_restart == ("settings.access_token_ttl_s",)
+        assert set(report.applied) == {"servers[one].args", "servers[one].description"}
+        assert gateway.config.server("one").args == moved["servers"][0]["args"]
+        assert gateway.config.settings == before.settings
         assert committed == [report.config]
-        assert names(gateway, CI) == {"one_echo", "two_echo"}  # the upstream never restarted
+        assert (await gateway.catalog.wait_settled("one")).state.value == "Ready"
+        assert (tmp_path / "elsewhere.pid").exists()  # reconnected: a new process
+        assert names(gateway, CI) == {"one_echo", "two_echo"}

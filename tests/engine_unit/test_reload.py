@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.config import Config, ConfigError
-from engine.reload import plan_reload
+from engine.reload import ServerChanges, plan_reload, server_changes
 
 
 def base() -> dict[str, Any]:
@@ -81,12 +81,11 @@ def test_policies_keys_names_identity_texts_and_curation_apply_live() -> None:
     assert [p.id for p in config.policies] == ["staff", "ops", "all"]
 
 
-def test_transport_settings_and_identity_provider_need_a_restart_and_keep_their_value() -> None:
+def test_settings_admin_and_identity_provider_need_a_restart_and_keep_their_value() -> None:
     def change(data: dict[str, Any]) -> None:
-        data["servers"][0]["command"] = "server-a2"
         data["servers"][0]["name"] = "A"
         data["settings"]["sandbox"] = {"timeout_s": 5.0}
-        data["portals"][0]["hostname"] = "mcp.example.com"
+        data["admin"] = {"account_id": "acme"}
         data["identity"] = {
             "issuer": "https://login.example.com",
             "client_id": "c",
@@ -95,47 +94,71 @@ def test_transport_settings_and_identity_provider_need_a_restart_and_keep_their_
 
     running, report = plan(change)
     assert set(report.needs_restart) >= {
-        "servers[a].command",
         "settings.sandbox",
-        "portals[team].hostname",
+        "admin",
         "identity.provider",
         "identity.issuer",
     }
     assert report.applied == ("servers[a].name",)
     config = report.config
-    assert config.server("a").command == "server-a"
     assert config.server("a").name == "A"
     assert config.settings == running.settings
-    assert config.portal("team").hostname is None
+    assert config.admin == running.admin
     assert config.identity == running.identity
-    assert "needs a restart" in report.summary() and "servers[a].command" in report.summary()
+    assert "needs a restart" in report.summary() and "settings.sandbox" in report.summary()
 
 
-def test_adding_or_removing_servers_and_portals_needs_a_restart() -> None:
+def test_transport_hostnames_and_adding_or_removing_servers_and_portals_apply_live() -> None:
     def change(data: dict[str, Any]) -> None:
+        data["servers"][0]["command"] = "server-a2"
         data["servers"].append({"id": "c", "command": "server-c", "policies": ["staff"]})
+        del data["servers"][1]
+        data["portals"][0]["hostname"] = "mcp.example.com"
         data["portals"][0]["servers"] = [{"server_id": "a"}, {"server_id": "c"}]
         data["portals"].append({"id": "more", "policies": ["staff"], "servers": []})
 
-    _, report = plan(change)
-    assert set(report.needs_restart) == {
+    running, report = plan(change)
+    assert report.needs_restart == ()
+    assert set(report.applied) == {
+        "servers[a].command",
         "servers[c] (added)",
-        "portals[more] (added)",
+        "servers[b] (removed)",
+        "portals[team].hostname",
         "portals[team].servers (which servers, their order)",
+        "portals[more] (added)",
     }
-    assert [s.id for s in report.config.servers] == ["a", "b"]
-    assert [p.id for p in report.config.portals] == ["team"]
-    assert [r.server_id for r in report.config.portal("team").servers] == ["a", "b"]
+    assert [s.id for s in report.config.servers] == ["a", "c"]
+    assert report.config.server("a").command == "server-a2"
+    assert [p.id for p in report.config.portals] == ["team", "more"]
+    assert [r.server_id for r in report.config.portal("team").servers] == ["a", "c"]
+    changes = server_changes(running, report.config)
+    assert (changes.added, changes.removed, changes.reconnected) == (("c",), ("b",), ("a",))
 
 
-def test_a_kept_server_whose_policy_is_gone_refuses_the_reload() -> None:
+def test_only_live_keys_of_a_server_keep_its_connection() -> None:
     def change(data: dict[str, Any]) -> None:
-        del data["servers"][1]  # b still runs until a restart, and it needs policy ops
-        data["portals"][0]["servers"] = [{"server_id": "a"}]
-        del data["policies"][1]
+        data["servers"][0]["description"] = "A"
+        data["servers"][1]["policies"] = ["staff"]
 
+    running, report = plan(change)
+    assert server_changes(running, report.config) == ServerChanges()
+
+
+def test_turning_identity_off_needs_a_restart() -> None:
+    def change(data: dict[str, Any]) -> None:
+        del data["identity"]  # it stays on until a restart
+        data["policies"][1] = {"id": "ops", "decision": "allow", "include": [{"service": "x"}]}
+
+    running, report = plan(change)
+    assert report.needs_restart == ("identity (removed)",)
+    assert report.config.identity == running.identity
+
+
+def test_a_config_whose_references_do_not_hold_is_refused() -> None:
+    """A config built in code (not loaded, so not cross-checked) that drops a server a
+    portal still lists."""
+    running = Config.from_dict(base())
+    broken = running.model_copy(update={"servers": running.servers[:1]})
     with pytest.raises(ConfigError) as caught:
-        plan(change)
-    text = str(caught.value)
-    assert "restart codemode to apply the file" in text
-    assert "no policy with id 'ops'" in text
+        plan_reload(running, broken)
+    assert "no server with id 'b'" in str(caught.value)
