@@ -151,5 +151,9 @@ class ConfigWriter:
 
 
 def _said(problem: Problem, problems: list[Problem]) -> bool:
-    """A config problem the body checks reported already (allow_code_mode vs code_mode)."""
-    return problem[0] == "code_mode" and any(p[0] == "allow_code_mode" for p in problems)
+    """A config problem the body checks reported already: allow_code_mode vs code_mode, an
+    id taken."""
+    paths = {p[0] for p in problems}
+    if problem[0] == "code_mode":
+        return "allow_code_mode" in paths
+    return problem[0] == "id" and problem[1].startswith("duplicate") and "id" in paths

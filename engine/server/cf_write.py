@@ -140,9 +140,10 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def portal_entry(
-    body: Mapping[str, Any], current: PortalConfig | None, path_id: str | None
+    body: Mapping[str, Any], current: PortalConfig | None, path_id: str | None, asked_host: str
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """A portal's config entry from a POST (`current` None) or PUT body."""
+    """A portal's config entry from a POST (`current` None) or PUT body. `GET` shows a
+    portal without a hostname on `asked_host`: that value sent back means none still."""
     problems = _unknown(body, _PORTAL_FIELDS | _PORTAL_READ_ONLY)
     if current is None:
         problems += [(k, "is required") for k in ("id", "hostname", "name") if k not in body]
@@ -159,7 +160,8 @@ def portal_entry(
                 data[key] = kept[key]
     if data.get("description") is None:
         data.pop("description", None)
-    if data.get("hostname") in ("", None):
+    unset = current is None or current.hostname is None
+    if data.get("hostname") in ("", None) or (unset and data.get("hostname") == asked_host):
         data.pop("hostname", None)
     servers = data.get("servers")
     if isinstance(servers, list):

@@ -65,7 +65,7 @@ class CfWrites:
                 existing = next((p for p in current.portals if p.id == portal_id), None)
                 if existing is None:
                     raise ApiError(404, f"id: no portal {portal_id!r}")
-            data, problems = portal_entry(body, existing, portal_id)
+            data, problems = portal_entry(body, existing, portal_id, request.url.netloc)
             problems += code_mode_problem(body)
             portals = [entry(p) for p in current.portals]
             at = _index(portals, data["id"]) if isinstance(data.get("id"), str) else None
