@@ -74,9 +74,10 @@ def test_writes_survive_a_restart_and_export_import_round_trips(
     assert "seeded the empty store" in (tmp_path / "first.log").read_text()
 
     # A restart: the file still says what it said; the store wins.
-    with log_file(tmp_path / "second.log"), run_portal(
-        blocking_portal, config, tmp_path, tokens
-    ) as r:
+    with (
+        log_file(tmp_path / "second.log"),
+        run_portal(blocking_portal, config, tmp_path, tokens) as r,
+    ):
         mcp = r.sdk("reader")
         after = [p.to_dict() for p in mcp.portals.list(account_id=ACCOUNT)]
         servers = {s.id: s for s in mcp.servers.list(account_id=ACCOUNT)}
