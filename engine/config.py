@@ -398,7 +398,7 @@ class PortalConfig(StrictModel):
         allow, mode = data.get("allow_code_mode"), data.get("code_mode")
         if not isinstance(allow, bool) and allow is not None:
             return data  # the field reports the wrong type
-        if mode is not None and mode not in set(CodeMode):
+        if mode is not None and (not isinstance(mode, str) or mode not in set(CodeMode)):
             return data  # the field reports the unknown value
         if mode is None:
             mode = CodeMode.OPT_IN if allow is None or allow else CodeMode.OFF

@@ -279,6 +279,12 @@ class _CfApi:
         status = await self.gateway.catalog.sync(server.id)
         return _ok({"id": server.id, **_status_fields(status)})
 
+    async def openapi(self, request: Request) -> Response:
+        """This API's OpenAPI document (public: it holds no data but the account id)."""
+        from engine.server.cf_openapi import cf_openapi_document
+
+        return JSONResponse(cf_openapi_document(self.gateway.config.account_id))
+
     async def not_found(self, request: Request) -> Response:
         raise ApiError(404, f"no such endpoint: {request.url.path}")
 
@@ -363,4 +369,8 @@ def cf_routes(gateway: Gateway, auth: AdminAuth) -> list[BaseRoute]:
         ),
         ("/client/v4/{rest:path}", dict.fromkeys(_ALL_METHODS, api.not_found)),
     ]
-    return [Route(path, api.endpoint(handlers), methods=_ALL_METHODS) for path, handlers in table]
+    routes: list[BaseRoute] = [Route("/client/v4/openapi.json", api.openapi, methods=["GET"])]
+    routes += [
+        Route(path, api.endpoint(handlers), methods=_ALL_METHODS) for path, handlers in table
+    ]
+    return routes

@@ -121,6 +121,7 @@ def _overrides(value: Any, level: str, where: str) -> tuple[Any, list[Problem]]:
             out.append(item)
             continue
         problems += _unknown(item, _OVERRIDE_KEYS, f"{where}[{i}].")
+        problems += _nulls(item, set(), f"{where}[{i}].")
         entry_: dict[str, Any] = {"name": item.get("name")}
         if item.get("enabled") is not None:
             entry_["enabled"] = item["enabled"]
@@ -130,6 +131,15 @@ def _overrides(value: Any, level: str, where: str) -> tuple[Any, list[Problem]]:
                 entry_[f"{level}_{ours}"] = given
         out.append(entry_)
     return out, problems
+
+
+def _nulls(body: Mapping[str, Any], nullable: set[str], prefix: str = "") -> list[Problem]:
+    """`null` is not a value here (leave a field out for its default), except in `nullable`."""
+    return [
+        (f"{prefix}{key}", "must not be null; leave it out to take its default")
+        for key, value in body.items()
+        if value is None and key not in nullable
+    ]
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +155,7 @@ def portal_entry(
     """A portal's config entry from a POST (`current` None) or PUT body. `GET` shows a
     portal without a hostname on `asked_host`: that value sent back means none still."""
     problems = _unknown(body, _PORTAL_FIELDS | _PORTAL_READ_ONLY)
+    problems += _nulls(body, _PORTAL_READ_ONLY | {"description"})
     if current is None:
         problems += [(k, "is required") for k in ("id", "hostname", "name") if k not in body]
     elif "id" in body and body["id"] != path_id:
@@ -161,7 +172,7 @@ def portal_entry(
     if data.get("description") is None:
         data.pop("description", None)
     unset = current is None or current.hostname is None
-    if data.get("hostname") in ("", None) or (unset and data.get("hostname") == asked_host):
+    if unset and data.get("hostname") == asked_host:
         data.pop("hostname", None)
     servers = data.get("servers")
     if isinstance(servers, list):
@@ -174,6 +185,7 @@ def portal_entry(
                 ref, _REF_FIELDS | _SERVER_FIELDS | _SERVER_READ_ONLY, f"servers[{i}]."
             )
             out = {k: ref[k] for k in _REF_FIELDS if k in ref}
+            problems += _nulls(out, set(), f"servers[{i}].")
             for key in ("updated_tools", "updated_prompts"):
                 if key in out:
                     out[key], more = _overrides(out[key], "portal", f"servers[{i}].{key}")
@@ -216,7 +228,7 @@ def _auth(
     auth_type: Any,
 ) -> tuple[dict[str, Any], StoredCredentials | None, list[Problem]]:
     """The auth fields and the secrets to store: given ones replace, omitted ones stay
-    (`null` or `""` clears); env/file references stay unless a credential replaces them."""
+    (`""` clears); env/file references stay unless a credential replaces them."""
     problems: list[Problem] = []
     bearer, headers = (held.bearer, dict(held.headers)) if held else (None, {})
     client_secret = held.client_secret if held else None
@@ -226,7 +238,7 @@ def _auth(
             refs = {} if body[key] is None else {key: body[key]}
             bearer, headers = None, {}
     given = body.get("auth_credentials", ...)
-    if given is None or given == "":
+    if given == "":
         bearer, headers = None, {}
         refs.pop("credentials", None)
     elif isinstance(given, str):
@@ -235,17 +247,17 @@ def _auth(
         except ValueError as exc:
             problems.append(("auth_credentials", str(exc)))
         refs = {"credentials": "store"}
-    elif given is not ...:
+    elif given is not ... and given is not None:
         problems.append(("auth_credentials", "must be a string: a token or a JSON object text"))
     secret = body.get("client_secret", ...)
-    if secret is None or secret == "":
+    if secret == "":
         client_secret = None
     elif isinstance(secret, str):
         client_secret = secret
-    elif secret is not ...:
+    elif secret is not ... and secret is not None:
         problems.append(("client_secret", "must be a string"))
     if auth_type != "bearer":
-        if "auth_credentials" in body and given not in (None, ""):
+        if isinstance(given, str) and given:
             problems.append(("auth_credentials", f"needs auth_type bearer (it is {auth_type!r})"))
         refs, bearer, headers = {}, None, {}
     stored = StoredCredentials(bearer, headers, client_secret)
@@ -260,6 +272,9 @@ def server_entry(
 ) -> tuple[dict[str, Any], StoredCredentials | None, list[Problem]]:
     """A server's config entry and secrets from a POST (`current` None) or PUT body."""
     problems = _unknown(body, _SERVER_FIELDS | _SERVER_READ_ONLY)
+    problems += _nulls(
+        body, _SERVER_READ_ONLY | {"description", "bearer_token_env", "bearer_token_file"}
+    )
     if current is None:
         problems += [(k, "is required") for k in ("id", "name", "auth_type") if k not in body]
     elif "id" in body and body["id"] != path_id:
@@ -295,7 +310,7 @@ def code_mode_problem(body: Mapping[str, Any]) -> list[Problem]:
     """`allow_code_mode` and `code_mode` both sent and disagreeing (the config says it too,
     but with its own field names; this one names the API's)."""
     allow, mode = body.get("allow_code_mode"), body.get("code_mode")
-    if not isinstance(allow, bool) or mode not in set(CodeMode):
+    if not isinstance(allow, bool) or not isinstance(mode, str) or mode not in set(CodeMode):
         return []
     if CodeMode(mode).runs_code == allow:
         return []

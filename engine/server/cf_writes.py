@@ -32,9 +32,9 @@ def _ok(result: Any) -> Response:
 async def _body(request: Request) -> Mapping[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not JSON; send a JSON object") from None
+        raise ApiError(400, "the body is empty or not JSON; send a JSON object") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"the body is a JSON {type(body).__name__}; send a JSON object")
     return body
