@@ -165,6 +165,9 @@ class Catalog:
         if clash:
             raise KeyError(f"servers already connected: {', '.join(clash)}")
         detached = [self._upstreams.pop(sid) for sid in remove]
+        reopened = {s.id for s in add}
+        for upstream in detached:
+            upstream.retire(replaced=upstream.config.id in reopened)
         for server in add:
             upstream = self._upstreams[server.id] = self._upstream(server)
             if self._task_group is not None:
@@ -197,7 +200,7 @@ class Catalog:
         """The server's status once its first connection ended in Ready or Error (bounded by
         its `connect_timeout_s`)."""
         upstream = self._get(server_id)
-        await upstream.wait_settled()
+        await upstream.wait_settled(at_start=False)  # its failure is logged as any other
         return upstream.status
 
     # ----- internals -----

@@ -17,7 +17,8 @@ machine (the CLI, stdio): every server, as before.
 A portal owns nothing that runs: it is given the services it shares with the other portals
 of its config (`PortalServices`: the catalog of upstream connections, the code executor, the
 argument validator and the logged call path). `Gateway` builds those and keeps them running,
-and hands every portal new ones when the config is reloaded (`Portal.rebind`).
+and hands every portal new ones when a new config is applied (`Portal.rebind`: the portal's
+servers may have changed, and its view with them); a portal the new config drops is dropped.
 """
 
 from __future__ import annotations

@@ -123,6 +123,8 @@ class Upstream:
         self._settled = anyio.Event()
         self._logged_cause = ""
         self._start_awaited = False
+        self._retired: ErrorDetails | None = None
+        """Why this connection is being closed for good (a new config), once it is."""
         self._helpers: anyio.abc.TaskGroup
         """Background readers tied to the supervisor's life (set by `run`)."""
 
@@ -140,14 +142,25 @@ class Upstream:
     def prompts(self) -> list[types.Prompt]:
         return list(self._prompts) if self._status.state is ServerState.READY else []
 
-    async def wait_settled(self) -> None:
-        """Return once the first connection attempt ended in Ready or Error."""
-        self._start_awaited = True  # this settlement is reported as the start-up status
+    async def wait_settled(self, *, at_start: bool = True) -> None:
+        """Return once the first connection attempt ended in Ready or Error. `at_start`: the
+        caller reports that outcome as the start-up status (its log record says so)."""
+        self._start_awaited = at_start
         try:
             with anyio.move_on_after(self.config.connect_timeout_s + 5):
                 await self._settled.wait()
         finally:
             self._start_awaited = False
+
+    def retire(self, *, replaced: bool) -> None:
+        """Mark this upstream as closing for good (a new config removed or `replaced` it):
+        calls still in flight, or made to it from now on, fail saying so."""
+        cause = (
+            "its config changed and it is reconnecting; the call was cut"
+            if replaced
+            else "it was removed from the config; the call was cut"
+        )
+        self._retired = ErrorDetails(cause=cause, is_upstream=False, retryable=replaced)
 
     # ----- state changes -----
 
@@ -495,6 +508,8 @@ class Upstream:
                     ),
                 ) from None
             except Exception as exc:
+                if self._retired is not None:
+                    raise UpstreamError(self.config.id, self._retired) from None
                 if attempt == 0 and session_gone(exc, expired=conn.expired):
                     # The server forgot our session (404): open a new one, retry once.
                     logger.info("upstream %s: session expired, reconnecting", self.config.id)
@@ -528,6 +543,8 @@ class Upstream:
         raise self._unavailable()
 
     def _unavailable(self) -> UpstreamError:
+        if self._retired is not None:
+            return UpstreamError(self.config.id, self._retired)
         state = self._status.state
         details = self._status.error_details or ErrorDetails(
             cause="not connected yet", is_upstream=False, retryable=True

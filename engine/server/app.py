@@ -23,8 +23,10 @@ caller (403), surface (400: a surface parameter given twice, with or without a s
 else a request in a session goes to the surface the session was opened on, and any other to
 the query's under the portal's `code_mode`, `surface_for`), body size (413, by the SDK).
 
-What is checked follows the running config: `Gateway.reload` (SIGHUP to `codemode serve`)
-swaps it, and the router recomputes its API-key hashes in the same step (`on_reload`).
+What is checked follows the running config: `Gateway.apply` (the admin API's writes) and
+`Gateway.reload` (SIGHUP to `codemode serve`) swap it, and in the same step (`on_reload`) the
+router recomputes its API-key hashes, builds and starts the endpoints of an added portal and
+stops those of a removed one, and the Host/Origin allow-list takes the portals' hostnames.
 
 Who the caller is (`engine.auth.Principal`): the service named by the API key that matched
 (its `name`, or `key:<first 8 hex digits>` for an unnamed key), or the anonymous caller of a
@@ -42,10 +44,12 @@ import hmac
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+import anyio
+import anyio.abc
 from mcp.server.streamable_http_manager import (
     DEFAULT_SESSION_IDLE_TIMEOUT,
     StreamableHTTPSessionManager,
@@ -84,10 +88,14 @@ METADATA_PREFIX: Final = "/.well-known/oauth-protected-resource"
 LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 
 
-@dataclass
+@dataclass(eq=False)
 class Endpoint:
     server: PortalServer
     manager: StreamableHTTPSessionManager
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    """Around the manager's run: cancelled when its portal leaves the config."""
+    ready: anyio.Event = field(default_factory=anyio.Event)
+    """Set once the manager runs (it refuses requests before)."""
 
 
 class HostOriginCheck:
@@ -128,24 +136,62 @@ class PortalRouter:
         self.people = TokenPeople(gateway.store) if signs_in and gateway.store else None
         self.key_names = _key_names(gateway.config)
         gateway.on_reload(self._reloaded)
+        self._security = security
+        self._progress_interval_s = progress_interval_s
+        self._session_idle_timeout_s = session_idle_timeout_s
+        self._task_group: anyio.abc.TaskGroup | None = None
         self.endpoints: dict[tuple[str, Surface], Endpoint] = {}
         for portal in gateway.portals.values():
-            # Every surface, whatever the portal's `code_mode`: the policy applies live (a
-            # reload can change it) by choosing among them in `_route`.
-            for surface in Surface:
-                server = build_server(
-                    portal,
-                    surface,
-                    progress_interval_s=progress_interval_s,
-                    session_idle_timeout_s=session_idle_timeout_s,
-                )
-                manager = StreamableHTTPSessionManager(
-                    server,
-                    security_settings=security,
-                    max_request_body_size=max_body_bytes,
-                    session_idle_timeout=session_idle_timeout_s,
-                )
-                self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
+            self._add_endpoints(portal)
+
+    def _add_endpoints(self, portal: Portal) -> None:
+        # Every surface, whatever the portal's `code_mode`: the policy applies live (a reload
+        # can change it) by choosing among them in `_route`.
+        for surface in Surface:
+            server = build_server(
+                portal,
+                surface,
+                progress_interval_s=self._progress_interval_s,
+                session_idle_timeout_s=self._session_idle_timeout_s,
+            )
+            manager = StreamableHTTPSessionManager(
+                server,
+                security_settings=self._security,
+                max_request_body_size=self.max_body_bytes,
+                session_idle_timeout=self._session_idle_timeout_s,
+            )
+            endpoint = self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
+            if self._task_group is not None:
+                self._task_group.start_soon(self._run_endpoint, endpoint)
+
+    def _follow_portals(self) -> None:
+        """Endpoints for the gateway's portals as they now are: a new portal's are built and
+        started; a removed portal's are stopped (its sessions end; their next request is a
+        404 naming the portals there are)."""
+        for key, endpoint in list(self.endpoints.items()):
+            if self.gateway.portals.get(key[0]) is not endpoint.server.portal:
+                del self.endpoints[key]
+                endpoint.scope.cancel()
+        for portal in self.gateway.portals.values():
+            if (portal.id, Surface.ALL) not in self.endpoints:
+                self._add_endpoints(portal)
+
+    async def _run_endpoint(
+        self,
+        endpoint: Endpoint,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        try:
+            with endpoint.scope:
+                async with endpoint.manager.run():
+                    endpoint.ready.set()
+                    task_status.started()
+                    await anyio.sleep_forever()
+        finally:
+            if not endpoint.ready.is_set():  # stopped before it ran: nobody waits in vain
+                endpoint.ready.set()
+                task_status.started()
 
     def _reloaded(self, config: Config) -> Callable[[], None]:
         """The reload hook: the API keys of `config` (`api_keys_file` re-read), and the
@@ -157,6 +203,7 @@ class PortalRouter:
 
         def commit() -> None:
             self.key_names = names
+            self._follow_portals()
             for endpoint in self.endpoints.values():
                 endpoint.server.describe_portal()
 
@@ -164,10 +211,16 @@ class PortalRouter:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            for endpoint in self.endpoints.values():
-                await stack.enter_async_context(endpoint.manager.run())
-            yield
+        """Run every endpoint's session manager, and those of portals a reload adds."""
+        async with anyio.create_task_group() as task_group:
+            for endpoint in list(self.endpoints.values()):
+                await task_group.start(self._run_endpoint, endpoint)
+            self._task_group = task_group
+            try:
+                yield
+            finally:
+                self._task_group = None
+                task_group.cancel_scope.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Host and Origin were checked by HostOriginCheck, which wraps the whole app.
@@ -189,6 +242,10 @@ class PortalRouter:
                 status = message["status"]
             await send(message)
 
+        await endpoint.ready.wait()  # a portal added a moment ago: its manager is starting
+        if endpoint.scope.cancel_called:  # its portal was removed as the request came
+            await _error(404, "this portal was removed")(scope, receive, send)
+            return
         handler = RequestIdCheck(endpoint.manager.handle_request, self.max_body_bytes)
         with endpoint.server.sessions.busy(session_id):
             await handler(scope, receive, watched)
@@ -356,8 +413,30 @@ def _metadata_route(router: PortalRouter, auth: AuthServer | None) -> BaseRoute:
 
 def security_settings(gateway: Gateway, public_hosts: Sequence[str]) -> TransportSecuritySettings:
     """Hosts and origins allowed to reach any route: localhost, portal hostnames, public hosts."""
+    return _security_for(gateway.config, public_hosts)
+
+
+def _follow_hostnames(
+    security: TransportSecuritySettings, public_hosts: Sequence[str]
+) -> Callable[[Config], Callable[[], None]]:
+    """The reload hook that keeps `security` (shared by every check) at the portals'
+    hostnames as they run: a portal added with a hostname is reachable at once."""
+
+    def hook(config: Config) -> Callable[[], None]:
+        fresh = _security_for(config, public_hosts)
+
+        def commit() -> None:
+            security.allowed_hosts[:] = fresh.allowed_hosts
+            security.allowed_origins[:] = fresh.allowed_origins
+
+        return commit
+
+    return hook
+
+
+def _security_for(config: Config, public_hosts: Sequence[str]) -> TransportSecuritySettings:
     names = [*LOCAL_HOSTS]
-    names += [p.config.hostname for p in gateway.portals.values() if p.config.hostname]
+    names += [p.hostname for p in config.portals if p.hostname]
     names += list(public_hosts)
     hosts = [h for name in names for h in (name, f"{name}:*")]
     origins = [
@@ -387,6 +466,7 @@ def create_app(
     stream) for this long is ended; None keeps sessions until the client deletes them.
     """
     security = security_settings(gateway, public_hosts)
+    gateway.on_reload(_follow_hostnames(security, public_hosts))
     router = PortalRouter(
         gateway,
         security=security,
