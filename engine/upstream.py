@@ -161,6 +161,8 @@ class Upstream:
             else "it was removed from the config; the call was cut"
         )
         self._retired = ErrorDetails(cause=cause, is_upstream=False, retryable=replaced)
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()  # a request waiting for a reconnection stops waiting
 
     # ----- state changes -----
 
@@ -534,7 +536,7 @@ class Upstream:
         ):
             return conn  # the usual case: nothing to wait for, so no timeout scope to set up
         with anyio.move_on_after(self.config.connect_timeout_s + 5):
-            while self._status.state is ServerState.READY:
+            while self._status.state is ServerState.READY and self._retired is None:
                 changed = self._changed
                 conn = self._conn
                 if conn is not None and conn is not stale and not conn.lost.is_set():

@@ -45,7 +45,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
@@ -92,10 +92,18 @@ LOCAL_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 class Endpoint:
     server: PortalServer
     manager: StreamableHTTPSessionManager
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    """Around the manager's run: cancelled when its portal leaves the config."""
-    ready: anyio.Event = field(default_factory=anyio.Event)
-    """Set once the manager runs (it refuses requests before)."""
+    removed: bool = False
+    """Its portal left the config: stopped, or never to start."""
+    scope: anyio.CancelScope | None = None
+    """Around the manager's run, while it runs."""
+    ready: anyio.Event | None = None
+    """For an endpoint started while serving (a portal added live): set once its manager
+    runs, which refuses requests before."""
+
+    def stop(self) -> None:
+        self.removed = True
+        if self.scope is not None:
+            self.scope.cancel()
 
 
 class HostOriginCheck:
@@ -162,6 +170,7 @@ class PortalRouter:
             )
             endpoint = self.endpoints[(portal.id, surface)] = Endpoint(server, manager)
             if self._task_group is not None:
+                endpoint.ready = anyio.Event()
                 self._task_group.start_soon(self._run_endpoint, endpoint)
 
     def _follow_portals(self) -> None:
@@ -171,7 +180,7 @@ class PortalRouter:
         for key, endpoint in list(self.endpoints.items()):
             if self.gateway.portals.get(key[0]) is not endpoint.server.portal:
                 del self.endpoints[key]
-                endpoint.scope.cancel()
+                endpoint.stop()
         for portal in self.gateway.portals.values():
             if (portal.id, Surface.ALL) not in self.endpoints:
                 self._add_endpoints(portal)
@@ -182,15 +191,22 @@ class PortalRouter:
         *,
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
+        started = False
         try:
-            with endpoint.scope:
+            if endpoint.removed:
+                return
+            with anyio.CancelScope() as endpoint.scope:
                 async with endpoint.manager.run():
-                    endpoint.ready.set()
+                    if endpoint.ready is not None:
+                        endpoint.ready.set()
+                    started = True
                     task_status.started()
                     await anyio.sleep_forever()
         finally:
-            if not endpoint.ready.is_set():  # stopped before it ran: nobody waits in vain
-                endpoint.ready.set()
+            endpoint.scope = None
+            if not started:  # stopped before it ran: nobody waits in vain
+                if endpoint.ready is not None:
+                    endpoint.ready.set()
                 task_status.started()
 
     def _reloaded(self, config: Config) -> Callable[[], None]:
@@ -242,8 +258,9 @@ class PortalRouter:
                 status = message["status"]
             await send(message)
 
-        await endpoint.ready.wait()  # a portal added a moment ago: its manager is starting
-        if endpoint.scope.cancel_called:  # its portal was removed as the request came
+        if endpoint.ready is not None:
+            await endpoint.ready.wait()  # a portal added a moment ago: its manager is starting
+        if endpoint.removed:  # its portal was removed as the request came
             await _error(404, "this portal was removed")(scope, receive, send)
             return
         handler = RequestIdCheck(endpoint.manager.handle_request, self.max_body_bytes)
