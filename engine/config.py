@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -48,7 +49,13 @@ from engine.config_base import ID_PATTERN as ID_PATTERN
 from engine.config_errors import ConfigError as ConfigError
 from engine.config_errors import ConfigProblem as ConfigProblem
 from engine.config_errors import Problems, problems_from
-from engine.credentials import SECRET_HINT, SERVICE_NAME, SHA256_HEX, looks_like_literal_secret
+from engine.credentials import (
+    SECRET_HINT,
+    SERVICE_NAME,
+    SHA256_HEX,
+    StoredCredentials,
+    looks_like_literal_secret,
+)
 from engine.environment import state_dir
 from sandbox.limits import Limits
 
@@ -132,6 +139,9 @@ class ServerConfig(StrictModel):
     """Name of the environment variable holding the bearer token (never the token itself)."""
     bearer_token_file: str | None = None
     """Path of a file holding the bearer token."""
+    credentials: Literal["store"] | None = None
+    """`"store"`: the bearer token (or static headers) was given through the admin API and is
+    kept encrypted in the store, never in this file."""
     default_disabled: bool = False
     """New tools and prompts of this server start disabled."""
     call_timeout_s: float = Field(default=60.0, gt=0)
@@ -147,6 +157,22 @@ class ServerConfig(StrictModel):
     policies: list[str] = Field(default_factory=list)
     """Ids of [[policies]] deciding who sees this server in any portal (empty: everyone who
     may enter the portal without [identity]; nobody with it)."""
+    secure_web_gateway: bool = False
+    """Accepted from the admin API and returned; no effect here."""
+    is_shared_oauth_callback_enabled: bool = False
+    """Accepted from the admin API and returned; no effect here."""
+    _stored_credentials: StoredCredentials | None = PrivateAttr(default=None)
+    """The decrypted `credentials = "store"` secret, in memory only (never dumped)."""
+
+    @property
+    def stored_credentials(self) -> StoredCredentials | None:
+        return self._stored_credentials
+
+    def with_stored_credentials(self, secret: StoredCredentials | None) -> ServerConfig:
+        """This server with its store-held secret attached (a copy)."""
+        copy = self.model_copy()
+        copy._stored_credentials = secret
+        return copy
 
     @field_validator("bearer_token_file", "cwd")
     @classmethod
@@ -191,6 +217,7 @@ class ServerConfig(StrictModel):
             for k, v in (
                 ("bearer_token_env", self.bearer_token_env),
                 ("bearer_token_file", self.bearer_token_file),
+                ("credentials", self.credentials),
             )
             if v is not None
         }
@@ -211,7 +238,8 @@ class ServerConfig(StrictModel):
                 (
                     "auth_type",
                     "bearer auth needs exactly one of bearer_token_env (an environment variable "
-                    "name) or bearer_token_file (a file path)",
+                    'name), bearer_token_file (a file path) or credentials = "store" (given '
+                    "through the admin API)",
                 )
             ]
         if self.bearer_token_env is not None and not ENV_NAME.match(self.bearer_token_env):
@@ -265,6 +293,8 @@ class PortalServerRef(StrictModel):
     default_disabled: bool | None = Field(
         default=None, description="Overrides the server's default_disabled in this portal."
     )
+    on_behalf: bool = False
+    """Accepted from the admin API and returned; no effect here."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Portal-level curation of this server's tools; beats the server-level entries."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
@@ -337,6 +367,8 @@ class PortalConfig(StrictModel):
     """Code mode policy: `off` (no code runs; the plain surface instead), `opt_in`
     (`?codemode=search_and_execute` gives `code`), `default_on` (`/mcp` gives `code`,
     `?codemode=off` the plain surface) or `enforced` (always `code`)."""
+    secure_web_gateway: bool = False
+    """Accepted from the admin API and returned; no effect here."""
     allow_code_mode: bool = True
     """The older switch, still accepted: `true` is `code_mode = "opt_in"` (unless `code_mode`
     says otherwise), `false` is `code_mode = "off"`. Always consistent with `code_mode`."""
@@ -366,7 +398,7 @@ class PortalConfig(StrictModel):
         allow, mode = data.get("allow_code_mode"), data.get("code_mode")
         if not isinstance(allow, bool) and allow is not None:
             return data  # the field reports the wrong type
-        if mode is not None and mode not in set(CodeMode):
+        if mode is not None and (not isinstance(mode, str) or mode not in set(CodeMode)):
             return data  # the field reports the unknown value
         if mode is None:
             mode = CodeMode.OPT_IN if allow is None or allow else CodeMode.OFF
@@ -572,6 +604,12 @@ class AdminConfig(StrictModel):
         pattern=ACCOUNT_ID_PATTERN,
         description="The account id of the admin API's paths; any other id answers 404.",
     )
+    config: Literal["store", "file"] = Field(
+        default="store",
+        description='Where portals and servers live: "store" (the database; the config file '
+        'seeds an empty store once, then the admin API\'s writes rule) or "file" (this file '
+        "only; the admin API is read-only).",
+    )
 
 
 class Config(StrictModel):
@@ -592,6 +630,11 @@ class Config(StrictModel):
     def account_id(self) -> str:
         """The admin API's account id (`[admin] account_id`, default `local`)."""
         return self.admin.account_id if self.admin is not None else "local"
+
+    @property
+    def config_in_store(self) -> bool:
+        """Whether portals and servers live in the store (`[admin] config = "store"`)."""
+        return self.admin is not None and self.admin.config == "store"
 
     @property
     def uses_store(self) -> bool:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,12 +73,96 @@ SECRET_HINT = (
 )
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    """A server's secrets given through the admin API (`auth_credentials`: a bearer token or
+    static headers; an OAuth `client_secret`), decrypted from the store; never in a repr."""
+
+    bearer: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def has_auth_credentials(self) -> bool:
+        return self.bearer is not None or bool(self.headers)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "bearer": self.bearer,
+                "headers": dict(self.headers),
+                "client_secret": self.client_secret,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredCredentials:
+        data = json.loads(text)
+        return cls(data.get("bearer"), dict(data.get("headers") or {}), data.get("client_secret"))
+
+
+def parse_auth_credentials(value: str) -> tuple[str | None, dict[str, str]]:
+    """`auth_credentials` as the admin API takes it: a raw bearer token, or a JSON object
+    `{"headers": {"Name": "value", ...}}` of static headers. Raises ValueError saying what is
+    wrong (never echoing the value)."""
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ValueError('is not valid JSON; send a token or {"headers": {...}}') from None
+        headers = data.get("headers") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) != {"headers"} or not isinstance(headers, dict):
+            raise ValueError('as JSON must be {"headers": {"Header-Name": "value", ...}}')
+        if not headers or not all(
+            isinstance(k, str) and _HEADER_NAME.match(k) and isinstance(v, str) and _clean(v)
+            for k, v in headers.items()
+        ):
+            raise ValueError("headers must be one or more HTTP header names with text values")
+        return None, dict(headers)
+    if not text or not _clean(text) or any(ch.isspace() for ch in text):
+        raise ValueError("must be a bearer token without spaces or control characters")
+    return text, {}
+
+
+def _clean(value: str) -> bool:
+    return not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
+def upstream_headers(
+    server: ServerConfig, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The headers that authenticate the gateway to an HTTP `server` (none unless bearer)."""
+    if server.auth_type != "bearer":
+        return {}
+    stored = server.stored_credentials
+    if server.credentials == "store" and stored is not None and stored.headers:
+        return dict(stored.headers)
+    return {"Authorization": f"Bearer {read_secret(server, environ)}"}
+
+
 def read_secret(server: ServerConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The bearer token of `server`, read now from the referenced variable or file."""
+    """The bearer token of `server`, read now from the referenced variable or file, or the
+    store's copy for `credentials = "store"`."""
     env = os.environ if environ is None else environ
     who = f"server {server.id!r}"
     if server.auth_type != "bearer":
         raise CredentialError(f"{who}: auth_type is {server.auth_type!r}, it has no bearer token")
+    if server.credentials == "store":
+        stored = server.stored_credentials
+        if stored is None or not stored.has_auth_credentials:
+            raise CredentialError(
+                f'{who}: credentials = "store", but the store holds none for it; set '
+                "auth_credentials through the admin API (PUT .../servers/{id})",
+                missing=True,
+            )
+        if stored.bearer is None:
+            # Static headers: the first value stands in for redaction of error messages.
+            return next(iter(stored.headers.values()))
+        return stored.bearer
     if server.bearer_token_env is not None:
         name = server.bearer_token_env
         if name not in env:

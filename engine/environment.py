@@ -128,7 +128,8 @@ def environment_problems(
                         f"{where}.env.{key}", f"environment variable {ref.group(1)} is not set"
                     )
                 )
-        if server.auth_type == "bearer" and server.url is not None:
+        # A credential held by the store is checked when the store opens (serve), not here.
+        if server.auth_type == "bearer" and server.url is not None and not server.credentials:
             key = "bearer_token_env" if server.bearer_token_env else "bearer_token_file"
             try:
                 read_secret(server, env)

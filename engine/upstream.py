@@ -36,7 +36,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from engine.config import ServerConfig
-from engine.credentials import read_secret, resolve_env
+from engine.credentials import read_secret, resolve_env, upstream_headers
 from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 from engine.upstream_errors import (
@@ -331,10 +331,9 @@ class Upstream:
     async def _transport(self, conn: _Connection, stack: AsyncExitStack) -> Transport:
         cfg = self.config
         if cfg.url:
-            headers: dict[str, str] = {}
+            headers = upstream_headers(cfg)
             if cfg.auth_type == "bearer":
                 self._secret = read_secret(cfg)
-                headers["Authorization"] = f"Bearer {self._secret}"
 
             async def record(response: httpx2.Response) -> None:
                 # The SDK folds HTTP failures into JSON-RPC errors: keep the status.

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TextIO
 
+import anyio
 from mcp_types import Tool
 
 from engine.auth import policy_warnings
@@ -29,6 +30,7 @@ from engine.cli.report import (
     unavailable,
 )
 from engine.config import Config, ConfigError
+from engine.config_store import export_toml, import_config, keep_file_entries, running_config
 from engine.environment import environment_problems
 from engine.gateway import Gateway
 from engine.portal import Portal
@@ -56,7 +58,9 @@ Command = Callable[[Config, argparse.Namespace, Stop], Awaitable[int]]
 
 @contextlib.asynccontextmanager
 async def connected(config: Config, out: TextIO) -> AsyncIterator[Gateway]:
-    """Enter a Gateway, printing progress to `out` as each upstream settles."""
+    """Enter a Gateway, printing progress to `out` as each upstream settles (portals and
+    servers from the store with `[admin] config = "store"`)."""
+    config = await running_config(config)
     gateway = Gateway(config)
     printed: set[str] = set()
     total = len(config.servers)
@@ -280,4 +284,47 @@ async def cmd_admin_token(config: Config, args: argparse.Namespace, stop: Stop) 
                 print(f"admin token {revoked.name!r} revoked", file=out)
     except (AdminTokenError, StoreError) as exc:
         raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+async def cmd_export(config: Config, args: argparse.Namespace, stop: Stop) -> int:
+    """`export`: the running configuration as TOML (store mode: the store's portals and
+    servers, seeding an empty store first, exactly as `serve` would)."""
+    from engine.store import StoreError
+
+    try:
+        text = export_toml(await running_config(config))
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    if args.output:
+        await anyio.Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def cmd_import(config: Config, args: argparse.Namespace, stop: Stop) -> int:
+    """`import FILE`: FILE's portals and servers replace the store's (validated against the
+    config's policies first; nothing is written if anything is wrong)."""
+    from engine.store import StoreError, open_store
+
+    if not config.config_in_store:
+        raise CliError(
+            "import writes to the store, but this config keeps portals and servers in its file "
+            '([admin] config = "store" is needed; without [admin] there is no store)'
+        )
+    loaded = Config.load(args.file)
+    checked = keep_file_entries(loaded, config)
+    try:
+        async with open_store(config.settings) as store:
+            changed = await import_config(store, checked)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        f"imported {count(len(checked.servers), 'server')} and "
+        f"{count(len(checked.portals), 'portal')} from {args.file} ({changed} changed); "
+        "restart `codemode serve` to run them",
+        file=sys.stderr,
+    )
     return EXIT_OK

@@ -18,6 +18,8 @@ from engine.cli.commands import (
     Command,
     check_config,
     cmd_admin_token,
+    cmd_export,
+    cmd_import,
     cmd_run,
     cmd_serve,
     cmd_status,
@@ -156,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name", metavar="NAME")
     for sub in actions.choices.values():
         _config_option(sub)
+
+    export = command(
+        "export",
+        "write the running configuration as TOML: the config file's tables with the portals "
+        'and servers of the store ([admin] config = "store"); secrets stay in the store',
+    )
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    _config_option(export)
+    imported = command(
+        "import",
+        "replace the store's portals and servers with those of FILE (a config file, e.g. one "
+        "`export` wrote); the store's secrets of servers that keep their id stay; a running "
+        "`serve` sees them after a restart",
+    )
+    imported.add_argument("file", metavar="FILE")
+    _config_option(imported)
 
     check = command(
         "check-config",
@@ -329,4 +347,6 @@ _COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "status": cmd_status,
     "admin-token": cmd_admin_token,
+    "export": cmd_export,
+    "import": cmd_import,
 }

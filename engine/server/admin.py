@@ -179,6 +179,28 @@ class _Api:
         records = await anyio.to_thread.run_sync(query)
         return _ok([_dump(log_entry_out(r)) for r in records])
 
+    async def audit(self, request: Request) -> Response:
+        """The audit log of configuration writes, newest first (`since`, `limit`)."""
+        store = self.gateway.store
+        if store is None:
+            raise ApiError(404, "no audit log: the config has no [admin] table (no store)")
+        params = request.query_params
+        since, limit = _parse_since(params.get("since")), _parse_limit(params.get("limit"))
+        entries = await store.configs.audit(since=since, limit=limit)
+        return _ok(
+            [
+                {
+                    "at": e.at.isoformat().replace("+00:00", "Z"),
+                    "by": e.by,
+                    "action": e.action,
+                    "kind": e.kind,
+                    "id": e.object_id,
+                    "changes": e.changes,
+                }
+                for e in entries
+            ]
+        )
+
     # -- parameters ---------------------------------------------------------------------------
 
     def _log_filters(self, request: Request) -> tuple[str | None, str | None, datetime | None, int]:
@@ -271,6 +293,7 @@ def admin_routes(gateway: Gateway, admin_token: str | None) -> list[BaseRoute]:
         ("/api/portals/{portal_id:path}", "GET", api.portal, guard),
         ("/api/servers/{server_id:path}/sync", "POST", api.sync, auth.check_write),
         ("/api/logs", "GET", api.logs, guard),
+        ("/api/audit", "GET", api.audit, guard),
     ]
     routes: list[BaseRoute] = [
         Route(path, _endpoint(method, handler, check), methods=_ALL_METHODS)

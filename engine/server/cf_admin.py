@@ -2,21 +2,27 @@
 mcp/...`, so the official `cloudflare` SDK (5.9.0: `client.zero_trust.access.ai_controls.mcp`)
 and the curl lines of its documentation work against a self-hosted portal:
 
-    GET  .../portals            list (`page`, `per_page` <= 100; `result_info`)
-    GET  .../portals/{id}       one portal
-    GET  .../servers            list (`page`, `per_page`)
-    GET  .../servers/{id}       one server
-    POST .../servers/{id}/sync  re-sync now (write permission)
+    GET    .../portals             list (`page`, `per_page` <= 100; `result_info`)
+    POST   .../portals             create
+    GET    .../portals/{id}        one portal
+    PUT    .../portals/{id}        replace
+    DELETE .../portals/{id}        delete
+    GET    .../servers             list (`page`, `per_page`)
+    POST   .../servers             create
+    GET    .../servers/{id}        one server
+    PUT    .../servers/{id}        replace
+    DELETE .../servers/{id}        delete (refused while a portal lists it)
+    POST   .../servers/{id}/sync   re-sync now
 
 Every answer is the envelope `{result, success, errors: [{code, message}], messages}`. The
-account id is `[admin] account_id` (default `local`); another one is 404. Read-only for now:
-`POST` (create), `PUT` and `DELETE` answer 405 in the envelope, saying that writes come with
-the store-backed configuration; today a portal changes by editing its TOML (SIGHUP applies).
+account id is `[admin] account_id` (default `local`); another one is 404. Writes need a token
+with write permission and `[admin] config = "store"` (`engine.server.cf_apply` applies them;
+`engine.server.cf_write` reads their bodies); with `config = "file"` they answer 405 saying so.
 
-Secrets never appear: no bearer token or its source (`has_auth_credentials` says one is
-configured), no environment or arguments of a stdio server, an upstream URL without user
-info or query. Objects from the TOML config have no recorded author or time:
-`created_at/by` and `modified_at/by` are null.
+Secrets never appear: no bearer token, header value or client secret, nor where one comes
+from (`has_auth_credentials` / `auth_config_summary.has_client_secret` say one is set), no
+environment or arguments of a stdio server, an upstream URL without user info or query.
+`created_at/by` and `modified_at/by` come from the store (null for a file's objects).
 """
 
 from __future__ import annotations
@@ -31,26 +37,24 @@ from starlette.routing import BaseRoute, Route
 
 from engine.server.admin import ApiError, _error
 from engine.server.admin_models import _merge_overrides, public_url
+from engine.server.cf_apply import ApiProblems, ConfigWriter
 from engine.status import ServerState, ServerStatus
 
 if TYPE_CHECKING:
     from mcp_types import Prompt, Tool
 
-    from engine.config import ServerConfig
+    from engine.config import PortalConfig, ServerConfig
     from engine.gateway import Gateway
     from engine.portal import Portal
     from engine.server.admin import AdminAuth
+    from engine.store.configs import Stamp
 
 PREFIX = "/client/v4/accounts/{account_id}/access/ai-controls/mcp"
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _WHOLE = re.compile(r"[0-9]+")
-WRITES_NOT_YET = (
-    "writes (create, update, delete) through this API come with the store-backed "
-    "configuration, which this version does not have: this portal is configured by its "
-    "TOML file (edit it, then SIGHUP or restart). Reading and servers/{id}/sync work."
-)
+Stamps = dict[tuple[str, str], "Stamp"]
 
 
 def _ok(result: Any, result_info: dict[str, int] | None = None) -> Response:
@@ -82,23 +86,43 @@ def _hostname(server: ServerConfig) -> str:
     return "stdio:" + Path(server.command or "").name
 
 
-def _server_common(server: ServerConfig, status: ServerStatus) -> dict[str, Any]:
+def _stamp_fields(stamp: Stamp | None) -> dict[str, Any]:
+    if stamp is None:
+        return {"created_at": None, "created_by": None, "modified_at": None, "modified_by": None}
+    return {
+        "created_at": _time(stamp.created_at),
+        "created_by": stamp.created_by,
+        "modified_at": _time(stamp.modified_at),
+        "modified_by": stamp.modified_by,
+    }
+
+
+def _server_common(
+    server: ServerConfig, status: ServerStatus, stamp: Stamp | None
+) -> dict[str, Any]:
+    stored = server.stored_credentials
+    has_credentials = bool(server.bearer_token_env or server.bearer_token_file) or bool(
+        stored and stored.has_auth_credentials
+    )
+    summary = (
+        {"has_client_secret": bool(stored and stored.client_secret)}
+        if server.auth_type == "oauth"
+        else None
+    )
     return {
         "id": server.id,
         "name": server.name or server.id,
         "hostname": _hostname(server),
         "auth_type": server.auth_type,
         "description": server.description,
-        "created_at": None,
-        "created_by": None,
-        "modified_at": None,
-        "modified_by": None,
-        "is_shared_oauth_callback_enabled": False,
-        "secure_web_gateway": False,
+        **_stamp_fields(stamp),
+        "is_shared_oauth_callback_enabled": server.is_shared_oauth_callback_enabled,
+        "secure_web_gateway": server.secure_web_gateway,
+        "auth_config_summary": summary,
         **_status_fields(status),
         # Our own additions.
         "transport": "http" if server.url else "stdio",
-        "has_auth_credentials": bool(server.bearer_token_env or server.bearer_token_file),
+        "has_auth_credentials": has_credentials,
         "protocol_version": status.protocol_version,
     }
 
@@ -115,13 +139,14 @@ class _CfApi:
     def __init__(self, gateway: Gateway, auth: AdminAuth) -> None:
         self.gateway = gateway
         self.auth = auth
+        self.writer = ConfigWriter(gateway)
 
     # -- shapes -------------------------------------------------------------------------------
 
     def _status(self, server_id: str) -> ServerStatus:
         return self.gateway.catalog.status().get(server_id) or _waiting(server_id)
 
-    def server_out(self, server: ServerConfig) -> dict[str, Any]:
+    def server_out(self, server: ServerConfig, stamps: Stamps) -> dict[str, Any]:
         catalog = self.gateway.catalog
         known = server.id in catalog.server_ids
         tools = catalog.tools(server.id) if known else []
@@ -142,7 +167,7 @@ class _CfApi:
             return out
 
         return {
-            **_server_common(server, self._status(server.id)),
+            **_server_common(server, self._status(server.id), stamps.get(("server", server.id))),
             "default_disabled": server.default_disabled,
             "tools": [_upstream_capability(t) for t in tools],
             "prompts": [_upstream_capability(p) for p in prompts],
@@ -150,10 +175,16 @@ class _CfApi:
             "updated_prompts": overrides(server.updated_prompts),
         }
 
-    def portal_out(self, portal: Portal, request: Request) -> dict[str, Any]:
-        config = portal.config
+    def portal_out(self, portal: Portal, request: Request, stamps: Stamps) -> dict[str, Any]:
+        return self.portal_config_out(portal.config, portal.view.curation, request, stamps)
+
+    def portal_config_out(
+        self, config: PortalConfig, curation: Any, request: Request, stamps: Stamps
+    ) -> dict[str, Any]:
         servers = {s.id: s for s in self.gateway.config.servers}
-        curation = portal.view.curation
+        # A portal just created may not be live yet: no curated lists to show.
+        tools = curation.tools if curation is not None else []
+        prompts = curation.prompts if curation is not None else []
         out_servers = []
         for ref in config.servers:
             server = servers.get(ref.server_id)
@@ -175,14 +206,14 @@ class _CfApi:
             )
             out_servers.append(
                 {
-                    **_server_common(server, self._status(server.id)),
+                    **_server_common(
+                        server, self._status(server.id), stamps.get(("server", server.id))
+                    ),
                     "server_id": server.id,
                     "default_disabled": default_disabled,
-                    "on_behalf": False,
-                    "tools": [capability(t) for t in curation.tools if t.server_id == server.id],
-                    "prompts": [
-                        capability(p) for p in curation.prompts if p.server_id == server.id
-                    ],
+                    "on_behalf": ref.on_behalf,
+                    "tools": [capability(t) for t in tools if t.server_id == server.id],
+                    "prompts": [capability(p) for p in prompts if p.server_id == server.id],
                     "updated_tools": [
                         o.model_dump(exclude_none=True)
                         for o in _merge_overrides(
@@ -205,12 +236,9 @@ class _CfApi:
             "description": config.description,
             "allow_code_mode": config.allow_code_mode,
             "code_mode": str(config.code_mode),
-            "secure_web_gateway": False,
+            "secure_web_gateway": config.secure_web_gateway,
             "servers": out_servers,
-            "created_at": None,
-            "created_by": None,
-            "modified_at": None,
-            "modified_by": None,
+            **_stamp_fields(stamps.get(("portal", config.id))),
             # Our own addition.
             "requires_api_key": bool(config.api_keys or config.api_keys_file),
         }
@@ -220,19 +248,21 @@ class _CfApi:
     async def portals(self, request: Request) -> Response:
         portals = list(self.gateway.portals.values())
         page, info = _page(request, len(portals))
-        return _ok([self.portal_out(p, request) for p in page(portals)], info)
+        stamps = await self.writer.stamps()
+        return _ok([self.portal_out(p, request, stamps) for p in page(portals)], info)
 
     async def portal(self, request: Request) -> Response:
         portal_id = request.path_params["id"]
         portal = self.gateway.portals.get(portal_id)
         if portal is None:
             raise ApiError(404, f"id: no portal {portal_id!r}")
-        return _ok(self.portal_out(portal, request))
+        return _ok(self.portal_out(portal, request, await self.writer.stamps()))
 
     async def servers(self, request: Request) -> Response:
         servers = list(self.gateway.config.servers)
         page, info = _page(request, len(servers))
-        return _ok([self.server_out(s) for s in page(servers)], info)
+        stamps = await self.writer.stamps()
+        return _ok([self.server_out(s, stamps) for s in page(servers)], info)
 
     def _server(self, request: Request) -> ServerConfig:
         server_id = request.path_params["id"]
@@ -242,37 +272,47 @@ class _CfApi:
         raise ApiError(404, f"id: no server {server_id!r}")
 
     async def server(self, request: Request) -> Response:
-        return _ok(self.server_out(self._server(request)))
+        return _ok(self.server_out(self._server(request), await self.writer.stamps()))
 
     async def sync(self, request: Request) -> Response:
         server = self._server(request)
         status = await self.gateway.catalog.sync(server.id)
         return _ok({"id": server.id, **_status_fields(status)})
 
+    async def openapi(self, request: Request) -> Response:
+        """This API's OpenAPI document (public: it holds no data but the account id)."""
+        from engine.server.cf_openapi import cf_openapi_document
+
+        return JSONResponse(cf_openapi_document(self.gateway.config.account_id))
+
     async def not_found(self, request: Request) -> Response:
         raise ApiError(404, f"no such endpoint: {request.url.path}")
 
     # -- the wrapper --------------------------------------------------------------------------
 
-    def endpoint(self, handler: Any, method: str, *, write: bool = False) -> Any:
+    def endpoint(self, handlers: dict[str, Any]) -> Any:
+        """Answer `handlers[method]`; GET and OPTIONS need read permission, the rest write."""
+        allow = ", ".join(handlers)
+
         async def endpoint(request: Request) -> Response:
             try:
                 asked = "GET" if request.method == "HEAD" else request.method
-                needs_write = write or asked not in ("GET", "OPTIONS")
-                if needs_write:
-                    await self.auth.check_write(request)
+                if asked in ("GET", "OPTIONS"):
+                    caller = await self.auth.check(request)
                 else:
-                    await self.auth.check(request)
+                    caller = await self.auth.check_write(request)
                 account = request.path_params.get("account_id")
                 expected = self.gateway.config.account_id
                 if account is not None and account != expected:
                     raise ApiError(404, f"account_id: no account {account!r} here")
-                if asked != method:
-                    if method == "GET" and asked in ("POST", "PUT", "PATCH", "DELETE"):
-                        raise ApiError(405, WRITES_NOT_YET, {"Allow": "GET"})
-                    raise ApiError(405, f"use {method} on this path", {"Allow": method})
+                handler = handlers.get(asked)
+                if handler is None:
+                    raise ApiError(405, f"use {allow} on this path", {"Allow": allow})
+                request.state.admin = caller
                 response: Response = await handler(request)
                 return response
+            except ApiProblems as problems:
+                return problems.response()
             except ApiError as err:
                 return _error(err)
 
@@ -311,13 +351,26 @@ def _page(request: Request, total: int) -> tuple[Any, dict[str, int]]:
 
 def cf_routes(gateway: Gateway, auth: AdminAuth) -> list[BaseRoute]:
     """The `/client/v4/...` routes (every method reaches them: wrong ones get an envelope)."""
+    from engine.server.cf_writes import CfWrites
+
     api = _CfApi(gateway, auth)
+    writes = CfWrites(api)
     table = [
-        (f"{PREFIX}/portals", api.endpoint(api.portals, "GET")),
-        (f"{PREFIX}/portals/{{id}}", api.endpoint(api.portal, "GET")),
-        (f"{PREFIX}/servers", api.endpoint(api.servers, "GET")),
-        (f"{PREFIX}/servers/{{id}}/sync", api.endpoint(api.sync, "POST", write=True)),
-        (f"{PREFIX}/servers/{{id}}", api.endpoint(api.server, "GET")),
-        ("/client/v4/{rest:path}", api.endpoint(api.not_found, "GET")),
+        (f"{PREFIX}/portals", {"GET": api.portals, "POST": writes.create_portal}),
+        (
+            f"{PREFIX}/portals/{{id}}",
+            {"GET": api.portal, "PUT": writes.update_portal, "DELETE": writes.delete_portal},
+        ),
+        (f"{PREFIX}/servers", {"GET": api.servers, "POST": writes.create_server}),
+        (f"{PREFIX}/servers/{{id}}/sync", {"POST": api.sync}),
+        (
+            f"{PREFIX}/servers/{{id}}",
+            {"GET": api.server, "PUT": writes.update_server, "DELETE": writes.delete_server},
+        ),
+        ("/client/v4/{rest:path}", dict.fromkeys(_ALL_METHODS, api.not_found)),
     ]
-    return [Route(path, endpoint, methods=_ALL_METHODS) for path, endpoint in table]
+    routes: list[BaseRoute] = [Route("/client/v4/openapi.json", api.openapi, methods=["GET"])]
+    routes += [
+        Route(path, api.endpoint(handlers), methods=_ALL_METHODS) for path, handlers in table
+    ]
+    return routes

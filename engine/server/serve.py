@@ -26,6 +26,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.config import Config, ConfigError
+from engine.config_store import keep_stored_entries
 from engine.gateway import Gateway
 from engine.reload import ReloadReport
 from engine.server.app import create_app
@@ -179,7 +180,7 @@ def reload_config(gateway: Gateway, path: str | None) -> ReloadReport | None:
         )
         return None
     try:
-        report = gateway.reload(Config.load(path))
+        report = gateway.reload(keep_stored_entries(Config.load(path), gateway.config))
     except ConfigError as exc:
         reload_log.error("reload of %s refused, still serving the previous config:\n%s", path, exc)
         return None

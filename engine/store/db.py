@@ -37,6 +37,7 @@ from engine.store.secrets import Cipher, SecretKey, load_secret_key
 if TYPE_CHECKING:
     from engine.config import Settings
     from engine.store.admin_tokens import AdminTokenStore
+    from engine.store.configs import ConfigStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
 
@@ -231,7 +232,7 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -239,6 +240,7 @@ class Store:
     grants: GrantStore
     people: PeopleStore
     admin_tokens: AdminTokenStore
+    configs: ConfigStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -262,6 +264,7 @@ async def open_store(
     SQLite file, generated beside it if `settings.secret_key_env` is unset), and close it all
     on exit. `clock` (aware UTC) and `cache_ttl_s` are for tests."""
     from engine.store.admin_tokens import AdminTokenStore
+    from engine.store.configs import ConfigStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
 
@@ -288,7 +291,9 @@ async def open_store(
             cache_ttl_s=DEFAULT_CACHE_TTL_S if cache_ttl_s is None else cache_ttl_s,
         )
         tokens = AdminTokenStore(engine, clock=clock)
-        store = Store(engine, key, cipher, grants, PeopleStore(engine, clock=clock), tokens)
+        people = PeopleStore(engine, clock=clock)
+        configs = ConfigStore(engine, cipher, clock=clock)
+        store = Store(engine, key, cipher, grants, people, tokens, configs)
         try:
             yield store
         finally:

@@ -172,3 +172,30 @@ admin_tokens = Table(
     UniqueConstraint("name"),
     UniqueConstraint("sha256"),
 )
+
+config_objects = Table(
+    "config_objects",
+    metadata,
+    Column("kind", String(16), primary_key=True, comment="server | portal"),
+    Column("id", String(32), primary_key=True),
+    Column("position", Integer, nullable=False, comment="order in the config"),
+    Column("body_json", Text, nullable=False, comment="the config entry as JSON, no secret"),
+    Column("secrets_enc", Text, nullable=True, comment="AES-GCM, engine.store.secrets"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False, comment="admin token name, or seed/import"),
+    Column("modified_at", UTCDateTime, nullable=False),
+    Column("modified_by", String(64), nullable=False),
+)
+
+config_audit = Table(
+    "config_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(64), nullable=False, comment="admin token name, or seed/import"),
+    Column("action", String(16), nullable=False, comment="create | update | delete | seed | ..."),
+    Column("kind", String(16), nullable=False, comment="server | portal | config"),
+    Column("object_id", String(32), nullable=False),
+    Column("changes_json", Text, nullable=False, comment="field: [before, after]; no secret"),
+    Index(None, "at"),
+)
