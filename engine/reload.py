@@ -16,6 +16,8 @@ keys that need a restart, which keep their running values. `Gateway.reload` puts
 | a portal's `code_mode` (`allow_code_mode`)        |   servers it lists                    |
 | curation: `default_disabled`, `updated_tools`,    |                                       |
 |   `updated_prompts` (server and portal level)     |                                       |
+| DLP: `dlp_profiles`, `dlp_action`,                |                                       |
+|   `dlp_scan_results`, `[[dlp_custom_profiles]]`  |                                       |
 
 Keys are named in reports as `policies[<id>]`, `servers[<id>].command`,
 `portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
@@ -44,6 +46,8 @@ from engine.config import (
     cross_problems,
 )
 
+DLP_LIVE = ("dlp_profiles", "dlp_action", "dlp_scan_results")
+"""DLP keys of servers and portals: all apply live (`Gateway` recompiles the policy)."""
 SERVER_LIVE = (
     "name",
     "description",
@@ -51,6 +55,7 @@ SERVER_LIVE = (
     "updated_tools",
     "updated_prompts",
     "policies",
+    *DLP_LIVE,
 )
 """Keys of a `[[servers]]` entry that apply live; the others (transport, auth, timeouts)
 need a restart."""
@@ -62,6 +67,7 @@ PORTAL_LIVE = (
     "api_keys",
     "api_keys_file",
     "policies",
+    *DLP_LIVE,
 )
 """Keys of a `[[portals]]` entry that apply live, besides the curation of its servers."""
 IDENTITY_LIVE = ("scopes", "groups_claim", "no_access_message")
@@ -111,6 +117,7 @@ def plan_reload(running: Config, new: Config) -> ReloadReport:
     portals = _merge_portals(running.portals, new.portals, applied, restart)
     identity = _merge_identity(running.identity, new.identity, applied, restart)
     applied += _changed_policies(running, new)
+    applied += _changed_dlp_profiles(running, new)
     restart += [
         f"settings.{name}"
         for name in type(running.settings).model_fields
@@ -246,3 +253,14 @@ def _changed_policies(running: Config, new: Config) -> list[str]:
         if before[pid] != after.get(pid)
     ]
     return changed + [f"policies[{pid}] (added)" for pid in after if pid not in before]
+
+
+def _changed_dlp_profiles(running: Config, new: Config) -> list[str]:
+    before: dict[str, Any] = {p.id: p for p in running.dlp_custom_profiles}
+    after: dict[str, Any] = {p.id: p for p in new.dlp_custom_profiles}
+    changed = [
+        f"dlp_custom_profiles[{pid}]" + (" (removed)" if pid not in after else "")
+        for pid in before
+        if before[pid] != after.get(pid)
+    ]
+    return changed + [f"dlp_custom_profiles[{pid}] (added)" for pid in after if pid not in before]

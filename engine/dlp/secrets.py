@@ -1,0 +1,166 @@
+"""The predefined `credentials_and_secrets` profile, built on bc-detect-secrets' detectors.
+
+detect-secrets is a file scanner; here its plugins are used as a library on strings:
+
+- every regex-based plugin (AWS, Artifactory, Azure storage, basic auth in URLs, Cloudant,
+  Discord, GitHub, IBM, JWT (formally valid ones only), Mailchimp, npm, private keys,
+  SendGrid, Slack, SoftLayer, Square, Stripe, Twilio) on each line of a string;
+- its `KeywordDetector` (`password = "..."` in code and config), with the false-positive
+  filters its scanner applies (templates, `$VAR`, sequences, UUIDs, indirect references);
+- its high-entropy check only in secret-looking fields (`"api_key": "..."`, `"password":
+  "..."`): on every string it would flag every hash, UUID and base64 image.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins.base import RegexBasedDetector
+from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
+
+from engine.dlp.text import NO_HITS, Hits, windows
+
+_MIN_SECRET_CHARS: Final = 8
+_MIN_FIELD_ENTROPY: Final = 3.0
+"""Bits per character of a value in a secret-looking field below which it reads as a word or
+a placeholder (`changeme`, `xxxxxxxx`) rather than a credential."""
+
+_SECRET_FIELD = re.compile(
+    r"(?:" + "|".join(DENYLIST) + r"|credential|auth(?:orization)?$|bearer|cookie)", re.IGNORECASE
+)
+_NOT_SECRET_FIELD = re.compile(
+    r"(?:page|next|continuation|sync|pagination|cursor|csrf|xsrf)_?token"
+    r"|tokens?_?(?:count|type|url|uri|endpoint|limit|usage|id)"
+    r"|(?:max|min|num|total|input|output|prompt|completion)_?tokens?"
+    r"|secret_?(?:name|id|ref|arn)|key_?(?:id|name|type)|password_?(?:policy|hint|reset)",
+    re.IGNORECASE,
+)
+_KEYWORD_HINTS: Final = ("key", "pass", "pwd", "token", "secret", "contras")
+"""Every `KeywordDetector` pattern needs one of these (lower case): skip it otherwise."""
+_ANY_WORD: Final = ("key", "pw", "pass", "token")
+_ANCHORS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    # Per plugin, per pattern of its denylist: text (lower case) a match must contain. A
+    # substring test is ~100x cheaper than running a pattern, most of all a case-insensitive
+    # one, and most text holds none of these. A plugin whose patterns changed in number runs
+    # without this shortcut.
+    "ArtifactoryDetector": (("akc",), ("artif", "jfrog", "buildkit")),
+    "AWSKeyDetector": (("a3t", "abia", "acca", "akia", "asia"), ("aws",)),
+    "AzureStorageKeyDetector": (("==",),),
+    "BasicAuthDetector": (("://",),),
+    "CloudantDetector": (_ANY_WORD, _ANY_WORD, ("cloudant.com",), ("cloudant.com",)),
+    "GitHubTokenDetector": (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),),
+    "IbmCloudIamDetector": (_ANY_WORD,),
+    "IbmCosHmacDetector": (("secret",),),
+    "JwtTokenDetector": (("eyj",),),
+    "MailchimpDetector": (("-us",),),
+    "NpmDetector": (("npm",),),
+    "SendGridDetector": (("sg.",),),
+    "SlackDetector": (("xox",), ("hooks.slack.com",)),
+    "SoftlayerDetector": (_ANY_WORD, ("softlayer.com",)),
+    "SquareOAuthDetector": (("sq0csp-",),),
+    "StripeDetector": (("k_live_",),),
+}
+_PLACEHOLDER = re.compile(r"^[<{\[(%$].*[>}\])%]?$|^\*+$|^x+$|^\.\.\.$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """One pattern of a detect-secrets plugin, with what a match must contain."""
+
+    plugin: RegexBasedDetector
+    regex: re.Pattern[str]
+    anchors: tuple[str, ...]
+    validates: bool
+    """The plugin checks its matches further (e.g. a JWT must decode) in `analyze_string`."""
+
+
+def _patterns() -> tuple[_Pattern, ...]:
+    """Every pattern of every regex-based plugin detect-secrets ships, except private keys
+    (which span lines: checked on whole strings)."""
+    out: list[_Pattern] = []
+    for cls in get_mapping_from_secret_type_to_class().values():
+        if not issubclass(cls, RegexBasedDetector) or cls is PrivateKeyDetector:
+            continue
+        plugin = cls()
+        validates = cls.analyze_string is not RegexBasedDetector.analyze_string
+        regexes = list(plugin.denylist)
+        anchors = _ANCHORS.get(cls.__name__, ())
+        if len(anchors) != len(regexes):
+            anchors = ((),) * len(regexes)
+        out += [_Pattern(plugin, r, a, validates) for r, a in zip(regexes, anchors, strict=True)]
+    return tuple(out)
+
+
+def _entropy(text: str) -> float:
+    counts: dict[str, int] = {}
+    for char in text:
+        counts[char] = counts.get(char, 0) + 1
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _plausible(secret: str) -> bool:
+    """detect-secrets' scanner filters, for a value a keyword pattern or field picked out."""
+    return not (
+        len(secret) < _MIN_SECRET_CHARS
+        or heuristic.is_templated_secret(secret)
+        or heuristic.is_prefixed_with_dollar_sign(secret)
+        or heuristic.is_sequential_string(secret)
+        or heuristic.is_potential_uuid(secret)
+        or heuristic.is_not_alphanumeric_string(secret)
+        or _PLACEHOLDER.match(secret) is not None
+    )
+
+
+class CredentialsAndSecrets:
+    """`credentials_and_secrets`: see the module docstring."""
+
+    def __init__(self) -> None:
+        self._patterns = _patterns()
+        self._private_key = PrivateKeyDetector()
+        self._keyword = KeywordDetector()
+
+    def find(self, text: str, key: str | None) -> Hits:
+        found: list[str] = []
+        if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
+            found += self._private_key.analyze_string(text)
+        for window in windows(text):
+            found += self._window(window)
+        if key is not None and self._secret_field(key, text):
+            found.append(text)
+        return Hits(tuple(dict.fromkeys(s for s in found if s))) if found else NO_HITS
+
+    def _window(self, window: str) -> Iterable[str]:
+        # The plugins' own `analyze_string` yields a pattern's first group when it has one
+        # (just `ghp` of a GitHub token): redaction needs the whole match, so the patterns
+        # run here and the plugin only re-checks what they matched.
+        lower = window.lower()
+        for p in self._patterns:
+            if p.anchors and not any(a in lower for a in p.anchors):
+                continue
+            for match in p.regex.finditer(window):
+                secret = match.group()
+                if not p.validates or any(True for _ in p.plugin.analyze_string(secret)):
+                    yield secret
+        if not any(h in lower for h in _KEYWORD_HINTS):
+            return
+        for line in window.splitlines():
+            low = line.lower()
+            if any(h in low for h in _KEYWORD_HINTS) and not heuristic.is_indirect_reference(line):
+                yield from (s for s in self._keyword.analyze_string(line) if _plausible(s))
+
+    @staticmethod
+    def _secret_field(key: str, value: str) -> bool:
+        """A whole value that is a credential because of the field it is in."""
+        if _SECRET_FIELD.search(key) is None or _NOT_SECRET_FIELD.search(key) is not None:
+            return False
+        if any(c.isspace() for c in value) or len(value) > 4096:
+            return False
+        return _plausible(value) and _entropy(value) >= _MIN_FIELD_ENTROPY
