@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.filters import heuristic
 from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
@@ -67,7 +68,11 @@ _ANCHORS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
     "SquareOAuthDetector": (("sq0csp-",),),
     "StripeDetector": (("k_live_",),),
 }
-_PLACEHOLDER = re.compile(r"^[<{\[(%$].*[>}\])%]?$|^\*+$|^x+$|^\.\.\.$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"^(?:<.*>|\{.*\}|\[.*\]|\(.*\)|%.*%|\*+|[xX]+|\.\.\.)$"
+    # A reference, not a value: an environment variable's name, a path, a URL.
+    r"|^[A-Z][A-Z0-9]*_[A-Z0-9_]+$|^(?:/|\./|~/|https?://)"
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,17 @@ class _Pattern:
     anchors: tuple[str, ...]
     validates: bool
     """The plugin checks its matches further (e.g. a JWT must decode) in `analyze_string`."""
+
+    def confirmed(self, secret: str, window: str) -> bool:
+        """The plugin's own checks of a match: its `analyze_string` (a JWT must decode), and
+        the context some require (an Azure key needs `AccountKey` or `azure` near it, or
+        every base64 blob ending in `==` would be one)."""
+        if self.validates and not any(True for _ in self.plugin.analyze_string(secret)):
+            return False
+        context = getattr(self.plugin, "context_keys_exists", None)
+        if context is None:
+            return True
+        return bool(context(PotentialSecret(self.plugin.secret_type, "", secret), window))
 
 
 def _patterns() -> tuple[_Pattern, ...]:
@@ -146,9 +162,8 @@ class CredentialsAndSecrets:
             if p.anchors and not any(a in lower for a in p.anchors):
                 continue
             for match in p.regex.finditer(window):
-                secret = match.group()
-                if not p.validates or any(True for _ in p.plugin.analyze_string(secret)):
-                    yield secret
+                if p.confirmed(match.group(), window):
+                    yield match.group()
         if not any(h in lower for h in _KEYWORD_HINTS):
             return
         for line in window.splitlines():

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-WINDOW_CHARS: Final = 4096
-"""A string longer than this is scanned in windows of this size..."""
+WINDOW_CHARS: Final = 4000
+"""A string longer than this is scanned in windows of this size (detect-secrets' Azure check
+reads at most 4,000 characters of context)..."""
 WINDOW_OVERLAP: Final = 512
 """...overlapping by this much, so a secret shorter than the overlap is seen whole in one."""
 
