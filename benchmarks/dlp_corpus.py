@@ -382,8 +382,15 @@ def benign(rng: random.Random, n: int) -> list[Sample]:
 
 
 def argument_of_size(rng: random.Random, size: int) -> dict[str, Any]:
-    """A benign argument of about `size` bytes of JSON: an issue body grown to size."""
-    text = ""
-    while len(text) < size:
-        text += _sentence(rng, 12) + " " + str(uuid.UUID(int=rng.getrandbits(128))) + "\n"
-    return {"body": text[: max(0, size - 12)]}
+    """A benign argument of about `size` characters: a document (`content`) made of the text
+    of ordinary arguments (code, issue text, commit messages, config files, URLs) one after
+    another, as an agent writing a file or a long issue sends."""
+    makers = [_code, _issue, _commit, _config, _url]
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        sample = rng.choice(makers)(rng)
+        text = "\n".join(str(v) for v in sample.values() if isinstance(v, str))
+        parts.append(text)
+        total += len(text) + 1
+    return {"path": "notes/report.md", "content": "\n".join(parts)[:size]}

@@ -232,3 +232,18 @@ def test_a_request_log_from_before_dlp_gets_the_column(tmp_path: Path) -> None:
         log.record(RequestRecord("p", "tool_call", "error", "t", 1.0, dlp=(entry,)))
         newest, oldest = log.query()
     assert newest.dlp == (entry,) and oldest.dlp == ()
+
+
+def test_assignment_detectors_match_whatever_the_case() -> None:
+    # Their patterns run without IGNORECASE on lower-cased text: the same matches.
+    r = rules(portal={"dlp_profiles": ["credentials_and_secrets"], "dlp_action": "redact"})
+    iam = "".join(secrets.choice(_ALNUM) for _ in range(44))
+    hexkey = "".join(secrets.choice("0123456789abcdef") for _ in range(64))
+    value = {
+        "a": f'IBM_CLOUD_IAM_KEY = "{iam}"',
+        "b": f"Cloudant_Password: {hexkey}",
+        "c": f"unicode café then ibm_cloud_iam_key = '{iam}'",
+    }
+    verdict = check(r, value)
+    assert {f.path for f in verdict.findings} == {"a", "b", "c"}
+    assert iam not in str(verdict.value) and hexkey not in str(verdict.value)
