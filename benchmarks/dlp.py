@@ -11,8 +11,9 @@ was not looked at while tuning (same generators, so not an independent data set)
 A sample counts as detected when the profile it is labelled with reports a finding in it; a
 benign sample is a false positive when either profile reports anything. Latency is the time of
 `Rules.check` on one call's arguments with both profiles (what `ToolCalls` adds before a call
-leaves), on benign arguments of each size: p50 and p95 over many calls, and the p50 per KB to
-show it grows linearly.
+leaves; a portal and server without `dlp_profiles` add nothing), on benign documents of each
+size (code, issue text, commit messages, config: `argument_of_size`): wall-clock p50 and p95,
+and CPU time p50 and per KB, which shows the growth is linear.
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class Timing:
     calls: int
     p50_ms: float
     p95_ms: float
+    cpu_p50_ms: float
+    """CPU time of the process per call: what the check costs, less the waits of a shared
+    machine's scheduler that wall-clock figures carry."""
 
     @property
     def per_kb_ms(self) -> float:
-        return self.p50_ms / self.size_kb
+        return self.cpu_p50_ms / self.size_kb
 
 
 def latency(sizes_kb: tuple[int, ...] = SIZES_KB, budget_s: float = 2.0) -> list[Timing]:
@@ -120,16 +124,25 @@ def latency(sizes_kb: tuple[int, ...] = SIZES_KB, budget_s: float = 2.0) -> list
         args = [argument_of_size(rng, size * 1024) for _ in range(20)]
         r.check(args[0], r.arguments, "", "a")  # warm caches
         times: list[float] = []
+        cpu: list[float] = []
         deadline = time.perf_counter() + budget_s
         while (len(times) < 20 or time.perf_counter() < deadline) and len(times) < 5000:
             value = args[len(times) % len(args)]
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             r.check(value, r.arguments, "", "a")
+            cpu.append((time.process_time() - started_cpu) * 1000)
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        out.append(Timing(size, len(times), statistics.median(times), p95))
+        timing = Timing(size, len(times), statistics.median(times), p95, statistics.median(cpu))
+        out.append(timing)
     return out
+
+
+def linear(timings: list[Timing]) -> bool:
+    """Cost per KB within a factor of 2 across sizes (1 KB carries the walk's fixed cost)."""
+    per_kb = [t.per_kb_ms for t in timings if t.size_kb > 1] or [t.per_kb_ms for t in timings]
+    return max(per_kb) <= 2 * min(per_kb)
 
 
 def _yes(ok: bool) -> str:
@@ -154,8 +167,11 @@ def report(ev: Evaluation, timings: list[Timing], load: str) -> str:
         f"| detection >= 99% | {det:.2%} of {sum(ev.total.values()):,} | {_yes(det >= 0.99)} |",
         f"| false positives <= 1% | {fp:.2%} of {sum(ev.benign_total.values()):,} | "
         f"{_yes(fp <= FP_TARGET)} |",
-        f"| added latency <= 0.5 ms p50, 1 KB argument | {one_kb.p50_ms:.3f} ms | "
-        f"{_yes(one_kb.p50_ms <= P50_TARGET_MS)} |",
+        f"| added latency <= 0.5 ms p50, 1 KB argument | {one_kb.p50_ms:.3f} ms wall, "
+        f"{one_kb.cpu_p50_ms:.3f} ms CPU | {_yes(one_kb.p50_ms <= P50_TARGET_MS)} |",
+        f"| linear in size | CPU per KB {min(t.per_kb_ms for t in timings):.3f}–"
+        f"{max(t.per_kb_ms for t in timings):.3f} ms from {timings[0].size_kb} to "
+        f"{timings[-1].size_kb:,} KB | {_yes(linear(timings))} |",
         "",
         "## Detection by kind",
         "",
@@ -183,11 +199,12 @@ def report(ev: Evaluation, timings: list[Timing], load: str) -> str:
         "",
         "## Latency by argument size (both profiles, `Rules.check`)",
         "",
-        "| size | calls | p50 ms | p95 ms | p50 per KB (ms) |",
-        "|---:|---:|---:|---:|---:|",
+        "| size | calls | wall p50 ms | wall p95 ms | CPU p50 ms | CPU per KB (ms) |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {t.size_kb:,} KB | {t.calls} | {t.p50_ms:.3f} | {t.p95_ms:.3f} | {t.per_kb_ms:.4f} |"
+        f"| {t.size_kb:,} KB | {t.calls} | {t.p50_ms:.3f} | {t.p95_ms:.3f} | "
+        f"{t.cpu_p50_ms:.3f} | {t.per_kb_ms:.4f} |"
         for t in timings
     ]
     lines += [
