@@ -22,8 +22,10 @@ from typing import Final
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.filters import heuristic
+from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.base import RegexBasedDetector
-from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
+from detect_secrets.plugins.keyword import ALLOWLIST as KEYWORD_ALLOWLIST
+from detect_secrets.plugins.keyword import DENYLIST, QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
 from detect_secrets.plugins.private_key import PrivateKeyDetector
 
 from engine.dlp.text import NO_HITS, Hits, windows
@@ -118,6 +120,14 @@ class _Pattern:
         return bool(context(PotentialSecret(self.plugin.secret_type, "", secret), window))
 
 
+_AWS_SECRET = re.compile(
+    r"aws.{0,20}?(?:key|pwd|pw|password|pass|token).{0,20}?"
+    r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+    re.IGNORECASE,
+)
+"""detect-secrets' AWS secret-key pattern ends the key at `\\b`, so it misses the keys (one in
+twenty) whose first or last character is `/` or `+`: this one bounds them by the key's own
+alphabet instead."""
 _ASSIGNMENT = re.compile(
     r"(?:key|pwd|pw|password|pass|token)[\"'\]]{0,3} *(?:=|:=?|=>|::| ) *[\"']?[a-z0-9_\-]{24}"
 )
@@ -171,6 +181,8 @@ def _patterns() -> tuple[_Pattern, ...]:
             _Pattern(plugin, r, a, validates, _folded(r), a in _ASSIGNMENT_ANCHORS)
             for r, a in zip(regexes, anchors, strict=True)
         ]
+        if cls is AWSKeyDetector:
+            out.append(_Pattern(plugin, _AWS_SECRET, ("aws",), False, _folded(_AWS_SECRET)))
     return tuple(out)
 
 
@@ -185,6 +197,28 @@ def _keyword_lines(window: str, lower: str | None) -> Iterable[str]:
     if lower is None:
         return (line for line in window.splitlines() if _keyword_candidate(line))
     return (window[m.start() : m.end()] for m in _KEYWORD_LINE.finditer(lower))
+
+
+class _Keywords:
+    """`KeywordDetector.analyze_string` with its default patterns (those for code and JSON,
+    quotes required), each run case-sensitively on the lower-cased line where that is the same
+    (`_folded`), the secret then cut from the line as written."""
+
+    def __init__(self) -> None:
+        self._patterns = [
+            (regex, _folded(regex), group)
+            for regex, group in QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items()
+        ]
+
+    def secrets(self, line: str) -> Iterable[str]:
+        lower = line.lower()
+        if any(allowed.lower() in lower for allowed in KEYWORD_ALLOWLIST):
+            return
+        fold = line.isascii()
+        for regex, folded, group in self._patterns:
+            match = folded.search(lower) if folded is not None and fold else regex.search(line)
+            if match is not None and match.start(group) >= 0:
+                yield line[match.start(group) : match.end(group)]
 
 
 def _keyword_candidate(line: str) -> bool:
@@ -224,7 +258,7 @@ class CredentialsAndSecrets:
     def __init__(self) -> None:
         self._patterns = _patterns()
         self._private_key = PrivateKeyDetector()
-        self._keyword = KeywordDetector()
+        self._keyword = _Keywords()
 
     def find(self, text: str, key: str | None) -> Hits:
         found: list[str] = []
@@ -251,7 +285,7 @@ class CredentialsAndSecrets:
         if not any(h in lower for h in _KEYWORD_HINTS):
             return
         for line in _keyword_lines(window, folded):
-            found = [s for s in self._keyword.analyze_string(line) if _plausible(s)]
+            found = [s for s in self._keyword.secrets(line) if _plausible(s)]
             # Its scanner's filter for `password = get_secret("x")`: slow, so only on a find.
             if found and not heuristic.is_indirect_reference(line):
                 yield from found
