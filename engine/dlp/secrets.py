@@ -257,10 +257,13 @@ class CredentialsAndSecrets:
 
     def __init__(self) -> None:
         self._patterns = _patterns()
+        self._anchors = frozenset(a for p in self._patterns for a in p.anchors)
         self._private_key = PrivateKeyDetector()
         self._keyword = _Keywords()
 
     def find(self, text: str, key: str | None) -> Hits:
+        if len(text) < _MIN_SECRET_CHARS:
+            return NO_HITS  # a field name such as `path`: nothing this profile finds fits
         found: list[str] = []
         if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
             found += self._private_key.analyze_string(text)
@@ -278,8 +281,9 @@ class CredentialsAndSecrets:
         # Lower-casing keeps positions only for ASCII (`"İ".lower()` is two characters).
         folded = lower if window.isascii() else None
         assignments = _assignments(folded) if folded is not None else []
+        present = {a for a in self._anchors if a in lower}
         for p in self._patterns:
-            if p.anchors and not any(a in lower for a in p.anchors):
+            if p.anchors and present.isdisjoint(p.anchors):
                 continue
             yield from p.matches(window, folded, assignments)
         if not any(h in lower for h in _KEYWORD_HINTS):
