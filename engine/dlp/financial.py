@@ -15,9 +15,12 @@ from stdnum import iban, luhn
 
 from engine.dlp.text import NO_HITS, Hits
 
-_CARD = re.compile(r"(?<![\w.+-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
+# Each starts with its first character and looks behind it after (`\d(?<![\w.+-]\d)` rather
+# than `(?<![\w.+-])\d`): a pattern that starts with a character class lets `re` skip ahead
+# to the next candidate, one that starts with a lookbehind tries every position (3x slower).
+_CARD = re.compile(r"\d(?<![\w.+-]\d)(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
 _IBAN = re.compile(
-    r"(?<![\w-])[A-Z]{2}\d{2}"
+    r"[A-Z](?<![\w-][A-Z])[A-Z]\d{2}"
     r"(?:(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|[A-Z0-9]{11,30})(?![\w-])"
 )
 """IBANs as they are written: upper case, in groups of four or not at all."""
