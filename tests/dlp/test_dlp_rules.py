@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import string
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,22 @@ def test_assignment_detectors_match_whatever_the_case() -> None:
     verdict = check(r, value)
     assert {f.path for f in verdict.findings} == {"a", "b", "c"}
     assert iam not in str(verdict.value) and hexkey not in str(verdict.value)
+
+
+def test_the_readme_example_loads_and_applies() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme[readme.index("### Data-loss prevention (DLP)") :]
+    start = section.index("```toml\n") + len("```toml\n")
+    example = tomllib.loads(section[start : section.index("```", start)])
+    policy = DlpPolicy(Config.from_dict(example))
+    r = policy.rules("team", "github")
+    assert r.arguments == {
+        "credentials_and_secrets": "block",
+        "financial_information": "redact",
+        "project_names": "redact",
+    }
+    assert r.results == {"financial_information": "redact", "project_names": "redact"}
+    verdict = check(r, {"title": "PROJ-1234: the bluebird launch"})
+    assert verdict.value == {
+        "title": "[REDACTED:project_names]: the [REDACTED:project_names] launch"
+    }
