@@ -66,7 +66,8 @@ def dlp_config(demo_url: str, log_dir: Path) -> Config:
                 }
             ],
             "dlp_custom_profiles": [
-                {"id": "project_names", "patterns": [r"\bPROJ-\d{4}\b"], "keywords": ["Bluebird"]}
+                {"id": "project_names", "patterns": [r"\bPROJ-\d{4}\b"], "keywords": ["Bluebird"]},
+                {"id": "on_purpose", "keywords": ["on purpose"]},
             ],
             "portals": [
                 _portal("blocks", "block"),
@@ -78,6 +79,12 @@ def dlp_config(demo_url: str, log_dir: Path) -> Config:
                     "dlp_profiles": ["project_names"],
                 },
                 _portal("results", "redact", dlp_scan_results=True),
+                {
+                    "id": "resultblock",
+                    "servers": [{"server_id": "demo"}],
+                    "dlp_profiles": ["on_purpose"],
+                    "dlp_scan_results": True,
+                },
             ],
             "settings": {
                 "request_log_path": str(log_dir / "requests.sqlite3"),
@@ -197,6 +204,20 @@ async def test_results_are_redacted_on_the_way_back(portal: ServedPortal) -> Non
     assert result.is_error
     assert GITHUB_TOKEN not in text(result)
     assert "[REDACTED:credentials_and_secrets]" in text(result)
+
+
+async def test_a_result_can_be_blocked(portal: ServedPortal) -> None:
+    # `fail` answers "failed on purpose: <reason>": the words are only in the result.
+    async with client(portal, "resultblock") as session:
+        result = await session.call_tool("demo_fail", {"reason": "test"})
+    assert result.is_error
+    assert text(result) == "the result blocked by DLP: on_purpose at result.content[0].text"
+    payload = await run_code(
+        portal,
+        "resultblock",
+        'try { await codemode.demo_fail({reason: "x"}); } catch (e) { return e.message; }',
+    )
+    assert payload["result"] == "the result blocked by DLP: on_purpose at result.content[0].text"
 
 
 async def test_no_secret_in_request_log_or_log_records(
