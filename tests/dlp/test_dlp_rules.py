@@ -267,3 +267,14 @@ def test_the_readme_example_loads_and_applies() -> None:
     assert verdict.value == {
         "title": "[REDACTED:project_names]: the [REDACTED:project_names] launch"
     }
+
+
+def test_the_admin_api_log_entry_carries_the_findings() -> None:
+    from engine.server.admin_models import log_entry_out
+
+    entry = DlpEntry("credentials_and_secrets", "issue.body", "block")
+    record = RequestRecord("p", "tool_call", "error", "t", 1.0, dlp=(entry,))
+    shown = log_entry_out(record).model_dump(mode="json")
+    assert shown["dlp"] == [
+        {"profile": "credentials_and_secrets", "path": "issue.body", "action": "block"}
+    ]
