@@ -3,8 +3,9 @@
 detect-secrets is a file scanner; here its plugins are used as a library on strings:
 
 - every regex-based plugin (AWS, Artifactory, Azure storage, basic auth in URLs, Cloudant,
-  Discord, GitHub, IBM, JWT (formally valid ones only), Mailchimp, npm, private keys,
-  SendGrid, Slack, SoftLayer, Square, Stripe, Twilio) on each line of a string;
+  Discord, GitHub, IBM, JWT (formally valid ones only), Mailchimp, npm, SendGrid, Slack,
+  SoftLayer, Square, Stripe, Twilio) on windows of a string (`engine.dlp.text.windows`), each
+  match confirmed by the plugin's own checks; private keys, which span lines, on the whole;
 - its `KeywordDetector` (`password = "..."` in code and config), with the false-positive
   filters its scanner applies (templates, `$VAR`, sequences, UUIDs, indirect references);
 - its high-entropy check only in secret-looking fields (`"api_key": "..."`, `"password":
