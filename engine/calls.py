@@ -1,6 +1,7 @@
 """`ToolCalls`: call one curated tool upstream and write its request-log row.
 
-Both paths to an upstream go through here: a direct `tools/call` (the `/mcp` and
+Both paths to an upstream go through here, so this is where DLP (`engine.dlp`) checks what
+leaves: a direct `tools/call` (the `/mcp` and
 `minimize_tools` surfaces) and a `codemode.<name>(...)` from agent code (the executor's
 bridge). Keeping the one call-and-log step in its own small object is what lets the executor
 work without calling back into `Portal`.
@@ -11,15 +12,22 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+import anyio.to_thread
 from mcp_types import CallToolResult
 
 from engine import results
 from engine.catalog import Catalog
+from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
-from engine.requestlog import RequestLog, RequestRecord
+from engine.dlp import DlpPolicy, Finding, Rules, Verdict
+from engine.requestlog import DlpEntry, RequestLog, RequestRecord
 from engine.status import UpstreamError
+
+INLINE_SCAN_BYTES: Final = 64 * 1024
+"""Arguments or results up to this size are checked by DLP on the event loop; larger ones in
+a worker thread, so a big upload does not hold up other requests."""
 
 
 class CallsUpstream(Protocol):
@@ -42,8 +50,10 @@ class Caller:
 class ToolCalls:
     """The logged path to upstream tools, shared by every portal of a gateway."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, dlp: DlpPolicy) -> None:
         self.catalog = catalog
+        self.dlp = dlp
+        """Replaced as a whole when the config is reloaded (`Gateway`)."""
         self._request_log: RequestLog | None = None
 
     @property
@@ -59,15 +69,30 @@ class ToolCalls:
     async def call(
         self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
     ) -> CallToolResult:
-        """One upstream call, logged whether it succeeds, fails or is cancelled.
+        """One upstream call, logged whether it succeeds, fails, is cancelled or is stopped by
+        DLP (`engine.dlp`: the arguments are checked here, before they leave the host, and
+        the result on its way back when the server or portal says so).
 
         Raises:
             UpstreamError: the server could not answer (not Ready, unreachable, timed out).
         """
         started = time.perf_counter()
         status, error, result = "error", None, None
+        rules = self.dlp.rules(caller.portal, tool.server_id)
+        size = json_size(arguments)
+        findings: list[Finding] = []
         try:
-            result = await self.catalog.call_tool(tool.server_id, tool.upstream_name, arguments)
+            verdict = await _check(rules, arguments, rules.arguments, "", size)
+            findings += verdict.findings
+            if verdict.blocked is not None:
+                error = verdict.blocked
+                return results.tool_error(verdict.blocked)
+            result = await self.catalog.call_tool(tool.server_id, tool.upstream_name, verdict.value)
+            if rules.results:
+                result, blocked = await self._check_result(rules, result, findings)
+                if blocked is not None:
+                    error = blocked
+                    return results.tool_error(blocked)
             status = "error" if result.is_error else "ok"
             error = results.text_of(result)[:200] if result.is_error else None
             return result
@@ -87,11 +112,38 @@ class ToolCalls:
                     server=tool.server_id,
                     duration_ms=(time.perf_counter() - started) * 1000,
                     user=caller.user,
-                    request_bytes=json_size(arguments),
+                    request_bytes=size,
                     response_bytes=result_size(result) if result is not None else 0,
                     error=error,
+                    dlp=tuple(DlpEntry(f.profile, f.path, f.action) for f in findings),
                 )
             )
+
+    async def _check_result(
+        self, rules: Rules, result: CallToolResult, findings: list[Finding]
+    ) -> tuple[CallToolResult, str | None]:
+        """The result as it may go back to the caller (redacted), or why it may not."""
+        raw = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        shown = {k: raw[k] for k in ("content", "structuredContent") if k in raw}
+        verdict = await _check(rules, shown, rules.results, "result", result_size(result))
+        findings += verdict.findings
+        if verdict.blocked is not None:
+            return result, verdict.blocked
+        if verdict.value == shown:
+            return result, None
+        return CallToolResult.model_validate({**raw, **verdict.value}), None
+
+
+async def _check(
+    rules: Rules, value: Any, actions: dict[str, DlpAction], root: str, size: int
+) -> Verdict:
+    """`rules.check`, off the event loop for a large value (a megabyte takes tens of ms)."""
+    what = "the result" if root else "the arguments"
+    if not actions:
+        return Verdict(value)
+    if size <= INLINE_SCAN_BYTES:
+        return rules.check(value, actions, root, what)
+    return await anyio.to_thread.run_sync(rules.check, value, actions, root, what)
 
 
 def result_size(result: CallToolResult) -> int:

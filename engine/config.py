@@ -46,6 +46,8 @@ from engine.config_access import PolicyConfig as PolicyConfig
 from engine.config_access import Selector as Selector
 from engine.config_base import ENV_NAME, StrictModel, join_path, resolve_path, url_problem
 from engine.config_base import ID_PATTERN as ID_PATTERN
+from engine.config_dlp import DlpAction, dlp_reference_problems
+from engine.config_dlp import DlpCustomProfile as DlpCustomProfile
 from engine.config_errors import ConfigError as ConfigError
 from engine.config_errors import ConfigProblem as ConfigProblem
 from engine.config_errors import Problems, problems_from
@@ -161,6 +163,15 @@ class ServerConfig(StrictModel):
     """Accepted from the admin API and returned; no effect here."""
     is_shared_oauth_callback_enabled: bool = False
     """Accepted from the admin API and returned; no effect here."""
+    dlp_profiles: list[str] = Field(default_factory=list)
+    """DLP profiles applied to the arguments of every call to this server's tools:
+    `credentials_and_secrets`, `financial_information` or a [[dlp_custom_profiles]] id."""
+    dlp_action: DlpAction = "block"
+    """What a match of one of these profiles does: `block` (the call fails, naming the profile
+    and argument path), `redact` (matches replaced by `[REDACTED:<profile>]` before sending)
+    or `log` (sent, and recorded in the request log)."""
+    dlp_scan_results: bool = False
+    """Also apply these profiles, with the same action, to this server's tool results."""
     _stored_credentials: StoredCredentials | None = PrivateAttr(default=None)
     """The decrypted `credentials = "store"` secret, in memory only (never dumped)."""
 
@@ -387,6 +398,15 @@ class PortalConfig(StrictModel):
     policies: list[str] = Field(default_factory=list)
     """Ids of [[policies]] deciding who may enter this portal (empty: every caller that
     passes the API-key check without [identity]; nobody with it)."""
+    dlp_profiles: list[str] = Field(default_factory=list)
+    """DLP profiles applied to the arguments of every call through this portal, added to each
+    server's own: `credentials_and_secrets`, `financial_information` or a custom id."""
+    dlp_action: DlpAction = "block"
+    """What a match of one of these profiles does: `block` (the call fails, naming the profile
+    and argument path), `redact` (matches replaced by `[REDACTED:<profile>]` before sending)
+    or `log` (sent, and recorded in the request log)."""
+    dlp_scan_results: bool = False
+    """Also apply these profiles, with the same action, to results through this portal."""
 
     @model_validator(mode="before")
     @classmethod
@@ -622,6 +642,8 @@ class Config(StrictModel):
     """Sign-in of people (absent: none; API keys still work, policies are optional)."""
     policies: list[PolicyConfig] = Field(default_factory=list)
     """Access policies, referenced by id from portals and servers."""
+    dlp_custom_profiles: list[DlpCustomProfile] = Field(default_factory=list)
+    """DLP profiles of your own, referenced by id from `dlp_profiles` of servers and portals."""
     admin: AdminConfig | None = None
     """The admin API's account id, and named admin tokens from the store (absent: account
     `local`, `CODEMODE_ADMIN_TOKEN` only unless `[identity]` opens the store)."""
@@ -730,6 +752,7 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = _duplicates(servers, "servers", "id", "server id")
     problems += _duplicates(portals, "portals", "id", "portal id")
     problems += _policy_reference_problems(data, servers, portals)
+    problems += dlp_reference_problems(data, servers, portals)
     problems += _duplicates(portals, "portals", "hostname", "hostname", fold=True)
     if not isinstance(data.get("servers", []), list):
         return problems  # references cannot be checked against a malformed server list

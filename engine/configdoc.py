@@ -50,6 +50,11 @@ _SECTIONS = [
         "[[policies.include]] / exclude / require",
         "One rule of a policy; exactly one key.",
     ),
+    (
+        "DlpCustomProfile",
+        "[[dlp_custom_profiles]]",
+        "A DLP profile of your own, named in `dlp_profiles` of servers and portals.",
+    ),
     ("Settings", "[settings]", "Process-wide settings."),
     ("SandboxSettings", "[settings.sandbox]", "Limits of each code run."),
 ]

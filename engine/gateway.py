@@ -41,6 +41,7 @@ from mcp_types import LoggingMessageNotificationParams
 from engine.calls import ToolCalls
 from engine.catalog import Catalog
 from engine.config import Config
+from engine.dlp import DlpPolicy
 from engine.executor import CodeExecutor
 from engine.portal import Portal, PortalError, PortalServices, pick_portal
 from engine.reload import ReloadReport, plan_reload, server_changes
@@ -77,11 +78,11 @@ class Gateway:
         self.executor = CodeExecutor(
             self.sandbox, limits, config.settings.sandbox.output_cap_chars, self.validator
         )
-        self.calls = ToolCalls(self.catalog)
+        self.calls = ToolCalls(self.catalog, DlpPolicy(config))
         services = PortalServices(config, self.catalog, self.executor, self.validator, self.calls)
         self._services = services
         self.portals: dict[str, Portal] = {p.id: Portal(p.id, services) for p in config.portals}
-        self._reload_hooks: list[ReloadHook] = []
+        self._reload_hooks: list[ReloadHook] = [self._reload_dlp]
         self._apply_lock = anyio.Lock()
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
@@ -209,6 +210,15 @@ class Gateway:
         else:
             portal.rebind(self._services)
         return portal
+
+    def _reload_dlp(self, config: Config) -> Callable[[], None]:
+        """DLP settings apply live: compile the new ones (a bad pattern refuses the reload)."""
+        policy = DlpPolicy(config)
+
+        def commit() -> None:
+            self.calls.dlp = policy
+
+        return commit
 
     def portal(self, portal_id: str) -> Portal:
         try:

@@ -19,6 +19,8 @@ connections follow it (`server_changes` says which to open, close or reopen).
 |   (`default_disabled`, `updated_tools`, ...)        |                                  |
 | `[identity]` `scopes`, `groups_claim`,              |                                  |
 |   `no_access_message`                               |                                  |
+| DLP: `dlp_profiles`, `dlp_action`,                 |                                  |
+|   `dlp_scan_results`, `[[dlp_custom_profiles]]`     |                                  |
 
 Keys are named in reports as `policies[<id>]`, `servers[<id>].command`,
 `servers[<id>] (added)`, `portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
@@ -46,7 +48,10 @@ from engine.config import (
     ServerConfig,
     cross_problems,
 )
+from engine.config_dlp import DlpCustomProfile
 
+DLP_LIVE = ("dlp_profiles", "dlp_action", "dlp_scan_results")
+"""DLP keys of servers and portals: all apply live (`Gateway` recompiles the policy)."""
 SERVER_LIVE = (
     "name",
     "description",
@@ -54,6 +59,7 @@ SERVER_LIVE = (
     "updated_tools",
     "updated_prompts",
     "policies",
+    *DLP_LIVE,
 )
 """Keys of a `[[servers]]` entry that apply without touching its connection; a change to any
 other (transport, auth, timeouts) reconnects the server."""
@@ -136,6 +142,11 @@ def plan_reload(running: Config, new: Config) -> ReloadReport:
     applied += _changed_entries("portals", _by_id(running.portals), _by_id(new.portals))
     identity = _merge_identity(running.identity, new.identity, applied, restart)
     applied += _changed_entries("policies", _by_id(running.policies), _by_id(new.policies))
+    applied += _changed_entries(
+        "dlp_custom_profiles",
+        _by_id(running.dlp_custom_profiles),
+        _by_id(new.dlp_custom_profiles),
+    )
     restart += [
         f"settings.{name}"
         for name in type(running.settings).model_fields
@@ -166,7 +177,10 @@ def _changed_keys(running: BaseModel, new: BaseModel, skip: Sequence[str] = ()) 
 
 
 def _by_id(
-    entries: Sequence[ServerConfig] | Sequence[PortalConfig] | Sequence[PolicyConfig],
+    entries: Sequence[ServerConfig]
+    | Sequence[PortalConfig]
+    | Sequence[PolicyConfig]
+    | Sequence[DlpCustomProfile],
 ) -> dict[str, BaseModel]:
     return {e.id: e for e in entries}
 

@@ -39,6 +39,15 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True)
+class DlpEntry:
+    """One DLP finding as the request log keeps it: no matched text, by construction."""
+
+    profile: str
+    path: str
+    action: str
+
+
+@dataclass(frozen=True)
 class RequestRecord:
     portal: str
     kind: Kind
@@ -53,6 +62,9 @@ class RequestRecord:
     error: str | None = None
     """Short cause of a failure (cut to MAX_ERROR_CHARS)."""
     time: datetime = field(default_factory=_now)
+    dlp: tuple[DlpEntry, ...] = ()
+    """What DLP found in the call's arguments or result: profile, path and action, never
+    the matched text (`engine.dlp`)."""
 
     def __post_init__(self) -> None:
         if self.error is not None and len(self.error) > MAX_ERROR_CHARS:
@@ -67,7 +79,8 @@ class RequestRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
-        return cls(**{**data, "time": datetime.fromisoformat(data["time"])})
+        dlp = tuple(DlpEntry(**entry) for entry in data.get("dlp", ()))
+        return cls(**{**data, "time": datetime.fromisoformat(data["time"]), "dlp": dlp})
 
 
 class RequestLogClosed(RuntimeError):
@@ -199,14 +212,15 @@ CREATE TABLE IF NOT EXISTS requests (
     duration_ms REAL NOT NULL,
     request_bytes INTEGER NOT NULL,
     response_bytes INTEGER NOT NULL,
-    error TEXT
+    error TEXT,
+    dlp TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_portal_time ON requests (portal, time);
 CREATE INDEX IF NOT EXISTS requests_server_time ON requests (server, time);
 """
 _COLUMNS = (
     "time, portal, user, kind, status, server, capability, duration_ms, "
-    "request_bytes, response_bytes, error"
+    "request_bytes, response_bytes, error, dlp"
 )
 
 
@@ -225,6 +239,7 @@ class SqliteRequestLog(_ThreadedLog):
                 if self.path != ":memory:":
                     self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
+                _add_dlp_column(self._db)
         except BaseException:
             self._db.close()
             raise
@@ -247,6 +262,7 @@ class SqliteRequestLog(_ThreadedLog):
                 r.request_bytes,
                 r.response_bytes,
                 r.error,
+                json.dumps([asdict(e) for e in r.dlp]) if r.dlp else None,
             )
             for r in batch
         ]
@@ -254,7 +270,7 @@ class SqliteRequestLog(_ThreadedLog):
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
-                    f"INSERT INTO requests ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+                    f"INSERT INTO requests ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
                 )
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -304,8 +320,15 @@ class SqliteRequestLog(_ThreadedLog):
         return int(n)
 
 
+def _add_dlp_column(db: sqlite3.Connection) -> None:
+    """A log file written before DLP existed gets the column (NULL in its old rows)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+    if "dlp" not in columns:
+        db.execute("ALTER TABLE requests ADD COLUMN dlp TEXT")
+
+
 def _from_row(row: tuple[Any, ...]) -> RequestRecord:
-    (ts, portal, user, kind, status, server, capability, duration, req, resp, error) = row
+    (ts, portal, user, kind, status, server, capability, duration, req, resp, error, dlp) = row
     return RequestRecord(
         time=datetime.fromtimestamp(ts, UTC),
         portal=portal,
@@ -318,6 +341,7 @@ def _from_row(row: tuple[Any, ...]) -> RequestRecord:
         request_bytes=req,
         response_bytes=resp,
         error=error,
+        dlp=tuple(DlpEntry(**entry) for entry in json.loads(dlp)) if dlp else (),
     )
 
 

@@ -139,6 +139,14 @@ class SyncOut(_Out):
     last_successful_sync: datetime | None = None
 
 
+class DlpEntryOut(_Out):
+    """One DLP finding of a logged call."""
+
+    profile: str
+    path: str
+    action: Literal["block", "redact", "log"]
+
+
 class LogEntryOut(_Out):
     """One upstream tool call or one `code`/`execute` run. No arguments, no results."""
 
@@ -154,6 +162,8 @@ class LogEntryOut(_Out):
     request_bytes: int
     response_bytes: int
     error: str | None = None
+    dlp: list[DlpEntryOut] = []
+    """What DLP found: profile, argument or result path, action (never the matched text)."""
 
 
 # --------------------------------------------------------------------------- builders

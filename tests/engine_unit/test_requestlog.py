@@ -164,6 +164,7 @@ def test_jsonl_lines_are_plain_json(tmp_path: Path) -> None:
         "request_bytes",
         "response_bytes",
         "error",
+        "dlp",
     }
 
 
