@@ -15,7 +15,8 @@ keys that need a restart, which keep their running values. `Gateway.reload` puts
 | portal and server `name`, `description`           | a portal's `hostname` and which       |
 | a portal's `code_mode` (`allow_code_mode`)        |   servers it lists                    |
 | curation: `default_disabled`, `updated_tools`,    |                                       |
-|   `updated_prompts` (server and portal level)     |                                       |
+|   `updated_prompts`, `updated_resources` (server  |                                       |
+|   and portal level)                               |                                       |
 
 Keys are named in reports as `policies[<id>]`, `servers[<id>].command`,
 `portals[<id>].api_keys`, `settings.sandbox`, `identity.issuer`.
@@ -50,6 +51,7 @@ SERVER_LIVE = (
     "default_disabled",
     "updated_tools",
     "updated_prompts",
+    "updated_resources",
     "policies",
 )
 """Keys of a `[[servers]]` entry that apply live; the others (transport, auth, timeouts)
