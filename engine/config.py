@@ -4,7 +4,8 @@ Field names follow the Cloudflare MCP server portal admin API (`id`, `name`, `ho
 `description`, `allow_code_mode`, `servers[].server_id`, `default_disabled`, `updated_tools`,
 `updated_prompts` with `name`, `enabled`, `server_alias`, `server_description`, `portal_alias`,
 `portal_description`; our `updated_resources` has the same shape), so a portal exported from
-there moves over with few edits. The file format is TOML. Every problem is reported with the path of the key that causes it.
+there moves over with few edits. The file format is TOML. Every problem is reported with the
+path of the key that causes it.
 
 Credentials are held by reference only: an environment variable name or a file path. A config
 that seems to carry a secret literally is rejected (`engine.credentials`). How problems are

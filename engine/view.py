@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from engine.curation import CuratedPrompt, CuratedTool, Curation
+from engine.resource_curation import CuratedResource, CuratedTemplate, ResourceCuration
 from engine.search import SearchHit, ToolIndex
 from stubs import declare, sanitize_names
 
@@ -34,10 +35,14 @@ class PortalView:
         curation: Curation,
         server_names: list[str],
         js_names: dict[str, str] | None = None,
+        resources: ResourceCuration | None = None,
     ) -> None:
         self.curation = curation
         self.tools: list[CuratedTool] = curation.enabled_tools
         self.prompts: list[CuratedPrompt] = curation.enabled_prompts
+        self.resource_curation = resources if resources is not None else ResourceCuration()
+        self.resources: list[CuratedResource] = self.resource_curation.enabled_resources
+        self.templates: list[CuratedTemplate] = self.resource_curation.enabled_templates
         self.server_names = server_names
         """Ids of the portal's servers that are Ready, for "how to broaden" hints."""
         if js_names is None:
@@ -50,9 +55,12 @@ class PortalView:
         """This snapshot as a caller who sees only `server_ids` sees it: their tools, prompts
         and hints, under the same names (`codemode.<name>` does not change with who asks),
         with a search index of their own. Cached per set; the cache goes with the snapshot."""
-        present = {t.server_id for t in self.curation.tools} | {
-            p.server_id for p in self.curation.prompts
-        }
+        present = (
+            {t.server_id for t in self.curation.tools}
+            | {p.server_id for p in self.curation.prompts}
+            | {r.server_id for r in self.resource_curation.resources}
+            | {t.server_id for t in self.resource_curation.templates}
+        )
         if present <= server_ids and set(self.server_names) <= server_ids:
             return self
         key = frozenset(server_ids & (present | set(self.server_names)))
@@ -64,6 +72,7 @@ class PortalView:
                 self.curation.restricted(key),
                 [s for s in self.server_names if s in key],
                 self.js_names,
+                self.resource_curation.restricted(key),
             )
             self._restricted[key] = view
         return view
