@@ -48,6 +48,7 @@ from engine.config import Config, PortalConfig
 from engine.curation import CuratedTool, curate_portal
 from engine.executor import CodeExecutor
 from engine.requestlog import RequestRecord
+from engine.resource_bridge import MAX_FOUND_LISTED, resources_found
 from engine.resource_curation import (
     Route,
     RouteError,
@@ -58,7 +59,7 @@ from engine.resource_curation import (
 from engine.status import ServerState, ServerStatus, UpstreamError
 from engine.surfaces import Surface
 from engine.validation import ArgumentError, ArgumentValidator
-from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
+from engine.view import DEFAULT_SEARCH_LIMIT, PortalView, resource_json
 from sandbox import LogEntry
 
 log = logging.getLogger("codemode.portal")
@@ -262,14 +263,21 @@ class Portal:
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         query = str(arguments["query"])
-        matches = view.search(query, int(arguments.get("limit", DEFAULT_SEARCH_LIMIT)))
-        if not matches:
+        limit = int(arguments.get("limit", DEFAULT_SEARCH_LIMIT))
+        matches = view.search(query, limit)
+        found = resources_found(view, query, limit)
+        if not matches and not found:
             return results.tool_error(view.no_match_hint(query))
         from mcp_types import TextContent
 
+        structured: dict[str, Any] = {"matches": [view.match_json(m) for m in matches]}
+        if found:
+            # Read with resources/read, or codemode.resources.read(uri) in code.
+            items = view.search_resources(query, min(limit, MAX_FOUND_LISTED))
+            structured["resources"] = [resource_json(item) for item in items]
+        text = (view.describe_text(matches) if matches else "") + found
         return CallToolResult(
-            content=[TextContent(type="text", text=view.describe_text(matches))],
-            structured_content={"matches": [view.match_json(m) for m in matches]},
+            content=[TextContent(type="text", text=text)], structured_content=structured
         )
 
     async def _run_code(

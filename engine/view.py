@@ -25,6 +25,46 @@ class Match:
     score: float
 
 
+@dataclass(frozen=True)
+class _ResourceEntry:
+    """A resource or template as the search index reads it (`engine.search.Searchable`)."""
+
+    item: CuratedResource | CuratedTemplate
+    name: str
+    description: str
+    server_id: str
+    upstream_name: str
+    input_schema: dict[str, Any]
+
+
+def _entry(item: CuratedResource | CuratedTemplate) -> _ResourceEntry:
+    shown = item.resource if isinstance(item, CuratedResource) else item.template
+    uri = item.uri if isinstance(item, CuratedResource) else item.uri_template
+    # The URI's words (scheme, path) describe it as much as its description does.
+    text = " ".join(filter(None, [shown.title, shown.description, uri, shown.mime_type]))
+    return _ResourceEntry(item, shown.name, text, item.server_id, uri, {})
+
+
+def resource_json(item: CuratedResource | CuratedTemplate) -> dict[str, Any]:
+    """A resource or template as `codemode.resources.*` and `query` give it."""
+    if isinstance(item, CuratedResource):
+        out: dict[str, Any] = {"uri": item.uri}
+        shown: Any = item.resource
+    else:
+        out = {"uriTemplate": item.uri_template}
+        shown = item.template
+    out["name"] = shown.name
+    for key, value in (
+        ("title", shown.title),
+        ("description", shown.description),
+        ("mimeType", shown.mime_type),
+    ):
+        if value is not None:
+            out[key] = value
+    out["server"] = item.server_id
+    return out
+
+
 MAX_RESTRICTED_VIEWS = 64
 """Restricted views kept per snapshot (one per distinct set of visible servers)."""
 
@@ -92,6 +132,18 @@ class PortalView:
         limit = max(1, min(limit, MAX_SEARCH_LIMIT))
         hits: list[SearchHit[CuratedTool]] = self.index.search(query, limit)
         return [Match(h.item, self.js_names[h.item.name], h.score) for h in hits]
+
+    @cached_property
+    def resource_index(self) -> ToolIndex[_ResourceEntry]:
+        items: list[CuratedResource | CuratedTemplate] = [*self.resources, *self.templates]
+        return ToolIndex([_entry(item) for item in items])
+
+    def search_resources(
+        self, query: str, limit: int = DEFAULT_SEARCH_LIMIT
+    ) -> list[CuratedResource | CuratedTemplate]:
+        """The resources and templates that best match `query` (BM25, as for tools)."""
+        limit = max(1, min(limit, MAX_SEARCH_LIMIT))
+        return [hit.item.item for hit in self.resource_index.search(query, limit)]
 
     def declarations(self, tools: list[CuratedTool]) -> str:
         """Compilable TypeScript for `tools`, named as they are on `codemode`."""
