@@ -102,6 +102,10 @@ class Catalog:
     def resource_templates(self, server_id: str) -> list[types.ResourceTemplate]:
         return self._get(server_id).resource_templates
 
+    def subscribed(self, server_id: str) -> list[str]:
+        """The upstream URIs this server is subscribed to for someone downstream."""
+        return self._get(server_id).subscriptions.uris()
+
     def on_change(self, callback: Callable[[str], None]) -> None:
         """Call `callback(server_id)` whenever that server's tools, prompts or status change."""
         self._callbacks.append(callback)

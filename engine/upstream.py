@@ -327,7 +327,9 @@ class Upstream:
                 ):
                     conn.want_resync()
                 elif isinstance(message, types.ResourceUpdatedNotification):
-                    self._forward_resource_updated(message.params.uri)
+                    # 2026-era updates come (also) through the listen stream: taken there.
+                    if not conn.modern:
+                        self._forward_resource_updated(message.params.uri)
                 elif isinstance(message, types.LoggingMessageNotification):
                     self._forward_log(message.params)
                 elif isinstance(message, Exception):
