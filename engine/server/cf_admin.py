@@ -25,10 +25,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp_types import Resource, ResourceTemplate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.resource_curation import CuratedResource, CuratedTemplate
 from engine.server.admin import ApiError, _error
 from engine.server.admin_models import _merge_overrides, public_url
 from engine.status import ServerState, ServerStatus
@@ -107,6 +109,27 @@ def _upstream_capability(item: Tool | Prompt) -> dict[str, Any]:
     return {"name": item.name, "description": item.description or ""}
 
 
+def _upstream_resource(item: Resource | ResourceTemplate) -> dict[str, Any]:
+    """A resource as tools and prompts are shown; `name` is the URI `updated_resources` uses."""
+    uri = item.uri if isinstance(item, Resource) else item.uri_template
+    return {"name": uri, "title": item.name, "description": item.description or ""}
+
+
+def _curated_resource(item: CuratedResource | CuratedTemplate) -> dict[str, Any]:
+    shown: Resource | ResourceTemplate
+    if isinstance(item, CuratedResource):
+        upstream, uri, shown = item.upstream_uri, item.uri, item.resource
+    else:
+        upstream, uri, shown = item.upstream_template, item.uri_template, item.template
+    return {
+        "name": upstream,
+        "alias": shown.name,
+        "uri": uri,
+        "enabled": item.enabled,
+        "description": shown.description or "",
+    }
+
+
 def _waiting(server_id: str) -> ServerStatus:
     return ServerStatus(server_id=server_id, state=ServerState.WAITING)
 
@@ -126,6 +149,8 @@ class _CfApi:
         known = server.id in catalog.server_ids
         tools = catalog.tools(server.id) if known else []
         prompts = catalog.prompts(server.id) if known else []
+        resources = catalog.resources(server.id) if known else []
+        templates = catalog.resource_templates(server.id) if known else []
 
         def overrides(entries: Any) -> list[dict[str, Any]]:
             out = []
@@ -148,12 +173,17 @@ class _CfApi:
             "prompts": [_upstream_capability(p) for p in prompts],
             "updated_tools": overrides(server.updated_tools),
             "updated_prompts": overrides(server.updated_prompts),
+            # Our own additions: resources, curated like prompts (by upstream URI).
+            "resources": [_upstream_resource(r) for r in resources],
+            "resource_templates": [_upstream_resource(t) for t in templates],
+            "updated_resources": overrides(server.updated_resources),
         }
 
     def portal_out(self, portal: Portal, request: Request) -> dict[str, Any]:
         config = portal.config
         servers = {s.id: s for s in self.gateway.config.servers}
         curation = portal.view.curation
+        resources = portal.view.resource_curation
         out_servers = []
         for ref in config.servers:
             server = servers.get(ref.server_id)
@@ -193,6 +223,23 @@ class _CfApi:
                         o.model_dump(exclude_none=True)
                         for o in _merge_overrides(
                             list(server.updated_prompts), list(ref.updated_prompts)
+                        )
+                    ],
+                    # Our own additions: resources, curated like prompts (by upstream URI).
+                    "resources": [
+                        _curated_resource(r)
+                        for r in resources.resources
+                        if r.server_id == server.id
+                    ],
+                    "resource_templates": [
+                        _curated_resource(t)
+                        for t in resources.templates
+                        if t.server_id == server.id
+                    ],
+                    "updated_resources": [
+                        o.model_dump(exclude_none=True)
+                        for o in _merge_overrides(
+                            list(server.updated_resources), list(ref.updated_resources)
                         )
                     ],
                 }

@@ -1,6 +1,7 @@
 """The official MCP conformance suite's resources scenarios (npm
-`@modelcontextprotocol/conformance`) through the portal, against `tests.upstreams.resources_server`, which implements the resources
-those scenarios read: the `conf` portal serves that one server, so its URIs are unchanged."""
+`@modelcontextprotocol/conformance`) through the portal, against
+`tests.upstreams.resources_server`, which implements the resources those scenarios read: the
+`conf` portal serves that one server, so its URIs are unchanged."""
 
 from __future__ import annotations
 
