@@ -586,6 +586,16 @@ class Upstream:
 
     async def _subscribe_request(self, uri: str, *, subscribe: bool) -> None:
         async def op(client: Client) -> None:
+            caps = client.server_capabilities.resources
+            if subscribe and not (caps and caps.subscribe):
+                raise UpstreamError(
+                    self.config.id,
+                    ErrorDetails(
+                        cause=f"server {self.config.id!r} does not offer resource subscriptions",
+                        is_upstream=True,
+                        retryable=False,
+                    ),
+                )
             if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 return  # the listen loop picks the new list up
             if subscribe:
@@ -618,6 +628,8 @@ class Upstream:
                         retryable=True,
                     ),
                 ) from None
+            except UpstreamError:
+                raise  # already worded by the operation itself
             except Exception as exc:
                 if attempt == 0 and session_gone(exc, expired=conn.expired):
                     # The server forgot our session (404): open a new one, retry once.
