@@ -237,4 +237,3 @@ async def test_an_upstream_resource_list_change_reaches_clients(served: ServedPo
         assert added in listed
         fresh = await client.read_resource(added)
         assert fresh.contents[0].uri == added and "[b]" in text_of(fresh)
-
