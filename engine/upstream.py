@@ -47,7 +47,13 @@ from engine.upstream_errors import (
     session_gone,
     with_stderr_tail,
 )
-from engine.upstream_resources import ResourceSubscriptions, resources_page, templates_page
+from engine.upstream_resources import (
+    ResourceSubscriptions,
+    cancel_on,
+    resources_page,
+    templates_page,
+    uri_of,
+)
 from engine.upstream_streams import StderrTail, watch_eof
 
 logger = logging.getLogger(__name__)
@@ -429,12 +435,12 @@ class Upstream:
         if client.server_capabilities.resources is None:
             return [], []
         resources = await _all_pages(
-            lambda cursor: resources_page(client, cursor), "resources/list", key=_uri
+            lambda cursor: resources_page(client, cursor), "resources/list", key=uri_of
         )
         templates = await _all_pages(
             lambda cursor: templates_page(client, cursor),
             "resources/templates/list",
-            key=_uri_template,
+            key=uri_of,
         )
         return resources, templates
 
@@ -490,7 +496,7 @@ class Upstream:
                 # A change of the URIs we watch opens a new stream with the new list.
                 done = anyio.Event()
                 with anyio.CancelScope() as scope:
-                    self._helpers.start_soon(_cancel_on, changed, done, scope)
+                    self._helpers.start_soon(cancel_on, changed, done, scope)
                     async with client.listen(
                         tools_list_changed=tools,
                         prompts_list_changed=prompts,
@@ -701,27 +707,6 @@ _Named = TypeVar("_Named", types.Tool, types.Prompt, types.Resource, types.Resou
 
 def _name(item: types.Tool | types.Prompt | types.Resource | types.ResourceTemplate) -> str:
     return item.name
-
-
-def _uri(item: types.Resource | types.ResourceTemplate) -> str:
-    return item.uri if isinstance(item, types.Resource) else item.uri_template
-
-
-_uri_template = _uri
-
-
-async def _cancel_on(changed: anyio.Event, done: anyio.Event, scope: anyio.CancelScope) -> None:
-    """Cancel `scope` when `changed` fires; return when `done` does, whichever is first."""
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            await changed.wait()
-            scope.cancel()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        await done.wait()
-        tg.cancel_scope.cancel()
 
 
 async def _all_pages(

@@ -58,6 +58,26 @@ class ResourceSubscriptions:
         changed.set()
 
 
+def uri_of(item: types.Resource | types.ResourceTemplate) -> str:
+    """What identifies a listed resource (its URI) or template (its URI template)."""
+    return item.uri if isinstance(item, types.Resource) else item.uri_template
+
+
+async def cancel_on(changed: anyio.Event, done: anyio.Event, scope: anyio.CancelScope) -> None:
+    """Cancel `scope` when `changed` fires (the subscribed URIs changed, so a 2026-era listen
+    stream must be reopened with the new list); return when `done` does, whichever is first."""
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            await changed.wait()
+            scope.cancel()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        await done.wait()
+        tg.cancel_scope.cancel()
+
+
 async def resources_page(
     client: Client, cursor: str | None
 ) -> tuple[list[types.Resource], str | None]:
@@ -76,6 +96,8 @@ __all__ = [
     "MAX_SUBSCRIBED_URIS",
     "ResourceSubscriptions",
     "TooManySubscriptions",
+    "cancel_on",
     "resources_page",
     "templates_page",
+    "uri_of",
 ]
