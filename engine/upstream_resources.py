@@ -3,12 +3,17 @@ subscribed to which URI, so one upstream subscription serves every downstream su
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Final
 
 import anyio
 import mcp_types as types
 from mcp.client import Client
+
+# We send resources/subscribe and unsubscribe only on 2025-11-25 sessions, where they are the
+# protocol; the SDK's warning that 2026-07-28 removed them says nothing we can act on.
+warnings.filterwarnings("ignore", message=r"resources/(un)?subscribe is removed as of 2026-07-28")
 
 MAX_SUBSCRIBED_URIS: Final = 1000
 """Distinct upstream URIs one server is subscribed to at most; beyond: refused."""
