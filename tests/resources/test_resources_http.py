@@ -212,14 +212,19 @@ async def test_a_2025_session_gets_updates_of_what_it_subscribed_to(served: Serv
 
 
 async def test_a_2026_listener_gets_updates_of_the_uris_it_named(served: ServedPortal) -> None:
+    assert served.gateway is not None
+    catalog = served.gateway.catalog
     watched = "codemode://res/test://watched-resource"
     async with connect(url(served, "main"), KEYS["ci"]) as client:
         assert client.protocol_version == "2026-07-28"
         async with client.listen(resource_subscriptions=[watched]) as events:
+            assert "test://watched-resource" in catalog.subscribed("res")
             await client.call_tool("res_touch", {})
             with anyio.fail_after(15):
                 event = await events.__anext__()
         assert getattr(event, "uri", None) == watched
+    # The stream closed: the upstream subscription it held is let go.
+    await eventually(lambda: "test://watched-resource" not in catalog.subscribed("res"), "released")
 
 
 async def test_an_upstream_resource_list_change_reaches_clients(served: ServedPortal) -> None:
