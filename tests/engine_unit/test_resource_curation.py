@@ -132,3 +132,16 @@ def test_restricted_to_some_servers_keeps_names_and_hides_the_rest() -> None:
     for uri in ("file:///a.txt", "codemode://a/shared://x", "notes://1"):
         with pytest.raises(RouteError, match="unknown resource"):
             c.route(uri)
+
+
+def test_resource_curation_applies_on_reload_without_a_restart() -> None:
+    from engine.reload import plan_reload
+
+    running = config()
+    new = config(updated_resources=[{"name": "shared://x", "enabled": False}])
+    report = plan_reload(running, new)
+    assert report.needs_restart == ()
+    assert "servers[a].updated_resources" in report.applied
+    c = curated(report.config)
+    with pytest.raises(RouteError):
+        c.route("codemode://a/shared://x")
