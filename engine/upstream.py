@@ -223,6 +223,7 @@ class Upstream:
                     "last_synced": datetime.now(UTC),
                     "tool_count": 0,  # as tools() says: nothing is offered while in Error
                     "prompt_count": 0,
+                    "resource_count": 0,
                 }
             )
         )
@@ -425,6 +426,7 @@ class Upstream:
                     last_successful_sync=now,
                     tool_count=len(tools),
                     prompt_count=len(prompts),
+                    resource_count=len(resources) + len(templates),
                     protocol_version=client.protocol_version,
                 )
             )

@@ -51,3 +51,16 @@ async def test_subscriptions_survive_an_upstream_restart() -> None:
             await catalog.call_tool("everything", TOGGLE, {})
         await catalog.unsubscribe("everything", URI)
         assert catalog.subscribed("everything") == []
+
+
+async def test_the_status_line_counts_resources_when_there_are_some() -> None:
+    from engine.cli.report import status_line
+
+    async with Catalog([ServerConfig(id="everything", command=str(EVERYTHING))]) as catalog:
+        status = catalog.status()["everything"]
+        listed = len(catalog.resources("everything")) + len(
+            catalog.resource_templates("everything")
+        )
+    assert status.resource_count == listed >= 9
+    assert status_line(status).endswith(f", {listed} resources)")
+    assert "resource" not in status_line(status.model_copy(update={"resource_count": 0}))
