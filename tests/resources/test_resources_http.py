@@ -171,6 +171,19 @@ return {{ n: list.length, templates: templates.map(t => t.uriTemplate), text, pn
     assert "read(uri: string): Promise<CodemodeResourceContents[]>" in out["declared"]
 
 
+async def test_reads_are_in_the_request_log_with_the_caller(served: ServedPortal) -> None:
+    assert served.gateway is not None
+    log = served.gateway.calls.request_log
+    async with connect(url(served, "main"), KEYS["ci"]) as client:
+        await client.read_resource("codemode://res2/test://template/77/data")
+        with pytest.raises(MCPError):
+            await client.read_resource("codemode://res2/test://template/")
+    log.flush()
+    rows = [r for r in log.query(portal="main", server="res2", limit=50) if "/77/" in r.capability]
+    assert rows and rows[0].kind == "resource_read" and rows[0].status == "ok"
+    assert rows[0].user == "ci" and rows[0].response_bytes > 0
+
+
 async def test_query_finds_resources(served: ServedPortal) -> None:
     address = url(served, "main", "?optimize_context=search_and_execute")
     async with connect(address, KEYS["ci"]) as client:
