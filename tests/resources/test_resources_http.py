@@ -129,6 +129,15 @@ async def test_resources_of_a_server_a_caller_may_not_use_are_not_listed_or_read
         assert str(hidden.value).replace(RES2_TEXT, "X") == str(absent.value).replace(
             "codemode://nosuch/test://static-text", "X"
         )
+        # A listen stream naming it is accepted (as for a URI that does not exist) but holds
+        # no upstream subscription: nothing of res2 ever reaches it.
+        assert served.gateway is not None
+        hidden_watch = "codemode://res2/test://watched-resource"
+        async with bot.listen(resource_subscriptions=[hidden_watch, RES_TEXT]):
+            subscribed = served.gateway.catalog.subscribed
+            assert "test://static-text" in subscribed("res")  # the visible one: control
+            assert "test://watched-resource" not in subscribed("res2")
+    async with connect(url(served, "main"), KEYS["bot"], "legacy") as bot:
         with pytest.raises(MCPError):
             await bot.subscribe_resource(RES2_TEXT)  # pyright: ignore[reportDeprecated]
     async with connect(url(served, "main", "?codemode=search_and_execute"), KEYS["bot"]) as bot:
