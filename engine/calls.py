@@ -1,4 +1,5 @@
-"""`ToolCalls`: call one curated tool upstream and write its request-log row.
+"""`ToolCalls`: call one curated tool (or read one resource) upstream and write its
+request-log row.
 
 Both paths to an upstream go through here, so this is where DLP (`engine.dlp`) checks what
 leaves: a direct `tools/call` (the `/mcp` and
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import anyio.to_thread
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, ReadResourceResult
 
 from engine import results
 from engine.catalog import Catalog
@@ -37,6 +38,10 @@ class CallsUpstream(Protocol):
     async def call(
         self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
     ) -> CallToolResult: ...
+
+    async def read_resource(
+        self, caller: Caller, server_id: str, upstream_uri: str, shown_uri: str
+    ) -> ReadResourceResult: ...
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,41 @@ class ToolCalls:
             return result, None
         return CallToolResult.model_validate({**raw, **verdict.value}), None
 
+    async def read_resource(
+        self, caller: Caller, server_id: str, upstream_uri: str, shown_uri: str
+    ) -> ReadResourceResult:
+        """Read one upstream resource, logged (kind `resource_read`, capability `shown_uri`:
+        the URI as the caller wrote it) whether it succeeds, fails or is cancelled.
+
+        Raises:
+            UpstreamError: the server could not answer, or refused the URI.
+        """
+        started = time.perf_counter()
+        error: str | None = "cancelled"
+        result: ReadResourceResult | None = None
+        try:
+            result = await self.catalog.read_resource(server_id, upstream_uri)
+            error = None
+            return result
+        except UpstreamError as exc:
+            error = exc.message
+            raise
+        finally:
+            self.request_log.record(
+                RequestRecord(
+                    portal=caller.portal,
+                    kind="resource_read",
+                    status="error" if error else "ok",
+                    capability=shown_uri,
+                    server=server_id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    user=caller.user,
+                    request_bytes=len(shown_uri.encode()),
+                    response_bytes=result_size(result) if result is not None else 0,
+                    error=error,
+                )
+            )
+
 
 async def _check(
     rules: Rules, value: Any, actions: dict[str, DlpAction], root: str, size: int
@@ -146,7 +186,7 @@ async def _check(
     return await anyio.to_thread.run_sync(rules.check, value, actions, root, what)
 
 
-def result_size(result: CallToolResult) -> int:
+def result_size(result: CallToolResult | ReadResourceResult) -> int:
     """Bytes of a result as the client receives it (the request log's `response_bytes`)."""
     return len(result.model_dump_json(by_alias=True, exclude_none=True))
 

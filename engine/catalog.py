@@ -1,4 +1,4 @@
-"""All upstream servers of a portal: their connections, tools, prompts and health."""
+"""All upstream servers of a portal: their connections, tools, prompts, resources and health."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ class Catalog:
         self._log_callbacks: list[
             Callable[[str, types.LoggingMessageNotificationParams], None]
         ] = []
+        self._updated_callbacks: list[Callable[[str, str], None]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Catalog:
@@ -112,6 +113,16 @@ class Catalog:
     def prompts(self, server_id: str) -> list[types.Prompt]:
         return self._get(server_id).prompts
 
+    def resources(self, server_id: str) -> list[types.Resource]:
+        return self._get(server_id).resources
+
+    def resource_templates(self, server_id: str) -> list[types.ResourceTemplate]:
+        return self._get(server_id).resource_templates
+
+    def subscribed(self, server_id: str) -> list[str]:
+        """The upstream URIs this server is subscribed to for someone downstream."""
+        return self._get(server_id).subscriptions.uris()
+
     def on_change(self, callback: Callable[[str], None]) -> None:
         """Call `callback(server_id)` whenever that server's tools, prompts or status change."""
         self._callbacks.append(callback)
@@ -121,6 +132,11 @@ class Catalog:
     ) -> None:
         """Call `callback(server_id, params)` for each `notifications/message` a server sends."""
         self._log_callbacks.append(callback)
+
+    def on_resource_updated(self, callback: Callable[[str, str], None]) -> None:
+        """Call `callback(server_id, upstream_uri)` for each `notifications/resources/updated`
+        of a URI someone subscribed to (`subscribe`)."""
+        self._updated_callbacks.append(callback)
 
     # ----- actions -----
 
@@ -203,6 +219,19 @@ class Catalog:
         await upstream.wait_settled(at_start=False)  # its failure is logged as any other
         return upstream.status
 
+    async def read_resource(self, server_id: str, uri: str) -> types.ReadResourceResult:
+        """Read an upstream resource by its upstream URI. Raises `UpstreamError` as
+        `call_tool` does (an unknown URI is the server's protocol error)."""
+        return await self._get(server_id).read_resource(uri)
+
+    async def subscribe(self, server_id: str, uri: str) -> None:
+        """Count one more subscriber of `uri`; the first one subscribes upstream."""
+        await self._get(server_id).subscribe(uri)
+
+    async def unsubscribe(self, server_id: str, uri: str) -> None:
+        """Count one subscriber less; the last one unsubscribes upstream."""
+        await self._get(server_id).unsubscribe(uri)
+
     # ----- internals -----
 
     def _upstream(self, server: ServerConfig) -> Upstream:
@@ -217,7 +246,11 @@ class Catalog:
             if self._upstreams.get(server_id) is upstream:
                 self._log(server_id, params)
 
-        upstream = Upstream(server, changed, logged)
+        def updated(server_id: str, uri: str) -> None:
+            if self._upstreams.get(server_id) is upstream:
+                self._resource_updated(server_id, uri)
+
+        upstream = Upstream(server, changed, logged, updated)
         return upstream
 
     def _start(self, upstream: Upstream) -> None:
@@ -248,6 +281,13 @@ class Catalog:
                 callback(server_id)
             except Exception:
                 logger.exception("catalog on_change callback failed for %s", server_id)
+
+    def _resource_updated(self, server_id: str, uri: str) -> None:
+        for callback in list(self._updated_callbacks):
+            try:
+                callback(server_id, uri)
+            except Exception:
+                logger.debug("resource update callback failed for %s", server_id, exc_info=True)
 
     def _log(self, server_id: str, params: types.LoggingMessageNotificationParams) -> None:
         for callback in list(self._log_callbacks):

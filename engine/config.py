@@ -3,8 +3,9 @@
 Field names follow the Cloudflare MCP server portal admin API (`id`, `name`, `hostname`,
 `description`, `allow_code_mode`, `servers[].server_id`, `default_disabled`, `updated_tools`,
 `updated_prompts` with `name`, `enabled`, `server_alias`, `server_description`, `portal_alias`,
-`portal_description`), so a portal exported from there moves over with few edits. The file
-format is TOML. Every problem is reported with the path of the key that causes it.
+`portal_description`; our `updated_resources` has the same shape), so a portal exported from
+there moves over with few edits. The file format is TOML. Every problem is reported with the
+path of the key that causes it.
 
 Credentials are held by reference only: an environment variable name or a file path. A config
 that seems to carry a secret literally is rejected (`engine.credentials`). How problems are
@@ -103,6 +104,17 @@ class PromptOverride(Override):
     pass
 
 
+class ResourceOverride(Override):
+    """Curation of one upstream resource or resource template, named by its upstream URI
+    (`uri` of a resource, `uriTemplate` of a template). An alias or description replaces the
+    `name` or `description` clients see; the URI itself is never renamed."""
+
+    name: str = Field(
+        min_length=1,
+        description="The upstream URI (or URI template) this entry applies to.",
+    )
+
+
 def _duplicate_names(entries: Sequence[Override], field: str) -> list[tuple[str, str]]:
     first: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
@@ -156,6 +168,8 @@ class ServerConfig(StrictModel):
     """Server-level curation of tools."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Server-level curation of prompts."""
+    updated_resources: list[ResourceOverride] = Field(default_factory=list)
+    """Server-level curation of resources and resource templates (by upstream URI)."""
     policies: list[str] = Field(default_factory=list)
     """Ids of [[policies]] deciding who sees this server in any portal (empty: everyone who
     may enter the portal without [identity]; nobody with it)."""
@@ -197,6 +211,7 @@ class ServerConfig(StrictModel):
             *self._auth_problems(),
             *_duplicate_names(self.updated_tools, "updated_tools"),
             *_duplicate_names(self.updated_prompts, "updated_prompts"),
+            *_duplicate_names(self.updated_resources, "updated_resources"),
         ]
         if problems:
             raise Problems(problems)
@@ -310,11 +325,14 @@ class PortalServerRef(StrictModel):
     """Portal-level curation of this server's tools; beats the server-level entries."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Portal-level curation of this server's prompts; beats the server-level entries."""
+    updated_resources: list[ResourceOverride] = Field(default_factory=list)
+    """Portal-level curation of this server's resources and templates (by upstream URI)."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         problems = _duplicate_names(self.updated_tools, "updated_tools")
         problems += _duplicate_names(self.updated_prompts, "updated_prompts")
+        problems += _duplicate_names(self.updated_resources, "updated_resources")
         if problems:
             raise Problems(problems)
         return self

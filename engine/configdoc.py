@@ -32,6 +32,11 @@ _SECTIONS = [
         "[[servers.updated_prompts]] / [[portals.servers.updated_prompts]]",
         "Curation of one upstream prompt.",
     ),
+    (
+        "ResourceOverride",
+        "[[servers.updated_resources]] / [[portals.servers.updated_resources]]",
+        "Curation of one upstream resource or resource template, by its upstream URI.",
+    ),
     ("PortalConfig", "[[portals]]", "One portal: what a client reaches at its `/mcp`."),
     ("PortalServerRef", "[[portals.servers]]", "A server in a portal, with per-portal overrides."),
     (

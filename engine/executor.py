@@ -3,7 +3,9 @@
 The host bridge resolves `codemode.<name>` to a curated tool, checks the arguments against
 its input schema, calls the upstream through the catalog (credentials stay here), and turns
 the upstream's answer into a value or a rejection. `codemode.search` and `codemode.describe`
-are answered from the portal's snapshot without leaving the host.
+are answered from the portal's snapshot without leaving the host. `codemode.resources.*` lists
+the snapshot's resources and reads one through the same logged path
+(`engine.resource_bridge`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from mcp_types import CallToolResult
 
 from engine import results
 from engine.calls import Caller, CallsUpstream
+from engine.resource_bridge import resources_call, resources_found
 from engine.status import UpstreamError
 from engine.validation import ArgumentError, ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
 from sandbox import ErrorKind, Limits, LogEntry, Sandbox, SandboxError, ToolError
-from stubs import HELPER_NAMES, StripError, strip_types
+from stubs import HELPER_NAMES, RESOURCE_METHODS, RESOURCES_DECLARATION, StripError, strip_types
 
 
 class CodeExecutor:
@@ -68,7 +71,7 @@ class CodeExecutor:
             )
             return results.error_output(error), error
         bridge = _Bridge(view, calls, caller, self.validator)
-        names = [*view.by_js_name, *HELPER_NAMES]
+        names = [*view.by_js_name, *HELPER_NAMES, *RESOURCE_METHODS]
         on_log = _well_formed_logs(on_log)
         run = await self.sandbox.run(
             javascript,
@@ -119,6 +122,8 @@ class _Bridge:
             return self._search(args)
         if js_name == "describe":
             return self._describe(args)
+        if js_name in RESOURCE_METHODS:
+            return await resources_call(js_name, args, self.view, self.calls, self.caller)
         tool = self.view.by_js_name[js_name]  # the sandbox only calls names it was given
         # A lone surrogate in the arguments would break the upstream connection's encoder.
         args = results.well_formed(args)
@@ -137,9 +142,10 @@ class _Bridge:
     def _search(self, args: Any) -> str:
         query, limit = _search_args(args)
         matches = self.view.search(query, limit)
+        resources = resources_found(self.view, query, limit)
         if not matches:
-            return "// " + self.view.no_match_hint(query)
-        return self.view.declarations([m.tool for m in matches])
+            return "// " + self.view.no_match_hint(query) + resources
+        return self.view.declarations([m.tool for m in matches]) + resources
 
     def _describe(self, args: Any) -> str:
         name = args.get("name") if isinstance(args, dict) else args
@@ -147,7 +153,10 @@ class _Bridge:
             raise ToolError(
                 'codemode.describe takes a tool name, e.g. describe("git_log")', name="TypeError"
             )
-        tool = self.view.find(name.removeprefix("codemode."))
+        name = name.removeprefix("codemode.")
+        if name == "resources" or name in RESOURCE_METHODS:
+            return RESOURCES_DECLARATION
+        tool = self.view.find(name)
         if tool is None:
             near = ", ".join(m.js_name for m in self.view.search(name, 3))
             hint = f" Close matches: {near}." if near else ""

@@ -125,6 +125,7 @@ class Gateway:
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
+        self.catalog.on_resource_updated(self._resource_updated)
         try:
             await self.catalog.__aenter__()
         except BaseException:
@@ -239,6 +240,11 @@ class Gateway:
         for portal in self.portals.values():
             if portal.serves(server_id):
                 portal.refresh()
+
+    def _resource_updated(self, server_id: str, upstream_uri: str) -> None:
+        for portal in self.portals.values():
+            if portal.serves(server_id):
+                portal.resource_updated(server_id, upstream_uri)
 
     def _upstream_log(self, server_id: str, params: LoggingMessageNotificationParams) -> None:
         for portal in self.portals.values():

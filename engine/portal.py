@@ -7,7 +7,8 @@ async with Gateway.for_portal(config) as portal:  # connects every upstream conc
     result = await portal.call_tool(Surface.CODEMODE, "code", {"code": "..."}, user="ana")
     portal.status()
 ```
-Who is asking: `list_tools`, `list_prompts`, `get_prompt` and `call_tool` take a
+Who is asking: `list_tools`, `list_prompts`, `get_prompt`, `call_tool` and the resource
+methods (`list_resources`, `list_resource_templates`, `read_resource`, `subscribe_resource`) take a
 `principal` (`engine.auth.Principal`); the portal's and servers' `policies` decide which of
 its servers that caller sees (`engine.auth.access`), and everything they are shown or may
 call comes from a view restricted to those servers: tools, prompts, `query`, and inside
@@ -34,6 +35,9 @@ from mcp_types import (
     GetPromptResult,
     LoggingMessageNotificationParams,
     Prompt,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
     Tool,
 )
 
@@ -45,10 +49,18 @@ from engine.config import Config, PortalConfig
 from engine.curation import CuratedTool, curate_portal
 from engine.executor import CodeExecutor
 from engine.requestlog import RequestRecord
+from engine.resource_bridge import MAX_FOUND_LISTED, resources_found
+from engine.resource_curation import (
+    Route,
+    RouteError,
+    curate_portal_resources,
+    qualify_contents,
+    split_qualified,
+)
 from engine.status import ServerState, ServerStatus, UpstreamError
 from engine.surfaces import Surface
 from engine.validation import ArgumentError, ArgumentValidator
-from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
+from engine.view import DEFAULT_SEARCH_LIMIT, PortalView, resource_json
 from sandbox import LogEntry
 
 log = logging.getLogger("codemode.portal")
@@ -77,6 +89,7 @@ class Portal:
         self._server_ids = [ref.server_id for ref in self.config.servers]
         self._listeners: list[Callable[[], None]] = []
         self._log_listeners: list[Callable[[str, LoggingMessageNotificationParams], None]] = []
+        self._updated_listeners: list[Callable[[str, str], None]] = []
         self.view = PortalView(curate_portal(services.config, self.config, {}), [])
 
     def rebind(self, services: PortalServices) -> None:
@@ -157,7 +170,14 @@ class Portal:
         prompts = {sid: catalog.prompts(sid) for sid in ready}
         before = self._signature(self.view)
         self.view = PortalView(
-            curate_portal(self.services.config, self.config, tools, prompts), ready
+            curate_portal(self.services.config, self.config, tools, prompts),
+            ready,
+            resources=curate_portal_resources(
+                self.services.config,
+                self.config,
+                {sid: catalog.resources(sid) for sid in ready},
+                {sid: catalog.resource_templates(sid) for sid in ready},
+            ),
         )
         if self._signature(self.view) != before:
             for listener in list(self._listeners):
@@ -171,6 +191,8 @@ class Portal:
         return (
             tuple((t.name, t.description, id(t.input_schema)) for t in view.tools),
             tuple(p.name for p in view.prompts),
+            tuple(r.resource for r in view.resources),
+            tuple(t.template for t in view.templates),
         )
 
     # -- calls --------------------------------------------------------------------------------
@@ -242,14 +264,21 @@ class Portal:
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         query = str(arguments["query"])
-        matches = view.search(query, int(arguments.get("limit", DEFAULT_SEARCH_LIMIT)))
-        if not matches:
+        limit = int(arguments.get("limit", DEFAULT_SEARCH_LIMIT))
+        matches = view.search(query, limit)
+        found = resources_found(view, query, limit)
+        if not matches and not found:
             return results.tool_error(view.no_match_hint(query))
         from mcp_types import TextContent
 
+        structured: dict[str, Any] = {"matches": [view.match_json(m) for m in matches]}
+        if found:
+            # Read with resources/read, or codemode.resources.read(uri) in code.
+            items = view.search_resources(query, min(limit, MAX_FOUND_LISTED))
+            structured["resources"] = [resource_json(item) for item in items]
+        text = (view.describe_text(matches) if matches else "") + found
         return CallToolResult(
-            content=[TextContent(type="text", text=view.describe_text(matches))],
-            structured_content={"matches": [view.match_json(m) for m in matches]},
+            content=[TextContent(type="text", text=text)], structured_content=structured
         )
 
     async def _run_code(
@@ -334,6 +363,64 @@ class Portal:
             prompt.server_id, prompt.upstream_name, arguments
         )
         return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
+
+    # -- resources ----------------------------------------------------------------------------
+
+    def list_resources(self, principal: Principal | None = None) -> list[Resource]:
+        return [r.resource for r in self.view_for(self.access(principal)).resources]
+
+    def list_resource_templates(self, principal: Principal | None = None) -> list[ResourceTemplate]:
+        return [t.template for t in self.view_for(self.access(principal)).templates]
+
+    def route_resource(self, uri: str, principal: Principal | None = None) -> Route:
+        """Where `uri` goes for `principal`. Raises `PortalError` for a refused caller and for a
+        URI that no resource or template they may see stands for (a hidden server's resources
+        are as unknown as ones that do not exist)."""
+        access = self.access(principal)
+        refusal = access.refusal() if access is not None else None
+        if refusal is not None:
+            raise PortalError(refusal)
+        try:
+            return self.view_for(access).resource_curation.route(uri)
+        except RouteError as exc:
+            raise PortalError(str(exc)) from None
+
+    async def read_resource(
+        self, uri: str, principal: Principal | None = None, user: str | None = None
+    ) -> ReadResourceResult:
+        """`resources/read` as `principal` may. Raises `PortalError` (see `route_resource`) or
+        `UpstreamError` (the server is down, or refused the URI)."""
+        route = self.route_resource(uri, principal)
+        if user is None and principal is not None:
+            user = principal.user
+        result = await self.services.calls.read_resource(
+            Caller(self.id, user), route.server_id, route.upstream_uri, uri
+        )
+        if split_qualified(uri) is not None:
+            result = qualify_contents(result, route.server_id)
+        return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
+
+    async def subscribe_resource(self, uri: str, principal: Principal | None = None) -> Route:
+        """Subscribe upstream (counted: one upstream subscription serves every subscriber) and
+        return where updates will come from. Raises as `read_resource`."""
+        route = self.route_resource(uri, principal)
+        await self.services.catalog.subscribe(route.server_id, route.upstream_uri)
+        return route
+
+    async def unsubscribe_resource(self, route: Route) -> None:
+        await self.services.catalog.unsubscribe(route.server_id, route.upstream_uri)
+
+    def on_resource_updated(self, callback: Callable[[str, str], None]) -> None:
+        """Call `callback(server_id, upstream_uri)` when a subscribed resource changed."""
+        self._updated_listeners.append(callback)
+
+    def resource_updated(self, server_id: str, upstream_uri: str) -> None:
+        """Pass an upstream's `notifications/resources/updated` on; called by the gateway."""
+        for listener in list(self._updated_listeners):
+            try:
+                listener(server_id, upstream_uri)
+            except Exception:
+                log.debug("resource-updated listener failed", exc_info=True)
 
 
 def pick_portal(config: Config, portal_id: str | None) -> PortalConfig:

@@ -16,7 +16,8 @@ connections follow it (`server_changes` says which to open, close or reopen).
 | adding or removing a portal; its `hostname` and     |                                  |
 |   which servers it lists                            |                                  |
 | names, descriptions, `code_mode`, curation          |                                  |
-|   (`default_disabled`, `updated_tools`, ...)        |                                  |
+|   (`default_disabled`, `updated_tools`, ...,        |                                  |
+|   `updated_resources`)                              |                                  |
 | `[identity]` `scopes`, `groups_claim`,              |                                  |
 |   `no_access_message`                               |                                  |
 | DLP: `dlp_profiles`, `dlp_action`,                 |                                  |
@@ -58,6 +59,7 @@ SERVER_LIVE = (
     "default_disabled",
     "updated_tools",
     "updated_prompts",
+    "updated_resources",
     "policies",
     *DLP_LIVE,
 )

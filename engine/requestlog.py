@@ -28,7 +28,7 @@ from engine.config import ConfigError, ConfigProblem, Settings
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["tool_call", "code_run"]
+Kind = Literal["tool_call", "code_run", "resource_read"]
 Status = Literal["ok", "error"]
 MAX_ERROR_CHARS = 500
 _BATCH = 512
@@ -53,7 +53,8 @@ class RequestRecord:
     kind: Kind
     status: Status
     capability: str
-    """Tool name: the client-visible name for direct calls, `code`/`execute` for runs."""
+    """Tool name: the client-visible name for direct calls, `code`/`execute` for runs, the
+    URI as the client asked for it for resource reads."""
     duration_ms: float
     server: str | None = None
     user: str | None = None

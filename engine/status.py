@@ -39,6 +39,8 @@ class ServerStatus(BaseModel):
     last_successful_sync: datetime | None = None
     tool_count: int = 0
     prompt_count: int = 0
+    resource_count: int = 0
+    """Resources and resource templates listed."""
     protocol_version: str | None = None
     """Protocol revision negotiated with the server, once connected."""
 

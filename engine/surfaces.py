@@ -158,7 +158,8 @@ _CODE_INPUT = {
 _CODE_RULES = """\
 Every tool is an async method: `await codemode.<name>(input)` with an input object. \
 `await codemode.search("what you need")` returns TypeScript declarations of matching tools; \
-`await codemode.describe("name")` returns one tool's declaration.
+`await codemode.describe("name")` returns one tool's declaration. \
+`codemode.resources.list()` and `.read(uri)` read the servers' resources.
 Write a script body: top-level `await` works and the value you `return` (or of the last \
 expression) is the result. An `async () => {...}` or `async function main() {...}` is called \
 for you. TypeScript annotations are stripped.

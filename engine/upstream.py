@@ -1,7 +1,8 @@
 """One connection to one upstream MCP server, kept alive and in sync.
 
 `Upstream.run()` supervises the connection for the life of the catalog: connect (streamable HTTP
-or stdio, either protocol era via the SDK's `Client`), list tools and prompts, keep them fresh
+or stdio, either protocol era via the SDK's `Client`), list tools, prompts, resources and
+resource templates, keep them fresh
 (list_changed notifications, `subscriptions/listen` on 2026-era servers, an interval, on
 demand), and reconnect with capped exponential backoff when the server dies or drops us.
 How its failures are worded is `engine.upstream_errors`; the end-of-file watch on the transport
@@ -33,6 +34,7 @@ from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
+from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from engine.config import ServerConfig
@@ -44,6 +46,13 @@ from engine.upstream_errors import (
     server_address,
     session_gone,
     with_stderr_tail,
+)
+from engine.upstream_resources import (
+    ResourceSubscriptions,
+    cancel_on,
+    resources_page,
+    templates_page,
+    uri_of,
 )
 from engine.upstream_streams import StderrTail, watch_eof
 
@@ -108,10 +117,16 @@ class Upstream:
         config: ServerConfig,
         on_change: Callable[[str], None],
         on_log: Callable[[str, types.LoggingMessageNotificationParams], None] | None = None,
+        on_resource_updated: Callable[[str, str], None] | None = None,
     ) -> None:
         self.config = config
         self._on_change = on_change
         self._on_log = on_log
+        self._on_resource_updated = on_resource_updated
+        self._resources: list[types.Resource] = []
+        self._templates: list[types.ResourceTemplate] = []
+        self.subscriptions = ResourceSubscriptions()
+        """Upstream URIs someone downstream subscribed to, counted; re-sent on reconnect."""
         self._status = ServerStatus(server_id=config.id, state=ServerState.WAITING)
         self._tools: list[types.Tool] = []
         self._prompts: list[types.Prompt] = []
@@ -141,6 +156,14 @@ class Upstream:
     @property
     def prompts(self) -> list[types.Prompt]:
         return list(self._prompts) if self._status.state is ServerState.READY else []
+
+    @property
+    def resources(self) -> list[types.Resource]:
+        return list(self._resources) if self._status.state is ServerState.READY else []
+
+    @property
+    def resource_templates(self) -> list[types.ResourceTemplate]:
+        return list(self._templates) if self._status.state is ServerState.READY else []
 
     async def wait_settled(self, *, at_start: bool = True) -> None:
         """Return once the first connection attempt ended in Ready or Error. `at_start`: the
@@ -185,6 +208,14 @@ class Upstream:
         except Exception:  # a listener's bug must not take the connection down
             logger.debug("on_log callback failed for server %s", self.config.id, exc_info=True)
 
+    def _forward_resource_updated(self, uri: str) -> None:
+        if self._on_resource_updated is None or uri not in self.subscriptions:
+            return  # an update nobody here asked for (or no longer wants)
+        try:
+            self._on_resource_updated(self.config.id, uri)
+        except Exception:  # a listener's bug must not take the connection down
+            logger.debug("resource update callback failed for %s", self.config.id, exc_info=True)
+
     def _set_error(self, details: ErrorDetails) -> None:
         # Retries keep failing the same way; say it once, not every backoff round.
         if details.cause != self._logged_cause:
@@ -207,6 +238,7 @@ class Upstream:
                     "last_synced": datetime.now(UTC),
                     "tool_count": 0,  # as tools() says: nothing is offered while in Error
                     "prompt_count": 0,
+                    "resource_count": 0,
                 }
             )
         )
@@ -278,6 +310,7 @@ class Upstream:
         return reached_ready
 
     async def _serve(self, conn: _Connection) -> None:
+        await self._resubscribe(conn)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._resync_worker, conn)
             tg.start_soon(self._interval_loop, conn)
@@ -309,9 +342,16 @@ class Upstream:
 
             async def on_message(message: IncomingMessage) -> None:
                 if isinstance(
-                    message, types.ToolListChangedNotification | types.PromptListChangedNotification
+                    message,
+                    types.ToolListChangedNotification
+                    | types.PromptListChangedNotification
+                    | types.ResourceListChangedNotification,
                 ):
                     conn.want_resync()
+                elif isinstance(message, types.ResourceUpdatedNotification):
+                    # 2026-era updates come (also) through the listen stream: taken there.
+                    if not conn.modern:
+                        self._forward_resource_updated(message.params.uri)
                 elif isinstance(message, types.LoggingMessageNotification):
                     self._forward_log(message.params)
                 elif isinstance(message, Exception):
@@ -385,10 +425,12 @@ class Upstream:
                     if caps.prompts is not None
                     else []
                 )
+                resources, templates = await self._list_resources(client)
             if conn.lost.is_set():
                 return
             now = datetime.now(UTC)
             self._tools, self._prompts = tools, prompts
+            self._resources, self._templates = resources, templates
             self._logged_cause = ""
             self._publish(
                 ServerStatus(
@@ -398,9 +440,39 @@ class Upstream:
                     last_successful_sync=now,
                     tool_count=len(tools),
                     prompt_count=len(prompts),
+                    resource_count=len(resources) + len(templates),
                     protocol_version=client.protocol_version,
                 )
             )
+
+    async def _list_resources(
+        self, client: Client
+    ) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
+        if client.server_capabilities.resources is None:
+            return [], []
+        resources = await _all_pages(
+            lambda cursor: resources_page(client, cursor), "resources/list", key=uri_of
+        )
+        templates = await _all_pages(
+            lambda cursor: templates_page(client, cursor),
+            "resources/templates/list",
+            key=uri_of,
+        )
+        return resources, templates
+
+    async def _resubscribe(self, conn: _Connection) -> None:
+        """A new session knows none of our subscriptions: send them again (2025 era; a
+        2026-era server gets them on its listen stream)."""
+        client = conn.client
+        if client is None or conn.modern:
+            return
+        for uri in self.subscriptions.uris():
+            try:
+                await client.subscribe_resource(uri)
+            except Exception as exc:
+                logger.info(
+                    "upstream %s: re-subscribing to %s failed: %r", self.config.id, uri, exc
+                )
 
     async def _resync(self, conn: _Connection) -> None:
         try:
@@ -428,21 +500,40 @@ class Upstream:
         caps = client.server_capabilities
         tools = bool(caps.tools and caps.tools.list_changed)
         prompts = bool(caps.prompts and caps.prompts.list_changed)
-        if not (tools or prompts):
+        resources = bool(caps.resources and caps.resources.list_changed)
+        subscribe = bool(caps.resources and caps.resources.subscribe)
+        if not (tools or prompts or resources or subscribe):
             return
         delay = BACKOFF_START_S
         while True:
+            changed = self.subscriptions.changed
+            uris = self.subscriptions.uris() if subscribe else []
             try:
-                async with client.listen(
-                    tools_list_changed=tools, prompts_list_changed=prompts
-                ) as subscription:
-                    delay = BACKOFF_START_S
-                    async for _event in subscription:
-                        conn.want_resync()
+                # A change of the URIs we watch opens a new stream with the new list.
+                done = anyio.Event()
+                with anyio.CancelScope() as scope:
+                    self._helpers.start_soon(cancel_on, changed, done, scope)
+                    async with client.listen(
+                        tools_list_changed=tools,
+                        prompts_list_changed=prompts,
+                        resources_list_changed=resources,
+                        resource_subscriptions=uris,
+                    ) as subscription:
+                        delay = BACKOFF_START_S
+                        async for event in subscription:
+                            if isinstance(event, ResourceUpdated):
+                                self._forward_resource_updated(event.uri)
+                            else:
+                                conn.want_resync()
+                done.set()
+                if scope.cancelled_caught:
+                    continue
             except ListenNotSupportedError:
                 return
             except Exception as exc:
                 logger.debug("upstream %s: listen stream ended: %r", self.config.id, exc)
+            finally:
+                done.set()
             # No replay after a drop: refetch, which also tells us whether the server is gone.
             conn.want_resync()
             await anyio.sleep(delay)
@@ -487,6 +578,56 @@ class Upstream:
 
         return await self._request(f"prompts/get {name}", op, self.config.call_timeout_s)
 
+    async def read_resource(self, uri: str) -> types.ReadResourceResult:
+        async def op(client: Client) -> types.ReadResourceResult:
+            return await client.read_resource(uri)
+
+        return await self._request(f"resources/read {uri}", op, self.config.call_timeout_s)
+
+    async def subscribe(self, uri: str) -> None:
+        """Count one more downstream subscriber of `uri`; the first one subscribes upstream
+        (2025 era: `resources/subscribe`; 2026 era: the listen stream is reopened with it)."""
+        if not self.subscriptions.add(uri):
+            return
+        try:
+            await self._subscribe_request(uri, subscribe=True)
+        except BaseException:
+            self.subscriptions.remove(uri)
+            raise
+
+    async def unsubscribe(self, uri: str) -> None:
+        if not self.subscriptions.remove(uri):
+            return
+        conn = self._conn
+        if conn is None or conn.lost.is_set():
+            return  # no session holds it any more: nothing to undo upstream
+        try:
+            await self._subscribe_request(uri, subscribe=False)
+        except UpstreamError as exc:
+            logger.info("upstream %s: unsubscribe %s failed: %s", self.config.id, uri, exc)
+
+    async def _subscribe_request(self, uri: str, *, subscribe: bool) -> None:
+        async def op(client: Client) -> None:
+            caps = client.server_capabilities.resources
+            if subscribe and not (caps and caps.subscribe):
+                raise UpstreamError(
+                    self.config.id,
+                    ErrorDetails(
+                        cause=f"server {self.config.id!r} does not offer resource subscriptions",
+                        is_upstream=True,
+                        retryable=False,
+                    ),
+                )
+            if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return  # the listen loop picks the new list up
+            if subscribe:
+                await client.subscribe_resource(uri)
+            else:
+                await client.unsubscribe_resource(uri)
+
+        what = f"resources/{'subscribe' if subscribe else 'unsubscribe'} {uri}"
+        await self._request(what, op, self.config.call_timeout_s)
+
     async def _request(
         self, what: str, op: Callable[[Client], Awaitable[_T]], limit_s: float
     ) -> _T:
@@ -509,6 +650,8 @@ class Upstream:
                         retryable=True,
                     ),
                 ) from None
+            except UpstreamError:
+                raise  # already worded by the operation itself
             except Exception as exc:
                 if self._retired is not None:
                     raise UpstreamError(self.config.id, self._retired) from None
@@ -579,11 +722,17 @@ async def _prompts_page(
     return page.prompts, page.next_cursor
 
 
-_Named = TypeVar("_Named", types.Tool, types.Prompt)
+_Named = TypeVar("_Named", types.Tool, types.Prompt, types.Resource, types.ResourceTemplate)
+
+
+def _name(item: types.Tool | types.Prompt | types.Resource | types.ResourceTemplate) -> str:
+    return item.name
 
 
 async def _all_pages(
-    fetch: Callable[[str | None], Awaitable[tuple[list[_Named], str | None]]], what: str
+    fetch: Callable[[str | None], Awaitable[tuple[list[_Named], str | None]]],
+    what: str,
+    key: Callable[[_Named], str] = _name,
 ) -> list[_Named]:
     """Follow nextCursor to the end; a cursor seen twice or too many pages ends the walk."""
     items: dict[str, _Named] = {}
@@ -592,7 +741,7 @@ async def _all_pages(
     for _ in range(MAX_LIST_PAGES):
         page, cursor = await fetch(cursor)
         for item in page:
-            items.setdefault(item.name, item)  # a repeated name keeps its first definition
+            items.setdefault(key(item), item)  # a repeated key keeps its first definition
         if cursor is None:
             return list(items.values())
         if cursor in seen:

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from engine.curation import CuratedPrompt, CuratedTool, Curation
+from engine.resource_curation import CuratedResource, CuratedTemplate, ResourceCuration
 from engine.search import SearchHit, ToolIndex
 from stubs import declare, sanitize_names
 
@@ -24,6 +25,46 @@ class Match:
     score: float
 
 
+@dataclass(frozen=True)
+class _ResourceEntry:
+    """A resource or template as the search index reads it (`engine.search.Searchable`)."""
+
+    item: CuratedResource | CuratedTemplate
+    name: str
+    description: str
+    server_id: str
+    upstream_name: str
+    input_schema: dict[str, Any]
+
+
+def _entry(item: CuratedResource | CuratedTemplate) -> _ResourceEntry:
+    shown = item.resource if isinstance(item, CuratedResource) else item.template
+    uri = item.uri if isinstance(item, CuratedResource) else item.uri_template
+    # The URI's words (scheme, path) describe it as much as its description does.
+    text = " ".join(filter(None, [shown.title, shown.description, uri, shown.mime_type]))
+    return _ResourceEntry(item, shown.name, text, item.server_id, uri, {})
+
+
+def resource_json(item: CuratedResource | CuratedTemplate) -> dict[str, Any]:
+    """A resource or template as `codemode.resources.*` and `query` give it."""
+    if isinstance(item, CuratedResource):
+        out: dict[str, Any] = {"uri": item.uri}
+        shown: Any = item.resource
+    else:
+        out = {"uriTemplate": item.uri_template}
+        shown = item.template
+    out["name"] = shown.name
+    for key, value in (
+        ("title", shown.title),
+        ("description", shown.description),
+        ("mimeType", shown.mime_type),
+    ):
+        if value is not None:
+            out[key] = value
+    out["server"] = item.server_id
+    return out
+
+
 MAX_RESTRICTED_VIEWS = 64
 """Restricted views kept per snapshot (one per distinct set of visible servers)."""
 
@@ -34,10 +75,14 @@ class PortalView:
         curation: Curation,
         server_names: list[str],
         js_names: dict[str, str] | None = None,
+        resources: ResourceCuration | None = None,
     ) -> None:
         self.curation = curation
         self.tools: list[CuratedTool] = curation.enabled_tools
         self.prompts: list[CuratedPrompt] = curation.enabled_prompts
+        self.resource_curation = resources if resources is not None else ResourceCuration()
+        self.resources: list[CuratedResource] = self.resource_curation.enabled_resources
+        self.templates: list[CuratedTemplate] = self.resource_curation.enabled_templates
         self.server_names = server_names
         """Ids of the portal's servers that are Ready, for "how to broaden" hints."""
         if js_names is None:
@@ -50,9 +95,12 @@ class PortalView:
         """This snapshot as a caller who sees only `server_ids` sees it: their tools, prompts
         and hints, under the same names (`codemode.<name>` does not change with who asks),
         with a search index of their own. Cached per set; the cache goes with the snapshot."""
-        present = {t.server_id for t in self.curation.tools} | {
-            p.server_id for p in self.curation.prompts
-        }
+        present = (
+            {t.server_id for t in self.curation.tools}
+            | {p.server_id for p in self.curation.prompts}
+            | {r.server_id for r in self.resource_curation.resources}
+            | {t.server_id for t in self.resource_curation.templates}
+        )
         if present <= server_ids and set(self.server_names) <= server_ids:
             return self
         key = frozenset(server_ids & (present | set(self.server_names)))
@@ -64,6 +112,7 @@ class PortalView:
                 self.curation.restricted(key),
                 [s for s in self.server_names if s in key],
                 self.js_names,
+                self.resource_curation.restricted(key),
             )
             self._restricted[key] = view
         return view
@@ -83,6 +132,18 @@ class PortalView:
         limit = max(1, min(limit, MAX_SEARCH_LIMIT))
         hits: list[SearchHit[CuratedTool]] = self.index.search(query, limit)
         return [Match(h.item, self.js_names[h.item.name], h.score) for h in hits]
+
+    @cached_property
+    def resource_index(self) -> ToolIndex[_ResourceEntry]:
+        items: list[CuratedResource | CuratedTemplate] = [*self.resources, *self.templates]
+        return ToolIndex([_entry(item) for item in items])
+
+    def search_resources(
+        self, query: str, limit: int = DEFAULT_SEARCH_LIMIT
+    ) -> list[CuratedResource | CuratedTemplate]:
+        """The resources and templates that best match `query` (BM25, as for tools)."""
+        limit = max(1, min(limit, MAX_SEARCH_LIMIT))
+        return [hit.item.item for hit in self.resource_index.search(query, limit)]
 
     def declarations(self, tools: list[CuratedTool]) -> str:
         """Compilable TypeScript for `tools`, named as they are on `codemode`."""

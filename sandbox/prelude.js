@@ -47,6 +47,7 @@
 
   // ---- configuration, set by the host before the agent code runs ---------------------------
   let names = create(null);
+  let spaceNames = create(null); // "resources" for a configured "resources.read"
   let nameList = [];
   let maxCalls = 0;
   let maxArgsBytes = 0;
@@ -304,14 +305,40 @@
     }
     return fn;
   }
+  // `codemode.<space>.<name>` for a configured "<space>.<name>": a read-only namespace.
+  const spaces = create(null);
+  function space(prefix) {
+    let obj = spaces[prefix];
+    if (obj === undefined) {
+      obj = new Proxy(create(null), {
+        get(_, prop) {
+          if (typeof prop !== "string") return undefined;
+          const full = `${prefix}.${prop}`;
+          if (names[full] === true) return method(full);
+          if (prop === "then" || prop === "toJSON") return undefined;
+          return function () { return rejectWith(unknownName(full)); };
+        },
+        has(_, prop) { return typeof prop === "string" && names[`${prefix}.${prop}`] === true; },
+        set() { return false; },
+        defineProperty() { return false; },
+        deleteProperty() { return false; },
+        setPrototypeOf() { return false; },
+      });
+      spaces[prefix] = obj;
+    }
+    return obj;
+  }
   const codemode = new Proxy(create(null), {
     get(_, prop) {
       if (typeof prop !== "string") return undefined;
       if (names[prop] === true) return method(prop);
+      if (spaceNames[prop] === true) return space(prop);
       if (prop === "then" || prop === "toJSON") return undefined;
       return function () { return rejectWith(unknownName(prop)); };
     },
-    has(_, prop) { return typeof prop === "string" && names[prop] === true; },
+    has(_, prop) {
+      return typeof prop === "string" && (names[prop] === true || spaceNames[prop] === true);
+    },
     ownKeys() { return apply(arraySlice, nameList, []); },
     getOwnPropertyDescriptor(_, prop) {
       return typeof prop === "string" && names[prop] === true
@@ -368,7 +395,13 @@
     configure(namesJson, limitsJson) {
       nameList = parse(namesJson);
       names = create(null);
-      for (let i = 0; i < nameList.length; i++) names[nameList[i]] = true;
+      spaceNames = create(null);
+      for (let i = 0; i < nameList.length; i++) {
+        names[nameList[i]] = true;
+        // Runs before any agent code, so String.prototype is still the original.
+        const dot = nameList[i].indexOf(".");
+        if (dot > 0) spaceNames[nameList[i].slice(0, dot)] = true;
+      }
       const l = parse(limitsJson);
       maxCalls = l.maxCalls; maxArgsBytes = l.maxArgsBytes;
       maxResultBytes = l.maxResultBytes; maxLogBytes = l.maxLogBytes;

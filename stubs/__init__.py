@@ -6,17 +6,21 @@ TypeScript-tolerant agent code.
     line = declare([tool], brief=True) # one-line signature, for search results
     js = strip_types(agent_code)       # fenced and/or TypeScript-annotated code -> JavaScript
     code = unfence(agent_code)         # only the markdown fence off (strip_types does it first)
+    RESOURCES_DECLARATION              # the fixed declaration of codemode.resources
 """
 
 from stubs.declare import declare, declare_tool
 from stubs.errors import StripError, StubsError, ToolSpecError
 from stubs.names import HELPER_NAMES, RESERVED_NAMES, reverse_names, sanitize_name, sanitize_names
+from stubs.resources import RESOURCE_METHODS, RESOURCES_DECLARATION
 from stubs.strip import strip_types, unfence
 from stubs.tokens import count_tokens
 
 __all__ = [
     "HELPER_NAMES",
     "RESERVED_NAMES",
+    "RESOURCES_DECLARATION",
+    "RESOURCE_METHODS",
     "StripError",
     "StubsError",
     "ToolSpecError",

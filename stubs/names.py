@@ -23,6 +23,8 @@ JS_RESERVED_WORDS = frozenset(_JS_RESERVED_WORDS_TEXT.split())
 
 # Names the engine itself defines on `codemode`.
 HELPER_NAMES = frozenset({"search", "describe"})
+# Namespaces the engine defines on `codemode` (`codemode.resources.read`, `stubs.resources`).
+NAMESPACE_NAMES = frozenset({"resources"})
 
 # Object.prototype members, and `then` (which would make `codemode` a thenable under `await`):
 # a tool under one of these names would break the object that carries the tools.
@@ -32,7 +34,7 @@ _OBJECT_MEMBER_NAMES_TEXT = """
     """
 OBJECT_MEMBER_NAMES = frozenset(_OBJECT_MEMBER_NAMES_TEXT.split())
 
-RESERVED_NAMES = JS_RESERVED_WORDS | HELPER_NAMES | OBJECT_MEMBER_NAMES
+RESERVED_NAMES = JS_RESERVED_WORDS | HELPER_NAMES | NAMESPACE_NAMES | OBJECT_MEMBER_NAMES
 
 _SEPARATORS = re.compile(r"[-. ]")
 _NOT_IDENTIFIER_CHAR = re.compile(r"[^A-Za-z0-9_$]")

@@ -20,7 +20,10 @@ def status_line(status: ServerStatus) -> str:
     if status.state is ServerState.ERROR and status.error_details is not None:
         return f"Error: {status.error_details.cause}"
     if status.state is ServerState.READY:
-        return f"Ready ({count(status.tool_count, 'tool')}, {count(status.prompt_count, 'prompt')})"
+        counts = [count(status.tool_count, "tool"), count(status.prompt_count, "prompt")]
+        if status.resource_count:  # most servers have none: say nothing then
+            counts.append(count(status.resource_count, "resource"))
+        return f"Ready ({', '.join(counts)})"
     return status.state.value
 
 

@@ -152,7 +152,7 @@ class LogEntryOut(_Out):
 
     time: datetime
     portal: str
-    kind: Literal["tool_call", "code_run"]
+    kind: Literal["tool_call", "code_run", "resource_read"]
     status: Literal["ok", "error"]
     capability: str
     """Tool name: client-visible for direct calls, `code`/`execute` for runs."""

@@ -31,10 +31,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp_types import Resource, ResourceTemplate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.resource_curation import CuratedResource, CuratedTemplate
 from engine.server.admin import ApiError, _error
 from engine.server.admin_models import _merge_overrides, public_url
 from engine.server.cf_apply import ApiProblems, ConfigWriter
@@ -131,6 +133,27 @@ def _upstream_capability(item: Tool | Prompt) -> dict[str, Any]:
     return {"name": item.name, "description": item.description or ""}
 
 
+def _upstream_resource(item: Resource | ResourceTemplate) -> dict[str, Any]:
+    """A resource as tools and prompts are shown; `name` is the URI `updated_resources` uses."""
+    uri = item.uri if isinstance(item, Resource) else item.uri_template
+    return {"name": uri, "title": item.name, "description": item.description or ""}
+
+
+def _curated_resource(item: CuratedResource | CuratedTemplate) -> dict[str, Any]:
+    shown: Resource | ResourceTemplate
+    if isinstance(item, CuratedResource):
+        upstream, uri, shown = item.upstream_uri, item.uri, item.resource
+    else:
+        upstream, uri, shown = item.upstream_template, item.uri_template, item.template
+    return {
+        "name": upstream,
+        "alias": shown.name,
+        "uri": uri,
+        "enabled": item.enabled,
+        "description": shown.description or "",
+    }
+
+
 def _waiting(server_id: str) -> ServerStatus:
     return ServerStatus(server_id=server_id, state=ServerState.WAITING)
 
@@ -151,6 +174,8 @@ class _CfApi:
         known = server.id in catalog.server_ids
         tools = catalog.tools(server.id) if known else []
         prompts = catalog.prompts(server.id) if known else []
+        resources = catalog.resources(server.id) if known else []
+        templates = catalog.resource_templates(server.id) if known else []
 
         def overrides(entries: Any) -> list[dict[str, Any]]:
             out = []
@@ -173,18 +198,31 @@ class _CfApi:
             "prompts": [_upstream_capability(p) for p in prompts],
             "updated_tools": overrides(server.updated_tools),
             "updated_prompts": overrides(server.updated_prompts),
+            # Our own additions: resources, curated like prompts (by upstream URI).
+            "resources": [_upstream_resource(r) for r in resources],
+            "resource_templates": [_upstream_resource(t) for t in templates],
+            "updated_resources": overrides(server.updated_resources),
         }
 
     def portal_out(self, portal: Portal, request: Request, stamps: Stamps) -> dict[str, Any]:
-        return self.portal_config_out(portal.config, portal.view.curation, request, stamps)
+        return self.portal_config_out(
+            portal.config, portal.view.curation, request, stamps, portal.view.resource_curation
+        )
 
     def portal_config_out(
-        self, config: PortalConfig, curation: Any, request: Request, stamps: Stamps
+        self,
+        config: PortalConfig,
+        curation: Any,
+        request: Request,
+        stamps: Stamps,
+        resource_curation: Any = None,
     ) -> dict[str, Any]:
         servers = {s.id: s for s in self.gateway.config.servers}
         # A portal just created may not be live yet: no curated lists to show.
         tools = curation.tools if curation is not None else []
         prompts = curation.prompts if curation is not None else []
+        resources = resource_curation.resources if resource_curation is not None else []
+        templates = resource_curation.templates if resource_curation is not None else []
         out_servers = []
         for ref in config.servers:
             server = servers.get(ref.server_id)
@@ -224,6 +262,19 @@ class _CfApi:
                         o.model_dump(exclude_none=True)
                         for o in _merge_overrides(
                             list(server.updated_prompts), list(ref.updated_prompts)
+                        )
+                    ],
+                    # Our own additions: resources, curated like prompts (by upstream URI).
+                    "resources": [
+                        _curated_resource(r) for r in resources if r.server_id == server.id
+                    ],
+                    "resource_templates": [
+                        _curated_resource(t) for t in templates if t.server_id == server.id
+                    ],
+                    "updated_resources": [
+                        o.model_dump(exclude_none=True)
+                        for o in _merge_overrides(
+                            list(server.updated_resources), list(ref.updated_resources)
                         )
                     ],
                 }

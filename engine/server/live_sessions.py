@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, get_args
@@ -55,9 +55,17 @@ class LiveSessions:
     active first). The HTTP layer reports requests in flight with `busy`.
     """
 
-    def __init__(self, *, idle_timeout_s: float | None = None, limit: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        idle_timeout_s: float | None = None,
+        limit: int = 10_000,
+        on_forget: Callable[[str], None] | None = None,
+    ) -> None:
         self._idle_timeout_s = idle_timeout_s
         self._limit = limit
+        self._on_forget = on_forget
+        """Told the key of each session forgotten (its resource subscriptions go with it)."""
         self._live: OrderedDict[str, _Live] = OrderedDict()
         # HTTP requests in flight per session id (an open GET stream counts), kept apart from
         # `_live`: a GET stream can open before the session's first message is seen.
@@ -81,7 +89,7 @@ class LiveSessions:
             self.prune()
             self._live[key] = _Live(session)
             while len(self._live) > self._limit:
-                self._live.popitem(last=False)
+                self._forgotten(self._live.popitem(last=False)[0])
         else:
             live.session = session
             live.last_active = time.monotonic()
@@ -105,7 +113,17 @@ class LiveSessions:
                 live.last_active = time.monotonic()
 
     def forget(self, key: str) -> None:
-        self._live.pop(key, None)
+        if self._live.pop(key, None) is not None:
+            self._forgotten(key)
+
+    def _forgotten(self, key: str) -> None:
+        if self._on_forget is not None:
+            self._on_forget(key)
+
+    def session(self, key: str) -> ServerSession | None:
+        """The handle of live session `key`, for a notification to that session only."""
+        live = self._live.get(key)
+        return live.session if live is not None else None
 
     def prune(self) -> None:
         """Forget sessions the transport has ended for idleness."""
@@ -115,6 +133,7 @@ class LiveSessions:
         for key, live in list(self._live.items()):
             if key not in self._in_flight and live.last_active < cutoff:
                 del self._live[key]
+                self._forgotten(key)
 
     def set_level(self, key: str | None, level: types.LoggingLevel) -> None:
         if key is not None and key in self._live:
@@ -141,7 +160,7 @@ class LiveSessions:
                 log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
                 self.forget(key)
 
-    async def announce(self, *, tools: bool, prompts: bool) -> None:
+    async def announce(self, *, tools: bool, prompts: bool, resources: bool = False) -> None:
         """Send list_changed on every live session's standalone stream."""
         self.prune()
         for key, live in list(self._live.items()):
@@ -150,6 +169,8 @@ class LiveSessions:
                     await live.session.send_tool_list_changed()
                 if prompts:
                     await live.session.send_prompt_list_changed()
+                if resources:
+                    await live.session.send_resource_list_changed()
             except Exception:  # the session ended under us: stop tracking it
                 log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
                 self.forget(key)

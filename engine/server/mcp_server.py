@@ -31,6 +31,7 @@ console lines and heartbeat of one run are sent by `engine.server.run_feedback`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -44,8 +45,8 @@ from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
-    ListenHandler,
     PromptsListChanged,
+    ResourcesListChanged,
     ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPError
@@ -56,9 +57,12 @@ from engine import surfaces
 from engine.auth import ANONYMOUS, Principal
 from engine.portal import Portal, PortalError
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
 from engine.status import UpstreamError
 from engine.surfaces import Surface
+
+log = logging.getLogger("codemode.mcp_server")
 
 USER_SCOPE_KEY: Final = "codemode.user"
 """ASGI scope key where the HTTP app puts the request log's user (the caller's email or API
@@ -76,6 +80,9 @@ MAX_PENDING_UPSTREAM_LOGS: Final = 1000
 
 _UpstreamLog = tuple[str, types.LoggingMessageNotificationParams]
 """(server id, params) of one upstream `notifications/message`."""
+
+_ResourceEvent = tuple[str, str]
+"""(server id, upstream URI) of an update; ("", session key) of a session that ended."""
 
 
 def principal_of(ctx: Ctx) -> Principal | None:
@@ -115,9 +122,14 @@ class PortalServer(Server[Any]):
         self.surface = surface
         self.progress_interval_s = progress_interval_s
         self.bus = InMemorySubscriptionBus()
-        self.sessions = LiveSessions(idle_timeout_s=session_idle_timeout_s)
+        self.sessions = LiveSessions(
+            idle_timeout_s=session_idle_timeout_s, on_forget=self._session_ended
+        )
+        self.watch = ResourceWatch(portal)
+        self.listen = ResourceListenHandler(self.bus, portal, principal_of)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
+        self._resource_streams: set[MemoryObjectSendStream[_ResourceEvent]] = set()
         self._announced = self._signatures()
         self._schemas: tuple[object, dict[str, Mapping[str, Any]]] = (None, {})
         super().__init__(
@@ -131,7 +143,12 @@ class PortalServer(Server[Any]):
             on_call_tool=self._call_tool,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
-            on_subscriptions_listen=ListenHandler(self.bus),
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
+            on_subscriptions_listen=self.listen,
             get_tool_input_schema=self._input_schema,
         )
         # Registered this way, not as `on_set_logging_level=`, to avoid the constructor's
@@ -140,6 +157,7 @@ class PortalServer(Server[Any]):
         self.middleware.append(self.sessions.middleware)
         portal.on_tools_changed(self._portal_changed)
         portal.on_upstream_log(self._upstream_log)
+        portal.on_resource_updated(self._resource_updated)
 
     def describe_portal(self) -> None:
         """Take the portal's name and description again (a reloaded config), for what the
@@ -156,7 +174,10 @@ class PortalServer(Server[Any]):
     ) -> InitializationOptions:
         # 2025-era clients learn listChanged from initialize; the SDK leaves it off by default.
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True, prompts_changed=True),
+            notification_options
+            or NotificationOptions(
+                tools_changed=True, prompts_changed=True, resources_changed=True
+            ),
             experimental_capabilities,
             extensions,
         )
@@ -201,6 +222,42 @@ class PortalServer(Server[Any]):
         except UpstreamError as exc:
             raise MCPError(types.INTERNAL_ERROR, exc.message) from None
 
+    async def _list_resources(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=self.portal.list_resources(principal_of(ctx)))
+
+    async def _list_resource_templates(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        templates = self.portal.list_resource_templates(principal_of(ctx))
+        return types.ListResourceTemplatesResult(resource_templates=templates)
+
+    async def _read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            return await self.portal.read_resource(params.uri, principal_of(ctx), user_of(ctx))
+        except PortalError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        except UpstreamError as exc:
+            raise MCPError(types.INTERNAL_ERROR, exc.message) from None
+
+    async def _subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        key = session_key(ctx)
+        if key is None:
+            raise MCPError(types.INVALID_REQUEST, "resources/subscribe needs a session")
+        await self.watch.subscribe(key, params.uri, principal_of(ctx))
+        return types.EmptyResult()
+
+    async def _unsubscribe(
+        self, ctx: Ctx, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        key = session_key(ctx)
+        if key is not None:
+            await self.watch.unsubscribe(key, params.uri)
+        return types.EmptyResult()
+
     async def _set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.sessions.set_level(session_key(ctx), params.level)
         return types.EmptyResult()
@@ -240,11 +297,16 @@ class PortalServer(Server[Any]):
 
     # -- list changes -------------------------------------------------------------------------
 
-    def _signatures(self) -> tuple[str, str]:
+    def _signatures(self) -> tuple[str, str, str]:
         def dump(items: list[Any]) -> str:
             return json.dumps([i.model_dump(mode="json") for i in items], sort_keys=True)
 
-        return dump(self.portal.list_tools(self.surface)), dump(self.portal.list_prompts())
+        portal = self.portal
+        return (
+            dump(portal.list_tools(self.surface)),
+            dump(portal.list_prompts()),
+            dump([*portal.list_resources(), *portal.list_resource_templates()]),
+        )
 
     def _portal_changed(self) -> None:
         """Called by the portal on the event loop; the announcement itself is async."""
@@ -259,13 +321,17 @@ class PortalServer(Server[Any]):
     async def _announce_changes(self, changes: MemoryObjectReceiveStream[None]) -> None:
         async for _ in changes:
             before, self._announced = self._announced, self._signatures()
-            tools, prompts = before[0] != self._announced[0], before[1] != self._announced[1]
+            tools, prompts, resources = (
+                a != b for a, b in zip(before, self._announced, strict=True)
+            )
             if tools:
                 await self.bus.publish(ToolsListChanged())
             if prompts:
                 await self.bus.publish(PromptsListChanged())
-            if tools or prompts:
-                await self.sessions.announce(tools=tools, prompts=prompts)
+            if resources:
+                await self.bus.publish(ResourcesListChanged())
+            if tools or prompts or resources:
+                await self.sessions.announce(tools=tools, prompts=prompts, resources=resources)
 
     # -- upstream logs ------------------------------------------------------------------------
 
@@ -283,6 +349,34 @@ class PortalServer(Server[Any]):
         async for server_id, params in logs:
             await self.sessions.broadcast_log(server_id, params)
 
+    # -- resource updates ---------------------------------------------------------------------
+
+    def _resource_updated(self, server_id: str, upstream_uri: str) -> None:
+        """Called by the portal on the event loop; sending is async."""
+        self._queue_resource_event((server_id, upstream_uri))
+
+    def _session_ended(self, key: str) -> None:
+        self._queue_resource_event(("", key))
+
+    def _queue_resource_event(self, event: _ResourceEvent) -> None:
+        for stream in list(self._resource_streams):
+            try:
+                stream.send_nowait(event)
+            except anyio.WouldBlock:
+                log.warning("resource updates queue full; one dropped")
+            except anyio.ClosedResourceError:
+                self._resource_streams.discard(stream)
+
+    async def _send_resource_events(
+        self, events: MemoryObjectReceiveStream[_ResourceEvent]
+    ) -> None:
+        async for server_id, value in events:
+            if not server_id:
+                await self.watch.drop(value)
+                continue
+            await self.watch.deliver(server_id, value, self.sessions.session)
+            await self.listen.publish_updated(server_id, value)
+
     @asynccontextmanager
     async def announcing(self) -> AsyncIterator[None]:
         """Announce list changes and pass upstream logs on while this is entered (the server's
@@ -291,18 +385,25 @@ class PortalServer(Server[Any]):
         send_log, receive_log = anyio.create_memory_object_stream[_UpstreamLog](
             MAX_PENDING_UPSTREAM_LOGS
         )
+        send_res, receive_res = anyio.create_memory_object_stream[_ResourceEvent](
+            MAX_PENDING_UPSTREAM_LOGS
+        )
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._announce_changes, receive)
             tg.start_soon(self._send_upstream_logs, receive_log)
+            tg.start_soon(self._send_resource_events, receive_res)
             self._change_streams.add(send)
             self._log_streams.add(send_log)
+            self._resource_streams.add(send_res)
             try:
                 yield
             finally:
                 self._change_streams.discard(send)
                 self._log_streams.discard(send_log)
+                self._resource_streams.discard(send_res)
                 send.close()
                 send_log.close()
+                send_res.close()
                 tg.cancel_scope.cancel()
 
 
