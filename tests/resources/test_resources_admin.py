@@ -23,14 +23,14 @@ def test_admin_read_api_shows_resources_and_their_curation(served: ServedPortal)
     assert gateway is not None
     api = _CfApi(gateway, auth=None)  # type: ignore[arg-type]  # reads need no auth object
     [everything] = [s for s in gateway.config.servers if s.id == "everything"]
-    server = api.server_out(everything)
+    server = api.server_out(everything, {})
     assert HIDDEN_DOC in {r["name"] for r in server["resources"]}  # upstream: all of them
     assert {"name": HIDDEN_DOC, "enabled": False} in server["updated_resources"]
     assert "demo://resource/dynamic/text/{resourceId}" in {
         t["name"] for t in server["resource_templates"]
     }
 
-    portal = api.portal_out(gateway.portals["main"], _request())
+    portal = api.portal_out(gateway.portals["main"], _request(), {})
     by_id: dict[str, Any] = {s["server_id"]: s for s in portal["servers"]}
     curated = {r["name"]: r for r in by_id["everything"]["resources"]}
     assert curated[HIDDEN_DOC]["enabled"] is False
