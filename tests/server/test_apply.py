@@ -1,8 +1,9 @@
 """`Gateway.apply` under the running HTTP app, seen by real `mcp` SDK clients that connected
 before the change: added servers (streamable HTTP and stdio) reach them with list_changed on
 the plain and the minimize_tools surfaces, in `query`'s search and inside a new code run;
-removed ones leave all of these; a changed URL reconnects; a portal added live answers on
-its path and hostname, and a session on a removed portal gets a clear error."""
+removed ones leave all of these; a changed URL reconnects; curation changes and a sync are
+announced too; a portal added live answers on its path and hostname, and a session on a
+removed portal gets a clear error; portals coming and going leave no task behind."""
 
 from __future__ import annotations
 
@@ -275,3 +276,28 @@ async def test_twenty_portal_add_remove_rounds_leave_no_task_behind(tmp_path: Pa
         await tool_names(client)
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks, "tasks back to before")
         assert len(asyncio.all_tasks()) == tasks
+
+
+async def test_curation_changes_and_a_sync_reach_connected_clients(
+    demo: RunningServer, tmp_path: Path
+) -> None:
+    plain = settings(tmp_path, {"demo": demo.url})
+    renamed = plain.model_dump()
+    renamed["portals"][0]["servers"][0]["updated_tools"] = [{"name": "echo", "portal_alias": "say"}]
+    inbox = Inbox()
+    async with serving(plain) as (gateway, base), connect(f"{base}/mcp", inbox) as client:
+        await eventually(lambda: _lists(client, "demo_echo"), "demo listed")
+        report = await gateway.apply(Config.from_dict(renamed))
+        assert report.applied == ("portals[main].servers[demo].updated_tools",)
+        await inbox.announced()
+        names = await tool_names(client)
+        assert "demo_say" in names and "demo_echo" not in names
+
+        # A tool the upstream adds without telling anyone shows after a sync (the admin
+        # API's servers/{id}/sync), announced as any other change.
+        quiet = await client.call_tool("demo_mutate", {"name": "quiet", "notify": False})
+        assert not quiet.is_error
+        assert "demo_quiet" not in await tool_names(client)
+        await gateway.catalog.sync("demo")
+        await inbox.announced()
+        assert "demo_quiet" in await tool_names(client)
