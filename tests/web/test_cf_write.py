@@ -17,6 +17,11 @@ from typing import Any
 import cloudflare
 import pytest
 from anyio.from_thread import BlockingPortal
+from cloudflare.types.zero_trust.access.ai_controls.mcp import (
+    PortalListResponse,
+    PortalReadResponse,
+    PortalUpdateResponse,
+)
 
 from engine.config import Config, ConfigError, ConfigProblem
 from tests.upstreams.harness import RunningServer, demo_argv, running
@@ -147,6 +152,10 @@ def test_the_seed_curl_lines_work(cf: Running) -> None:
     back = cf.http("PUT", "/portals/main", json=got)
     assert back.status_code == 200, back.text
     assert back.json()["result"]["code_mode"] == "opt_in"
+    # Each answer is the SDK's model too (strict pydantic validation of its fields).
+    PortalListResponse.model_validate(listed.json()["result"][0])
+    PortalUpdateResponse.model_validate(result)
+    PortalReadResponse.model_validate(back.json()["result"])
     assert [s["server_id"] for s in back.json()["result"]["servers"]] == ["time"]
     assert cf.gateway.portal("main").config.name == "Main"
     # GET shows a portal without a hostname on the host asked; sending it back keeps none.
