@@ -8,6 +8,8 @@
     codemode status [--config PATH] [--json]
     codemode status --url http://127.0.0.1:8787 [--json]    (admin token in CODEMODE_ADMIN_TOKEN)
     codemode check-config PATH
+    codemode export [--config PATH] [-o FILE]     (portals and servers from the store)
+    codemode import FILE [--config PATH]          (they replace the store's)
 
 Without `--config`, `serve`, `tools`, `run` and `status` use the built-in demo portal
 (`engine.demo`: mcp-server-time, mcp-server-git on a throwaway repository, a notes server);

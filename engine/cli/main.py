@@ -306,6 +306,9 @@ def _setup_logging(verbose: bool, command: str) -> None:
         handler.addFilter(lambda record: not getattr(record, STARTUP_STATUS, False))
     if command == "serve" and not verbose:
         logging.getLogger("codemode.reload").setLevel(logging.INFO)  # what a reload applied
+        # Where portals and servers come from (seeded, or the store), and who changed them.
+        logging.getLogger("codemode.config").setLevel(logging.INFO)
+        logging.getLogger("codemode.admin").setLevel(logging.INFO)
 
 
 def _describe(exc: BaseException) -> str:

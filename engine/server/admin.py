@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from engine.config import ID_PATTERN
 from engine.server.admin_models import (
+    AuditEntryOut,
     Envelope,
     ErrorEnvelope,
     Message,
@@ -187,19 +188,13 @@ class _Api:
         params = request.query_params
         since, limit = _parse_since(params.get("since")), _parse_limit(params.get("limit"))
         entries = await store.configs.audit(since=since, limit=limit)
-        return _ok(
-            [
-                {
-                    "at": e.at.isoformat().replace("+00:00", "Z"),
-                    "by": e.by,
-                    "action": e.action,
-                    "kind": e.kind,
-                    "id": e.object_id,
-                    "changes": e.changes,
-                }
-                for e in entries
-            ]
-        )
+        out = [
+            AuditEntryOut(
+                at=e.at, by=e.by, action=e.action, kind=e.kind, id=e.object_id, changes=e.changes
+            )
+            for e in entries
+        ]
+        return _ok([_dump(o) for o in out])
 
     # -- parameters ---------------------------------------------------------------------------
 

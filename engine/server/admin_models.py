@@ -10,7 +10,7 @@ environment of a stdio server, and an upstream URL is shown without credentials 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,6 +164,21 @@ class LogEntryOut(_Out):
     error: str | None = None
     dlp: list[DlpEntryOut] = []
     """What DLP found: profile, argument or result path, action (never the matched text)."""
+
+
+class AuditEntryOut(_Out):
+    """One configuration write's effect on one object (secrets only as `"<set>"`)."""
+
+    at: datetime
+    by: str
+    """The admin token's name, or `seed` / `import`."""
+    action: str
+    """`create`, `update`, `delete`, `seed`, `import` or `unchanged`."""
+    kind: str
+    """`server`, `portal`, or `config` for a write that changed nothing."""
+    id: str
+    changes: dict[str, Any]
+    """Field: `{before, after}`."""
 
 
 # --------------------------------------------------------------------------- builders

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from engine.config import ID_PATTERN
 from engine.server.admin_models import (
+    AuditEntryOut,
     Envelope,
     ErrorEnvelope,
     LogEntryOut,
@@ -27,7 +28,8 @@ _PORTAL_LIST = Envelope[list[PortalOut]]
 _PORTAL = Envelope[PortalOut]
 _SYNC = Envelope[SyncOut]
 _LOGS = Envelope[list[LogEntryOut]]
-_MODELS: list[type[BaseModel]] = [_PORTAL_LIST, _PORTAL, _SYNC, _LOGS, ErrorEnvelope]
+_AUDIT = Envelope[list[AuditEntryOut]]
+_MODELS: list[type[BaseModel]] = [_PORTAL_LIST, _PORTAL, _SYNC, _LOGS, _AUDIT, ErrorEnvelope]
 
 
 def _json(ref: dict[str, Any], description: str) -> dict[str, Any]:
@@ -135,6 +137,35 @@ def openapi_document() -> dict[str, Any]:
                     [
                         _query("portal", "Only entries of this portal.", _ID_SCHEMA),
                         _query("server", "Only entries of this server.", _ID_SCHEMA),
+                        _query(
+                            "since",
+                            "Only entries at or after this time (RFC 3339, with an offset).",
+                            {"type": "string", "format": "date-time"},
+                        ),
+                        _query(
+                            "limit",
+                            "At most this many entries.",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LOG_LIMIT,
+                                "default": DEFAULT_LOG_LIMIT,
+                            },
+                        ),
+                    ],
+                )
+            },
+            "/api/audit": {
+                "get": _operation(
+                    "listAudit",
+                    "The audit log of configuration writes, newest first.",
+                    ref[_AUDIT],
+                    {
+                        "400": "A query parameter is not valid; the message says which.",
+                        "404": "No store (no [admin] table): there is no audit log.",
+                    },
+                    refs,
+                    [
                         _query(
                             "since",
                             "Only entries at or after this time (RFC 3339, with an offset).",

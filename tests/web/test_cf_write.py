@@ -10,14 +10,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import cloudflare
 import pytest
 from anyio.from_thread import BlockingPortal
+from cloudflare.types.zero_trust.access.ai_controls.mcp import (
+    PortalListResponse,
+    PortalReadResponse,
+    PortalUpdateResponse,
+)
 
+from engine.config import Config, ConfigError, ConfigProblem
 from tests.upstreams.harness import RunningServer, demo_argv, running
 from tests.web.cf_write_helpers import (
     ACCOUNT,
@@ -146,6 +152,10 @@ def test_the_seed_curl_lines_work(cf: Running) -> None:
     back = cf.http("PUT", "/portals/main", json=got)
     assert back.status_code == 200, back.text
     assert back.json()["result"]["code_mode"] == "opt_in"
+    # Each answer is the SDK's model too (strict pydantic validation of its fields).
+    PortalListResponse.model_validate(listed.json()["result"][0])
+    PortalUpdateResponse.model_validate(result)
+    PortalReadResponse.model_validate(back.json()["result"])
     assert [s["server_id"] for s in back.json()["result"]["servers"]] == ["time"]
     assert cf.gateway.portal("main").config.name == "Main"
     # GET shows a portal without a hostname on the host asked; sending it back keeps none.
@@ -353,3 +363,22 @@ def test_file_mode_answers_writes_with_a_clear_error(
         assert response.status_code == 405
         assert 'config = "file"' in response.json()["errors"][0]["message"]
         assert r.http("GET", "/portals/main", "reader").status_code == 200
+
+
+def test_a_failed_apply_rolls_the_store_write_back(cf: Running) -> None:
+    def refuse(config: Config) -> Callable[[], None]:
+        if any(p.id == "doomed" for p in config.portals):
+            raise ConfigError([ConfigProblem("portals", "refused by a test hook")])
+        return lambda: None
+
+    before = _config_rows(cf)
+    audit_before = httpx_get(cf, "/api/audit?limit=1").json()["result"]
+    cf.gateway.on_reload(refuse)
+    try:
+        body = {"id": "doomed", "hostname": "doomed.test", "name": "Doomed"}
+        messages = _problems(cf.http("POST", "/portals", json=body))
+    finally:
+        cf.gateway._reload_hooks.remove(refuse)
+    assert messages == ["portals: refused by a test hook"]
+    assert _config_rows(cf) == before and "doomed" not in cf.gateway.portals
+    assert httpx_get(cf, "/api/audit?limit=1").json()["result"] == audit_before
