@@ -53,6 +53,7 @@ def _portal_body(required: list[str]) -> dict[str, Any]:
             "on_behalf": {"type": "boolean", "description": "Stored and returned; no effect."},
             "updated_tools": {"type": "array", "items": _override()},
             "updated_prompts": {"type": "array", "items": _override()},
+            "updated_resources": {"type": "array", "items": _override()},
         },
     }
     return {
@@ -93,6 +94,7 @@ def _server_body(required: list[str]) -> dict[str, Any]:
             "secure_web_gateway": {"type": "boolean"},
             "updated_tools": {"type": "array", "items": _override()},
             "updated_prompts": {"type": "array", "items": _override()},
+            "updated_resources": {"type": "array", "items": _override()},
         },
     }
 

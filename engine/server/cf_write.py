@@ -51,7 +51,14 @@ _PORTAL_FIELDS = {
 }
 _PORTAL_READ_ONLY = {"created_at", "created_by", "modified_at", "modified_by", "requires_api_key"}
 _PORTAL_KEPT = ("api_keys", "api_keys_file", "policies")
-_REF_FIELDS = {"server_id", "default_disabled", "on_behalf", "updated_tools", "updated_prompts"}
+_REF_FIELDS = {
+    "server_id",
+    "default_disabled",
+    "on_behalf",
+    "updated_tools",
+    "updated_prompts",
+    "updated_resources",
+}
 _SERVER_FIELDS = {
     "id",
     "name",
@@ -65,6 +72,7 @@ _SERVER_FIELDS = {
     "secure_web_gateway",
     "updated_tools",
     "updated_prompts",
+    "updated_resources",
     "command",
     "args",
     "env",
@@ -88,6 +96,8 @@ _SERVER_READ_ONLY = {
     "last_successful_sync",
     "tools",
     "prompts",
+    "resources",
+    "resource_templates",
     "transport",
     "has_auth_credentials",
     "protocol_version",
@@ -186,7 +196,7 @@ def portal_entry(
             )
             out = {k: ref[k] for k in _REF_FIELDS if k in ref}
             problems += _nulls(out, set(), f"servers[{i}].")
-            for key in ("updated_tools", "updated_prompts"):
+            for key in ("updated_tools", "updated_prompts", "updated_resources"):
                 if key in out:
                     out[key], more = _overrides(out[key], "portal", f"servers[{i}].{key}")
                     problems += more
@@ -299,7 +309,7 @@ def server_entry(
         data["policies"] = list(current.policies)
     if data.get("description") is None:
         data.pop("description", None)
-    for key in ("updated_tools", "updated_prompts"):
+    for key in ("updated_tools", "updated_prompts", "updated_resources"):
         if key in data:
             data[key], more = _overrides(data[key], "server", key)
             problems += more
