@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -12,6 +12,7 @@ import anyio.abc
 import mcp_types as types
 
 from engine.config import ServerConfig
+from engine.egress import EgressProxy
 from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
 
@@ -35,12 +36,18 @@ class Catalog:
     Ready again by itself. `oauth` servers stay in Error ("oauth not configured") for now.
     """
 
-    def __init__(self, servers: Sequence[ServerConfig]) -> None:
+    def __init__(
+        self, servers: Sequence[ServerConfig], egress: Mapping[str, EgressProxy] | None = None
+    ) -> None:
+        """`egress`: the forward proxy of each server routed through one (`engine.egress`)."""
         self._upstreams: dict[str, Upstream] = {}
+        routes = egress or {}
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
-            self._upstreams[server.id] = Upstream(server, self._notify, self._log)
+            self._upstreams[server.id] = Upstream(
+                server, self._notify, self._log, egress=routes.get(server.id)
+            )
         self._callbacks: list[Callable[[str], None]] = []
         self._log_callbacks: list[
             Callable[[str, types.LoggingMessageNotificationParams], None]
@@ -92,6 +99,11 @@ class Catalog:
 
     def prompts(self, server_id: str) -> list[types.Prompt]:
         return self._get(server_id).prompts
+
+    def routed(self, server_id: str) -> bool:
+        """Whether the server's HTTP goes through the egress proxy (`secure_web_gateway`)."""
+        upstream = self._upstreams.get(server_id)
+        return upstream is not None and upstream.egress is not None
 
     def on_change(self, callback: Callable[[str], None]) -> None:
         """Call `callback(server_id)` whenever that server's tools, prompts or status change."""

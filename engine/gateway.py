@@ -36,6 +36,7 @@ from mcp_types import LoggingMessageNotificationParams
 from engine.calls import ToolCalls
 from engine.catalog import Catalog
 from engine.config import Config
+from engine.egress import egress_routes
 from engine.executor import CodeExecutor
 from engine.portal import Portal, PortalError, PortalServices, pick_portal
 from engine.reload import ReloadReport, plan_reload
@@ -60,7 +61,7 @@ class Gateway:
         sandbox: Sandbox | None = None,
     ) -> None:
         self.config = config
-        self.catalog = Catalog(config.servers)
+        self.catalog = Catalog(config.servers, egress_routes(config))
         limits = config.settings.sandbox.to_limits()
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(limits)

@@ -37,10 +37,12 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from engine.config import ServerConfig
 from engine.credentials import read_secret, resolve_env
+from engine.egress import EgressProxy, client_options, via_proxy
 from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 from engine.upstream_errors import (
     describe_failure,
+    leaf_error,
     server_address,
     session_gone,
     with_stderr_tail,
@@ -108,8 +110,11 @@ class Upstream:
         config: ServerConfig,
         on_change: Callable[[str], None],
         on_log: Callable[[str, types.LoggingMessageNotificationParams], None] | None = None,
+        egress: EgressProxy | None = None,
     ) -> None:
         self.config = config
+        self.egress = egress
+        """The forward proxy this server's HTTP goes through (`secure_web_gateway`), or None."""
         self._on_change = on_change
         self._on_log = on_log
         self._status = ServerStatus(server_id=config.id, state=ServerState.WAITING)
@@ -340,6 +345,7 @@ class Upstream:
                     # whole session, failing every call in flight.
                     limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
                     event_hooks={"response": [record]},
+                    **client_options(self.egress),
                 )
             )
             return streamable_http_client(cfg.url, http_client=http)
@@ -546,7 +552,13 @@ class Upstream:
 
     def _describe(self, exc: BaseException, conn: _Connection) -> ErrorDetails:
         """`describe_failure` with what this connection saw and the token it sent."""
-        return describe_failure(exc, self.config, http_status=conn.http_status, secret=self._secret)
+        details = describe_failure(
+            exc, self.config, http_status=conn.http_status, secret=self._secret
+        )
+        if self.egress is None:
+            return details
+        unreachable = isinstance(leaf_error(exc), httpx2.ConnectError)  # only the proxy is dialled
+        return via_proxy(details, self.egress, unreachable=unreachable)
 
 
 async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:

@@ -82,7 +82,7 @@ def _hostname(server: ServerConfig) -> str:
     return "stdio:" + Path(server.command or "").name
 
 
-def _server_common(server: ServerConfig, status: ServerStatus) -> dict[str, Any]:
+def _server_common(server: ServerConfig, status: ServerStatus, routed: bool) -> dict[str, Any]:
     return {
         "id": server.id,
         "name": server.name or server.id,
@@ -94,7 +94,8 @@ def _server_common(server: ServerConfig, status: ServerStatus) -> dict[str, Any]
         "modified_at": None,
         "modified_by": None,
         "is_shared_oauth_callback_enabled": False,
-        "secure_web_gateway": False,
+        # Whether its traffic goes through the egress proxy, by its own flag or a portal's.
+        "secure_web_gateway": routed,
         **_status_fields(status),
         # Our own additions.
         "transport": "http" if server.url else "stdio",
@@ -142,7 +143,7 @@ class _CfApi:
             return out
 
         return {
-            **_server_common(server, self._status(server.id)),
+            **_server_common(server, self._status(server.id), catalog.routed(server.id)),
             "default_disabled": server.default_disabled,
             "tools": [_upstream_capability(t) for t in tools],
             "prompts": [_upstream_capability(p) for p in prompts],
@@ -175,7 +176,9 @@ class _CfApi:
             )
             out_servers.append(
                 {
-                    **_server_common(server, self._status(server.id)),
+                    **_server_common(
+                        server, self._status(server.id), self.gateway.catalog.routed(server.id)
+                    ),
                     "server_id": server.id,
                     "default_disabled": default_disabled,
                     "on_behalf": False,
@@ -205,7 +208,7 @@ class _CfApi:
             "description": config.description,
             "allow_code_mode": config.allow_code_mode,
             "code_mode": str(config.code_mode),
-            "secure_web_gateway": False,
+            "secure_web_gateway": config.secure_web_gateway,
             "servers": out_servers,
             "created_at": None,
             "created_by": None,
