@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from mcp_types import CallToolResult
 
-from engine import results
+from engine import results, telemetry
 from engine.catalog import Catalog
 from engine.curation import CuratedTool
 from engine.requestlog import RequestLog, RequestRecord
@@ -59,11 +59,18 @@ class ToolCalls:
     async def call(
         self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
     ) -> CallToolResult:
-        """One upstream call, logged whether it succeeds, fails or is cancelled.
+        """One upstream call, logged whether it succeeds, fails or is cancelled, in a span of
+        its own when telemetry is on.
 
         Raises:
             UpstreamError: the server could not answer (not Ready, unreachable, timed out).
         """
+        with telemetry.span(f"upstream tools/call {tool.server_id}/{tool.upstream_name}"):
+            return await self._call(caller, tool, arguments)
+
+    async def _call(
+        self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
+    ) -> CallToolResult:
         started = time.perf_counter()
         status, error, result = "error", None, None
         try:
@@ -78,20 +85,20 @@ class ToolCalls:
             error = "cancelled"
             raise
         finally:
-            self.request_log.record(
-                RequestRecord(
-                    portal=caller.portal,
-                    kind="tool_call",
-                    status=status,  # type: ignore[arg-type]
-                    capability=tool.name,
-                    server=tool.server_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    user=caller.user,
-                    request_bytes=json_size(arguments),
-                    response_bytes=result_size(result) if result is not None else 0,
-                    error=error,
-                )
+            record = RequestRecord(
+                portal=caller.portal,
+                kind="tool_call",
+                status=status,  # type: ignore[arg-type]
+                capability=tool.name,
+                server=tool.server_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                user=caller.user,
+                request_bytes=json_size(arguments),
+                response_bytes=result_size(result) if result is not None else 0,
+                error=error,
             )
+            telemetry.annotate(record)
+            self.request_log.record(record)
 
 
 def result_size(result: CallToolResult) -> int:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from mcp_types import LoggingMessageNotificationParams
 
+from engine import telemetry
 from engine.calls import ToolCalls
 from engine.catalog import Catalog
 from engine.config import Config
@@ -100,9 +101,11 @@ class Gateway:
 
             self._store_cm = open_store(self.config.settings)
             self.store = await self._store_cm.__aenter__()
+        telemetry.start()  # only when the OTEL_* environment asks for it
         try:
             return await self._enter()
         except BaseException:
+            telemetry.stop()
             await self._close_store()
             raise
 
@@ -112,7 +115,7 @@ class Gateway:
             await manager.__aexit__(None, None, None)
 
     async def _enter(self) -> Gateway:
-        log = self._given_log or open_request_log(self.config.settings)
+        log = telemetry.with_export(self._given_log or open_request_log(self.config.settings))
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
@@ -137,6 +140,7 @@ class Gateway:
             if self._own_sandbox:
                 self.sandbox.close()
             self.calls.request_log.close()
+            telemetry.stop()
             await self._close_store()
 
     def on_reload(self, hook: ReloadHook) -> None:

@@ -35,6 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from engine import telemetry
 from engine.config import ServerConfig
 from engine.credentials import read_secret, resolve_env
 from engine.egress import EgressProxy, client_options, via_proxy
@@ -344,7 +345,8 @@ class Upstream:
                     # as the server closes it fails the request, and the SDK then ends the
                     # whole session, failing every call in flight.
                     limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
-                    event_hooks={"response": [record]},
+                    # With telemetry on: `traceparent` of the current span on every request.
+                    event_hooks={"request": telemetry.request_hooks(), "response": [record]},
                     **client_options(self.egress),
                 )
             )
