@@ -23,6 +23,7 @@ import httpcore2
 import httpx2
 
 from engine.config import Config
+from engine.credentials import CredentialError
 from engine.status import ErrorDetails
 
 
@@ -72,7 +73,15 @@ def client_options(proxy: EgressProxy | None) -> ClientOptions:
 def _context_with(ca_file: str) -> ssl.SSLContext:
     # httpx's own default (certifi, or SSL_CERT_FILE), plus the proxy's re-signing CA.
     context = httpcore2.default_ssl_context()
-    context.load_verify_locations(cafile=ca_file)
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CredentialError(
+            f"settings.egress_proxy_ca_file: cannot load {ca_file} as PEM CA certificates"
+            f" ({reason})",
+            missing=isinstance(exc, FileNotFoundError),
+        ) from None
     return context
 
 

@@ -172,3 +172,19 @@ def test_a_stdio_server_with_the_flag_is_a_config_error() -> None:
                 "settings": {"egress_proxy": "http://127.0.0.1:9"},
             }
         )
+
+
+@pytest.mark.anyio
+async def test_an_unreadable_ca_file_is_an_error_naming_it(
+    inspected: RunningServer, direct: RunningServer, tmp_path: Path
+) -> None:
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate\n")
+    config = two_servers(inspected, direct, f"http://127.0.0.1:{free_port()}", 5)
+    settings = config.settings.model_copy(update={"egress_proxy_ca_file": str(bad)})
+    config = config.model_copy(update={"settings": settings})
+    async with Catalog(config.servers, egress_routes(config)) as catalog:
+        details = catalog.status()["inspected"].error_details
+        assert details is not None and not details.retryable
+        assert f"settings.egress_proxy_ca_file: cannot load {bad}" in details.cause
+        assert catalog.status()["direct"].state is ServerState.READY
