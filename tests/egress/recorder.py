@@ -10,7 +10,7 @@ from proxy.http.parser import HttpParser
 from proxy.http.proxy import HttpProxyBasePlugin
 
 
-class RecordRequests(HttpProxyBasePlugin):  # type: ignore[misc]
+class RecordRequests(HttpProxyBasePlugin):
     def before_upstream_connection(self, request: HttpParser) -> HttpParser:
         line = {
             "method": (request.method or b"").decode(),

@@ -5,6 +5,7 @@ anything exported. And off by default: nothing of the SDK is imported."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import uuid
@@ -62,6 +63,8 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Received]:
     shutdown = getattr(provider, "shutdown", None)
     if shutdown is not None:
         shutdown()
+    # Later tests' SDK spans are then dropped, each with an INFO line: keep those out of logs.
+    logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.WARNING)
 
 
 def _config(upstream: RunningServer) -> Config:
