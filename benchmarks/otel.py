@@ -2,14 +2,17 @@
 
     python -m benchmarks.otel           # writes benchmarks/results/otel.md
 
-Start-up: wall time of a fresh interpreter that imports the engine and runs
-`telemetry.start()`, median of `STARTS` runs each way (on: the SDK and the OTLP/HTTP exporters
-are imported and set up). Per call: in a child process per setting, a gateway in front of the
-demo upstream over stdio (tests/upstreams/demo.py); `CALLS` direct `echo` calls through the
-ALL surface and `RUNS` `code` runs of two calls each, after a warm-up; p50 and p95 per call.
-On: spans and log records go to a real OTLP/HTTP receiver in the same process
-(tests/egress/otlp_receiver.py), exported by the SDK's batch processors in their threads.
-Off and on alternate `ROUNDS` times so machine noise hits both alike.
+Start-up: wall time of `telemetry.start()` in a fresh interpreter that has imported the engine,
+median of `STARTS` runs each way (on: the SDK and the OTLP/HTTP exporters are imported and set
+up). Hooks: the CPU time per upstream call of what telemetry adds on the call path (span,
+attributes, log record, traceparent header): median of `HOOK_ROUNDS` rounds of `HOOK_LOOPS`,
+exported between rounds. End to end: in a child
+process per setting, a gateway in front of the demo upstream over stdio
+(tests/upstreams/demo.py); `CALLS` direct `echo` calls through the ALL surface and `RUNS`
+`code` runs of two calls each, after a warm-up; p50 and p95. On: spans and log records go to a
+real OTLP/HTTP receiver in the same process (tests/egress/otlp_receiver.py), exported by the
+SDK's batch processors in their threads. Off and on alternate `ROUNDS` times so machine noise
+hits both alike.
 """
 
 from __future__ import annotations
@@ -24,15 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.sandbox import machine
+from engine.requestlog import RequestLog, RequestRecord
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "otel.md"
-STARTS = 7
-CALLS = 300
-RUNS = 100
+STARTS = 5
+CALLS = 200
+RUNS = 60
 WARMUP = 20
 ROUNDS = 2
-_START_PROBE = "import engine.gateway\nfrom engine import telemetry\ntelemetry.start()\n"
+HOOK_LOOPS = 1_000
+HOOK_ROUNDS = 7
+_START_PROBE = (
+    "import time\nimport engine.gateway\nfrom engine import telemetry\n"
+    "began = time.perf_counter()\ntelemetry.start()\n"
+    "print((time.perf_counter() - began) * 1000)\n"
+)
 
 
 def _env(on: bool) -> dict[str, str]:
@@ -45,11 +55,55 @@ def _env(on: bool) -> dict[str, str]:
 
 
 def startup_ms(on: bool) -> float:
+    """Median wall time of `telemetry.start()` in a fresh interpreter (engine imported first)."""
     samples = []
     for _ in range(STARTS):
+        out = subprocess.run(
+            [sys.executable, "-c", _START_PROBE],
+            env=_env(on),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+async def _hooks_us() -> float:
+    """CPU cost per upstream call of what telemetry adds on the call path: the span, its
+    attributes, the log record and the traceparent header (the request log's own write is
+    the same either way and left out)."""
+    import httpx2
+
+    from engine import telemetry
+    from engine.requestlog import RequestRecord
+
+    record = RequestRecord(
+        portal="p", kind="tool_call", status="ok", capability="s_t", duration_ms=1.0, server="s"
+    )
+    sink = telemetry.with_export(_Nowhere())
+    request = httpx2.Request("POST", "http://127.0.0.1/mcp")
+    hooks = telemetry.request_hooks()
+
+    async def one() -> None:
+        with telemetry.span("upstream tools/call s/t"):
+            for hook in hooks:
+                await hook(request)
+            telemetry.annotate(record)
+            sink.record(record)
+
+    samples = []
+    for _ in range(HOOK_ROUNDS):
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _START_PROBE], env=_env(on), check=True)
-        samples.append((time.perf_counter() - began) * 1000)
+        for _ in range(HOOK_LOOPS):
+            await one()
+        samples.append((time.perf_counter() - began) / HOOK_LOOPS * 1e6)
+        if telemetry.enabled():
+            # Export between rounds: the batch queues (2,048) must not overflow, or the
+            # SDK's per-item "queue full" warnings are what gets measured.
+            from engine import telemetry_sdk
+
+            telemetry_sdk.flush()
     return statistics.median(samples)
 
 
@@ -95,12 +149,28 @@ async def _per_call(on: bool) -> dict[str, float]:
                 await run()
             calls = await _timed(direct, CALLS)
             runs = await _timed(run, RUNS)
+            hooks = await _hooks_us()
     return {
+        "hooks_us": hooks,
         "call_p50": statistics.median(calls),
         "call_p95": statistics.quantiles(calls, n=20)[-1],
         "run_p50": statistics.median(runs),
         "run_p95": statistics.quantiles(runs, n=20)[-1],
     }
+
+
+class _Nowhere(RequestLog):
+    def record(self, entry: RequestRecord) -> None:
+        pass
+
+    def query(self, **_: Any) -> list[RequestRecord]:
+        return []
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 async def _timed(action: Any, count: int) -> list[float]:
@@ -140,7 +210,12 @@ def _report(starts: dict[bool, list[float]], calls: dict[bool, list[dict[str, fl
         return statistics.median(c[key] for c in calls[on])
 
     rows = [
-        ("start-up (interpreter + engine import + `telemetry.start()`), ms", "start", 0),
+        ("`telemetry.start()` in a fresh process (SDK import and set-up), ms", "start", 1),
+        (
+            "added on the call path per upstream call (span, attributes, log record, header), µs",
+            "hooks_us",
+            1,
+        ),
         ("direct `echo` call p50, ms", "call_p50", 3),
         ("direct `echo` call p95, ms", "call_p95", 3),
         ("`code` run with 2 calls p50, ms", "run_p50", 3),

@@ -21,12 +21,13 @@ telemetry on the request log also goes out as OTel log records (`TelemetryLog`).
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx2
+    from opentelemetry.trace import Tracer
 
     from engine.requestlog import RequestLog, RequestRecord
 
@@ -41,6 +42,8 @@ _SWITCHES = (
 _OFF: AbstractContextManager[None] = nullcontext()
 _on = False
 _starts = 0
+_tracer: Tracer | None = None
+"""The `opentelemetry.trace.Tracer` our spans come from, while on."""
 
 
 def wanted(environ: dict[str, str] | None = None) -> bool:
@@ -58,19 +61,22 @@ def enabled() -> bool:
 def start() -> None:
     """Set up export if the environment asks for it (once per process; counted, so nested
     gateways share it and the last `stop()` flushes)."""
-    global _on, _starts
+    global _on, _starts, _tracer
     if not wanted():
         return
+    from opentelemetry import trace
+
     from engine import telemetry_sdk
 
     telemetry_sdk.install()
     _starts += 1
     _on = True
+    _tracer = trace.get_tracer("codemode")
 
 
 def stop() -> None:
     """Flush what is buffered; export stops when the last `start()` is matched."""
-    global _on, _starts
+    global _on, _starts, _tracer
     if not _on:
         return
     from engine import telemetry_sdk
@@ -78,22 +84,14 @@ def stop() -> None:
     _starts -= 1
     telemetry_sdk.flush()
     if _starts == 0:
-        _on = False
+        _on, _tracer = False, None
 
 
 def span(name: str) -> AbstractContextManager[Any]:
     """A child span of the current one named `name` (a no-op context when off)."""
-    if not _on:
+    if _tracer is None:
         return _OFF
-    return _span(name)
-
-
-@contextmanager
-def _span(name: str) -> Iterator[Any]:
-    from opentelemetry import trace
-
-    with trace.get_tracer("codemode").start_as_current_span(name) as current:
-        yield current
+    return _tracer.start_as_current_span(name)
 
 
 def annotate(record: RequestRecord) -> None:
