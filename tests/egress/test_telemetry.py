@@ -19,7 +19,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from opentelemetry import trace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from engine import Config
+from engine import Config, telemetry
 from engine.credentials import hash_api_key
 from tests.egress.otlp_receiver import Received, attrs, otlp_receiver
 from tests.server.conftest import ServedPortal
@@ -168,3 +168,12 @@ def test_off_by_default_imports_nothing_of_the_sdk() -> None:
         [sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_turned_on_only_by_the_standard_variables() -> None:
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    assert not telemetry.wanted({})
+    assert not telemetry.wanted({"OTEL_SERVICE_NAME": "codemode"})
+    assert telemetry.wanted(endpoint)
+    assert telemetry.wanted({"OTEL_TRACES_EXPORTER": "console"})
+    assert not telemetry.wanted({**endpoint, "OTEL_SDK_DISABLED": "true"})
