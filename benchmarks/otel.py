@@ -189,11 +189,27 @@ def per_call(on: bool) -> dict[str, float]:
     return figures
 
 
+def hooks_without_export_us() -> float:
+    """The call-path hooks with both exporters `none`: making spans and records, no export."""
+    env = {**_env(False), "OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    probe = [sys.executable, "-m", "benchmarks.otel", "--hooks"]
+    out = subprocess.run(probe, env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         import anyio
 
         print(json.dumps(anyio.run(_per_call, sys.argv[2] == "on")))
+        return
+    if sys.argv[1:] == ["--hooks"]:
+        import anyio
+
+        from engine import telemetry
+
+        telemetry.start()
+        print(anyio.run(_hooks_us))
         return
     starts: dict[bool, list[float]] = {False: [], True: []}
     calls: dict[bool, list[dict[str, float]]] = {False: [], True: []}
@@ -201,6 +217,8 @@ def main() -> None:
         for on in (False, True):
             starts[on].append(startup_ms(on))
             calls[on].append(per_call(on))
+        calls[True][-1]["hooks_none_us"] = hooks_without_export_us()
+        calls[False][-1]["hooks_none_us"] = calls[False][-1]["hooks_us"]
     RESULTS.write_text(_report(starts, calls))
     print(RESULTS.read_text())
 
@@ -216,6 +234,7 @@ def _report(starts: dict[bool, list[float]], calls: dict[bool, list[dict[str, fl
             "hooks_us",
             1,
         ),
+        ("... of which making spans and records (exporters `none`), µs", "hooks_none_us", 1),
         ("direct `echo` call p50, ms", "call_p50", 3),
         ("direct `echo` call p95, ms", "call_p95", 3),
         ("`code` run with 2 calls p50, ms", "run_p50", 3),
@@ -228,6 +247,8 @@ def _report(starts: dict[bool, list[float]], calls: dict[bool, list[dict[str, fl
         f"medians of rounds; start-up median of {STARTS} runs per round; {CALLS} direct calls",
         f"and {RUNS} `code` runs per round after {WARMUP} warm-up each, stdio demo upstream.",
         "On: OTLP/HTTP export to a receiver in the same process (batch processors).",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (a shared machine: figures move"
+        " with it).",
         "",
         "| | off (default) | on | on − off |",
         "|---|---|---|---|",
