@@ -85,6 +85,22 @@ def _context_with(ca_file: str) -> ssl.SSLContext:
     return context
 
 
+def proxy_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (a routed server's failure, not a group) is failing to connect to the
+    proxy: through a proxy the proxy is the only host dialled, but a TLS handshake with the
+    server inside the tunnel fails as a connect error too, and is the server's."""
+    if not isinstance(exc, httpx2.ConnectError):
+        return False
+    seen: BaseException | None = exc
+    for _ in range(10):  # a bounded walk down the chain of causes
+        if seen is None:
+            return True
+        if isinstance(seen, ssl.SSLError):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
 def via_proxy(details: ErrorDetails, proxy: EgressProxy, *, unreachable: bool) -> ErrorDetails:
     """`details` of a routed server's failure, naming the proxy: as the cause when it could not
     be reached (`unreachable`: a transport error on the way out), else as the route taken."""
@@ -105,6 +121,7 @@ __all__ = [
     "EgressProxy",
     "client_options",
     "egress_routes",
+    "proxy_unreachable",
     "routed_server_ids",
     "via_proxy",
 ]

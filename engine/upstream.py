@@ -38,7 +38,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from engine import telemetry
 from engine.config import ServerConfig
 from engine.credentials import read_secret, resolve_env
-from engine.egress import EgressProxy, client_options, via_proxy
+from engine.egress import EgressProxy, client_options, proxy_unreachable, via_proxy
 from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 from engine.upstream_errors import (
@@ -559,7 +559,7 @@ class Upstream:
         )
         if self.egress is None:
             return details
-        unreachable = isinstance(leaf_error(exc), httpx2.ConnectError)  # only the proxy is dialled
+        unreachable = proxy_unreachable(leaf_error(exc))
         return via_proxy(details, self.egress, unreachable=unreachable)
 
 

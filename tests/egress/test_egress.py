@@ -17,6 +17,7 @@ from engine.catalog import Catalog
 from engine.config import Config
 from engine.egress import egress_routes, routed_server_ids
 from engine.status import ServerState
+from tests.egress.tls import Pki, make_pki
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 
 PROXY_ARGV = [
@@ -188,3 +189,58 @@ async def test_an_unreadable_ca_file_is_an_error_naming_it(
         assert details is not None and not details.retryable
         assert f"settings.egress_proxy_ca_file: cannot load {bad}" in details.cause
         assert catalog.status()["direct"].state is ServerState.READY
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path)
+
+
+@pytest.fixture
+def tls_upstream(pki: Pki) -> Iterator[RunningServer]:
+    argv = [sys.executable, "-m", "tests.egress.tls_upstream", "--port", "{port}"]
+    argv += ["--cert", str(pki.cert_file), "--key", str(pki.key_file)]
+    with running(argv) as server:
+        yield server
+
+
+def https_server(upstream: RunningServer, proxy_url: str, ca_file: Path | None) -> Config:
+    settings: dict[str, Any] = {"egress_proxy": proxy_url, "request_log_path": ":memory:"}
+    if ca_file is not None:
+        settings["egress_proxy_ca_file"] = str(ca_file)
+    url = f"https://127.0.0.1:{upstream.port}/mcp"
+    return Config.model_validate(
+        {
+            "servers": [
+                {"id": "tls", "url": url, "secure_web_gateway": True, "connect_timeout_s": 10}
+            ],
+            "settings": settings,
+        }
+    )
+
+
+@pytest.mark.anyio
+async def test_https_goes_through_the_proxy_trusting_the_ca_file(
+    proxy: RunningServer, tls_upstream: RunningServer, pki: Pki, record_file: Path
+) -> None:
+    # The CA file is what an intercepting proxy's re-signing CA would be: here it signed the
+    # upstream's own certificate, which reaches us through the proxy's CONNECT tunnel.
+    config = https_server(tls_upstream, proxy.base, pki.ca_file)
+    async with Catalog(config.servers, egress_routes(config)) as catalog:
+        assert catalog.status()["tls"].state is ServerState.READY, catalog.status()["tls"]
+        assert not (await catalog.call_tool("tls", "echo", {"value": "x"})).is_error
+    tunnels = [line for line in proxied(record_file) if line["method"] == "CONNECT"]
+    assert tunnels and {line["port"] for line in tunnels} == {tls_upstream.port}
+
+
+@pytest.mark.anyio
+async def test_without_the_ca_file_the_server_is_untrusted_not_the_proxy_unreachable(
+    proxy: RunningServer, tls_upstream: RunningServer
+) -> None:
+    config = https_server(tls_upstream, proxy.base, None)
+    async with Catalog(config.servers, egress_routes(config)) as catalog:
+        details = catalog.status()["tls"].error_details
+    assert details is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in details.cause
+    assert details.cause.endswith(f"(through the egress proxy {proxy.base})")
+    assert "cannot reach the egress proxy" not in details.cause
