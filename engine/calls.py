@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 import anyio.to_thread
 from mcp_types import CallToolResult, ReadResourceResult
 
-from engine import results
+from engine import results, telemetry
 from engine.catalog import Catalog
 from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
@@ -76,11 +76,18 @@ class ToolCalls:
     ) -> CallToolResult:
         """One upstream call, logged whether it succeeds, fails, is cancelled or is stopped by
         DLP (`engine.dlp`: the arguments are checked here, before they leave the host, and
-        the result on its way back when the server or portal says so).
+        the result on its way back when the server or portal says so), in a span of its own
+        when telemetry is on.
 
         Raises:
             UpstreamError: the server could not answer (not Ready, unreachable, timed out).
         """
+        with telemetry.span(f"upstream tools/call {tool.server_id}/{tool.upstream_name}"):
+            return await self._call(caller, tool, arguments)
+
+    async def _call(
+        self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
+    ) -> CallToolResult:
         started = time.perf_counter()
         status, error, result = "error", None, None
         rules = self.dlp.rules(caller.portal, tool.server_id)
@@ -108,21 +115,21 @@ class ToolCalls:
             error = "cancelled"
             raise
         finally:
-            self.request_log.record(
-                RequestRecord(
-                    portal=caller.portal,
-                    kind="tool_call",
-                    status=status,  # type: ignore[arg-type]
-                    capability=tool.name,
-                    server=tool.server_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    user=caller.user,
-                    request_bytes=size,
-                    response_bytes=result_size(result) if result is not None else 0,
-                    error=error,
-                    dlp=tuple(DlpEntry(f.profile, f.path, f.action) for f in findings),
-                )
+            record = RequestRecord(
+                portal=caller.portal,
+                kind="tool_call",
+                status=status,  # type: ignore[arg-type]
+                capability=tool.name,
+                server=tool.server_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                user=caller.user,
+                request_bytes=size,
+                response_bytes=result_size(result) if result is not None else 0,
+                error=error,
+                dlp=tuple(DlpEntry(f.profile, f.path, f.action) for f in findings),
             )
+            telemetry.annotate(record)
+            self.request_log.record(record)
 
     async def _check_result(
         self, rules: Rules, result: CallToolResult, findings: list[Finding]
@@ -158,20 +165,20 @@ class ToolCalls:
             error = exc.message
             raise
         finally:
-            self.request_log.record(
-                RequestRecord(
-                    portal=caller.portal,
-                    kind="resource_read",
-                    status="error" if error else "ok",
-                    capability=shown_uri,
-                    server=server_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    user=caller.user,
-                    request_bytes=len(shown_uri.encode()),
-                    response_bytes=result_size(result) if result is not None else 0,
-                    error=error,
-                )
+            record = RequestRecord(
+                portal=caller.portal,
+                kind="resource_read",
+                status="error" if error else "ok",
+                capability=shown_uri,
+                server=server_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                user=caller.user,
+                request_bytes=len(shown_uri.encode()),
+                response_bytes=result_size(result) if result is not None else 0,
+                error=error,
             )
+            telemetry.annotate(record)
+            self.request_log.record(record)
 
 
 async def _check(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -13,6 +13,7 @@ import anyio.abc
 import mcp_types as types
 
 from engine.config import ServerConfig
+from engine.egress import EgressProxy
 from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
 
@@ -53,8 +54,12 @@ class Catalog:
     reaped).
     """
 
-    def __init__(self, servers: Sequence[ServerConfig]) -> None:
+    def __init__(
+        self, servers: Sequence[ServerConfig], egress: Mapping[str, EgressProxy] | None = None
+    ) -> None:
+        """`egress`: the forward proxy of each server routed through one (`engine.egress`)."""
         self._upstreams: dict[str, Upstream] = {}
+        self._routes: dict[str, EgressProxy] = dict(egress or {})
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
@@ -123,6 +128,11 @@ class Catalog:
         """The upstream URIs this server is subscribed to for someone downstream."""
         return self._get(server_id).subscriptions.uris()
 
+    def routed(self, server_id: str) -> bool:
+        """Whether the server's HTTP goes through the egress proxy (`secure_web_gateway`)."""
+        upstream = self._upstreams.get(server_id)
+        return upstream is not None and upstream.egress is not None
+
     def on_change(self, callback: Callable[[str], None]) -> None:
         """Call `callback(server_id)` whenever that server's tools, prompts or status change."""
         self._callbacks.append(callback)
@@ -167,10 +177,16 @@ class Catalog:
     ) -> types.GetPromptResult:
         return await self._get(server_id).get_prompt(name, arguments)
 
-    def replace(self, add: Sequence[ServerConfig], remove: Sequence[str]) -> list[Upstream]:
+    def replace(
+        self,
+        add: Sequence[ServerConfig],
+        remove: Sequence[str],
+        egress: Mapping[str, EgressProxy] | None = None,
+    ) -> list[Upstream]:
         """Detach the servers `remove` and start the servers `add` (in the background: each
         is Waiting until its first sync ends), in one synchronous step. An id in both is a
-        reconnection. Returns the detached upstreams, still connected: `close` them.
+        reconnection. `egress`, when given, is the new config's proxy routes (servers opened
+        from now on follow it). Returns the detached upstreams, still connected: `close` them.
 
         Raises:
             KeyError: a server of `remove` is unknown, or one of `add` is already known.
@@ -180,6 +196,8 @@ class Catalog:
         clash = [s.id for s in add if s.id in self._upstreams and s.id not in remove]
         if clash:
             raise KeyError(f"servers already connected: {', '.join(clash)}")
+        if egress is not None:
+            self._routes = dict(egress)
         detached = [self._upstreams.pop(sid) for sid in remove]
         reopened = {s.id for s in add}
         for upstream in detached:
@@ -250,7 +268,7 @@ class Catalog:
             if self._upstreams.get(server_id) is upstream:
                 self._resource_updated(server_id, uri)
 
-        upstream = Upstream(server, changed, logged, updated)
+        upstream = Upstream(server, changed, logged, updated, egress=self._routes.get(server.id))
         return upstream
 
     def _start(self, upstream: Upstream) -> None:

@@ -174,7 +174,8 @@ class ServerConfig(StrictModel):
     """Ids of [[policies]] deciding who sees this server in any portal (empty: everyone who
     may enter the portal without [identity]; nobody with it)."""
     secure_web_gateway: bool = False
-    """Accepted from the admin API and returned; no effect here."""
+    """Send this server's HTTP traffic through `[settings] egress_proxy` (so does a portal
+    listing it with `secure_web_gateway = true`)."""
     is_shared_oauth_callback_enabled: bool = False
     """Accepted from the admin API and returned; no effect here."""
     dlp_profiles: list[str] = Field(default_factory=list)
@@ -396,8 +397,6 @@ class PortalConfig(StrictModel):
     """Code mode policy: `off` (no code runs; the plain surface instead), `opt_in`
     (`?codemode=search_and_execute` gives `code`), `default_on` (`/mcp` gives `code`,
     `?codemode=off` the plain surface) or `enforced` (always `code`)."""
-    secure_web_gateway: bool = False
-    """Accepted from the admin API and returned; no effect here."""
     allow_code_mode: bool = True
     """The older switch, still accepted: `true` is `code_mode = "opt_in"` (unless `code_mode`
     says otherwise), `false` is `code_mode = "off"`. Always consistent with `code_mode`."""
@@ -425,6 +424,9 @@ class PortalConfig(StrictModel):
     or `log` (sent, and recorded in the request log)."""
     dlp_scan_results: bool = False
     """Also apply these profiles, with the same action, to results through this portal."""
+    secure_web_gateway: bool = False
+    """Send the HTTP traffic of every server this portal lists through `[settings]
+    egress_proxy` (a server shared with other portals goes through it for all of them)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -605,12 +607,29 @@ class Settings(StrictModel):
     refresh_token_ttl_s: int = Field(
         default=2592000, gt=0, description="Lifetime of a portal refresh token, in seconds."
     )
+    egress_proxy: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/@\s]+/?$",
+        description="Forward proxy (`http://host:port`) that carries the HTTP traffic of "
+        "servers and portals with `secure_web_gateway = true`; no credentials in it.",
+    )
+    egress_proxy_ca_file: str | None = Field(
+        default=None,
+        description="PEM bundle of CA certificates to trust, besides the system's, for "
+        "upstreams reached through an inspecting egress_proxy that re-signs TLS (relative "
+        "like request_log_path).",
+    )
 
     @field_validator("request_log_path", "request_log_jsonl_path")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Never the working directory: a client may start codemode in `/`.
         return resolve_path(value, info, fallback=state_dir())
+
+    @field_validator("egress_proxy_ca_file")
+    @classmethod
+    def _ca_file_relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return resolve_path(value, info)
 
     @field_validator("database_url")
     @classmethod
@@ -772,6 +791,7 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems += _policy_reference_problems(data, servers, portals)
     problems += dlp_reference_problems(data, servers, portals)
     problems += _duplicates(portals, "portals", "hostname", "hostname", fold=True)
+    problems += _egress_problems(data, servers, portals)
     if not isinstance(data.get("servers", []), list):
         return problems  # references cannot be checked against a malformed server list
     known = sorted({s["id"] for _, s in servers if isinstance(s.get("id"), str)})
@@ -784,6 +804,36 @@ def cross_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
                         f"portals[{i}].servers[{j}].server_id",
                         f"no server with id {server_id!r} in [[servers]]"
                         + (f" (known: {', '.join(known)})" if known else ""),
+                    )
+                )
+    return problems
+
+
+def _egress_problems(
+    data: Mapping[str, Any],
+    servers: list[tuple[int, Mapping[str, Any]]],
+    portals: list[tuple[int, Mapping[str, Any]]],
+) -> list[tuple[str, str]]:
+    """`secure_web_gateway = true` needs a proxy to send through; stdio has no HTTP to send."""
+    settings = data.get("settings")
+    proxy = settings.get("egress_proxy") if isinstance(settings, Mapping) else None
+    problems: list[tuple[str, str]] = []
+    for field, entries in (("servers", servers), ("portals", portals)):
+        for i, entry in entries:
+            if entry.get("secure_web_gateway") is not True:
+                continue
+            if not proxy:
+                problems.append(
+                    (
+                        f"{field}[{i}].secure_web_gateway",
+                        'needs [settings] egress_proxy = "http://host:port" to send through',
+                    )
+                )
+            elif field == "servers" and entry.get("command"):
+                problems.append(
+                    (
+                        f"{field}[{i}].secure_web_gateway",
+                        "a stdio server sends no HTTP; remove it (or give the server a url)",
                     )
                 )
     return problems

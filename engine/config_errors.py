@@ -98,7 +98,7 @@ _READ_ONLY = (
 )
 _UNSUPPORTED = (
     "is not supported here: remove it",
-    ("on_behalf", "secure_web_gateway", "is_shared_oauth_callback_enabled"),
+    ("on_behalf", "is_shared_oauth_callback_enabled"),
 )
 _KEY_HINTS: dict[str, str] = {
     "hostname": 'unknown key; a server\'s address is "url" (the admin API calls it hostname)',

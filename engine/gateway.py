@@ -38,10 +38,12 @@ from typing import TYPE_CHECKING
 import anyio
 from mcp_types import LoggingMessageNotificationParams
 
+from engine import telemetry
 from engine.calls import ToolCalls
 from engine.catalog import Catalog
 from engine.config import Config
 from engine.dlp import DlpPolicy
+from engine.egress import egress_routes
 from engine.executor import CodeExecutor
 from engine.portal import Portal, PortalError, PortalServices, pick_portal
 from engine.reload import ReloadReport, plan_reload, server_changes
@@ -69,7 +71,7 @@ class Gateway:
         sandbox: Sandbox | None = None,
     ) -> None:
         self.config = config
-        self.catalog = Catalog(config.servers)
+        self.catalog = Catalog(config.servers, egress_routes(config))
         limits = config.settings.sandbox.to_limits()
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(limits)
@@ -109,9 +111,11 @@ class Gateway:
 
             self._store_cm = open_store(self.config.settings)
             self.store = await self._store_cm.__aenter__()
+        telemetry.start()  # only when the OTEL_* environment asks for it
         try:
             return await self._enter()
         except BaseException:
+            telemetry.stop()
             await self._close_store()
             raise
 
@@ -121,7 +125,7 @@ class Gateway:
             await manager.__aexit__(None, None, None)
 
     async def _enter(self) -> Gateway:
-        log = self._given_log or open_request_log(self.config.settings)
+        log = telemetry.with_export(self._given_log or open_request_log(self.config.settings))
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
@@ -147,6 +151,7 @@ class Gateway:
             if self._own_sandbox:
                 self.sandbox.close()
             self.calls.request_log.close()
+            telemetry.stop()
             await self._close_store()
 
     def on_reload(self, hook: ReloadHook) -> None:
@@ -194,7 +199,7 @@ class Gateway:
         commits = [hook(report.config) for hook in self._reload_hooks]
         changes = server_changes(self.config, report.config)
         opened = [report.config.server(sid) for sid in changes.to_open]
-        detached = self.catalog.replace(opened, changes.to_close)
+        detached = self.catalog.replace(opened, changes.to_close, egress_routes(report.config))
         self.config = report.config
         self._services = replace(self._services, config=report.config)
         self.portals = {

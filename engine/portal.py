@@ -41,7 +41,7 @@ from mcp_types import (
     Tool,
 )
 
-from engine import results, surfaces
+from engine import results, surfaces, telemetry
 from engine.auth import Access, Principal, portal_access
 from engine.calls import Caller, ToolCalls, result_size
 from engine.catalog import Catalog
@@ -222,7 +222,8 @@ class Portal:
         view = self.view_for(access)
         servers = access.visible if access is not None else None
         if surfaces.is_code_tool(surface, name):
-            return await self._run_code(name, view, arguments, user, on_log, servers)
+            with telemetry.span(telemetry.CODE_RUN):
+                return await self._run_code(name, view, arguments, user, on_log, servers)
         if name in surfaces.engine_tools(surface):  # `query`
             return self._query(view, arguments)
         if surfaces.calls_upstream_directly(surface):
@@ -313,19 +314,19 @@ class Portal:
         finally:
             # Also when the run is cut (client gone, server shutdown past its grace): every
             # run leaves its row, as every upstream call does.
-            self.services.calls.request_log.record(
-                RequestRecord(
-                    portal=self.id,
-                    kind="code_run",
-                    status="error" if failure else "ok",
-                    capability=name,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    user=user,
-                    request_bytes=len(code.encode()),
-                    response_bytes=result_size(result) if result is not None else 0,
-                    error=failure,
-                )
+            record = RequestRecord(
+                portal=self.id,
+                kind="code_run",
+                status="error" if failure else "ok",
+                capability=name,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                user=user,
+                request_bytes=len(code.encode()),
+                response_bytes=result_size(result) if result is not None else 0,
+                error=failure,
             )
+            telemetry.annotate(record)
+            self.services.calls.request_log.record(record)
 
     async def _call_direct(
         self, tool: CuratedTool, arguments: dict[str, Any], user: str | None

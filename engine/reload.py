@@ -50,6 +50,7 @@ from engine.config import (
     cross_problems,
 )
 from engine.config_dlp import DlpCustomProfile
+from engine.egress import egress_routes
 
 DLP_LIVE = ("dlp_profiles", "dlp_action", "dlp_scan_results")
 """DLP keys of servers and portals: all apply live (`Gateway` recompiles the policy)."""
@@ -122,13 +123,19 @@ def server_changes(running: Config, new: Config) -> ServerChanges:
     """Which servers of `new` to open, close or reopen when it replaces `running`."""
     before = {s.id: s for s in running.servers}
     after = {s.id: s for s in new.servers}
+    # A portal turning `secure_web_gateway` on or off moves its servers' traffic.
+    routes_before, routes_after = egress_routes(running), egress_routes(new)
     return ServerChanges(
         added=tuple(sid for sid in after if sid not in before),
         removed=tuple(sid for sid in before if sid not in after),
         reconnected=tuple(
             sid
             for sid, server in after.items()
-            if sid in before and _changed_keys(before[sid], server, SERVER_LIVE)
+            if sid in before
+            and (
+                _changed_keys(before[sid], server, SERVER_LIVE)
+                or routes_before.get(sid) != routes_after.get(sid)
+            )
         ),
     )
 

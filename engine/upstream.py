@@ -37,12 +37,15 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from engine import telemetry
 from engine.config import ServerConfig
 from engine.credentials import read_secret, resolve_env, upstream_headers
+from engine.egress import EgressProxy, client_options, proxy_unreachable, via_proxy
 from engine.environment import resolve_command
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 from engine.upstream_errors import (
     describe_failure,
+    leaf_error,
     server_address,
     session_gone,
     with_stderr_tail,
@@ -118,8 +121,11 @@ class Upstream:
         on_change: Callable[[str], None],
         on_log: Callable[[str, types.LoggingMessageNotificationParams], None] | None = None,
         on_resource_updated: Callable[[str, str], None] | None = None,
+        egress: EgressProxy | None = None,
     ) -> None:
         self.config = config
+        self.egress = egress
+        """The forward proxy this server's HTTP goes through (`secure_web_gateway`), or None."""
         self._on_change = on_change
         self._on_log = on_log
         self._on_resource_updated = on_resource_updated
@@ -393,7 +399,9 @@ class Upstream:
                     # as the server closes it fails the request, and the SDK then ends the
                     # whole session, failing every call in flight.
                     limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
-                    event_hooks={"response": [record]},
+                    # With telemetry on: `traceparent` of the current span on every request.
+                    event_hooks={"request": telemetry.request_hooks(), "response": [record]},
+                    **client_options(self.egress),
                 )
             )
             return streamable_http_client(cfg.url, http_client=http)
@@ -707,7 +715,13 @@ class Upstream:
 
     def _describe(self, exc: BaseException, conn: _Connection) -> ErrorDetails:
         """`describe_failure` with what this connection saw and the token it sent."""
-        return describe_failure(exc, self.config, http_status=conn.http_status, secret=self._secret)
+        details = describe_failure(
+            exc, self.config, http_status=conn.http_status, secret=self._secret
+        )
+        if self.egress is None:
+            return details
+        unreachable = proxy_unreachable(leaf_error(exc))
+        return via_proxy(details, self.egress, unreachable=unreachable)
 
 
 async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:

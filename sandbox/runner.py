@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -105,6 +106,9 @@ class _Run:
         self.limits = limits
         self.on_log = on_log
         self.loop = asyncio.get_running_loop()
+        # The caller's context variables (e.g. the current trace span) hold in its calls too:
+        # calls are spawned from the driver's thread, whose own context is empty.
+        self.context = contextvars.copy_context()
         self.results_ready = asyncio.Event()
         self.mailbox = Mailbox(self.results_ready.set)
         self.slots = asyncio.Semaphore(limits.max_concurrent_calls)
@@ -179,7 +183,7 @@ class _Run:
             return
         self.running += len(calls)
         for call in calls:
-            task = self.loop.create_task(self._call_one(call))
+            task = self.loop.create_task(self._call_one(call), context=self.context.copy())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 

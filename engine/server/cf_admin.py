@@ -100,7 +100,7 @@ def _stamp_fields(stamp: Stamp | None) -> dict[str, Any]:
 
 
 def _server_common(
-    server: ServerConfig, status: ServerStatus, stamp: Stamp | None
+    server: ServerConfig, status: ServerStatus, stamp: Stamp | None, routed: bool
 ) -> dict[str, Any]:
     stored = server.stored_credentials
     has_credentials = bool(server.bearer_token_env or server.bearer_token_file) or bool(
@@ -121,6 +121,9 @@ def _server_common(
         "is_shared_oauth_callback_enabled": server.is_shared_oauth_callback_enabled,
         "secure_web_gateway": server.secure_web_gateway,
         "auth_config_summary": summary,
+        # Our own: whether its traffic goes through the egress proxy, by its own flag or a
+        # portal's (`secure_web_gateway` above is its own flag, as written).
+        "egress_routed": routed,
         **_status_fields(status),
         # Our own additions.
         "transport": "http" if server.url else "stdio",
@@ -192,7 +195,12 @@ class _CfApi:
             return out
 
         return {
-            **_server_common(server, self._status(server.id), stamps.get(("server", server.id))),
+            **_server_common(
+                server,
+                self._status(server.id),
+                stamps.get(("server", server.id)),
+                self.gateway.catalog.routed(server.id),
+            ),
             "default_disabled": server.default_disabled,
             "tools": [_upstream_capability(t) for t in tools],
             "prompts": [_upstream_capability(p) for p in prompts],
@@ -245,7 +253,10 @@ class _CfApi:
             out_servers.append(
                 {
                     **_server_common(
-                        server, self._status(server.id), stamps.get(("server", server.id))
+                        server,
+                        self._status(server.id),
+                        stamps.get(("server", server.id)),
+                        self.gateway.catalog.routed(server.id),
                     ),
                     "server_id": server.id,
                     "default_disabled": default_disabled,

@@ -98,6 +98,7 @@ _SERVER_READ_ONLY = {
     "prompts",
     "resources",
     "resource_templates",
+    "egress_routed",
     "transport",
     "has_auth_credentials",
     "protocol_version",
