@@ -23,6 +23,7 @@ from engine.cli.commands import (
     cmd_status,
     cmd_tools,
 )
+from engine.cli.connect import add_connect_command, cmd_connect
 from engine.cli.exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -157,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in actions.choices.values():
         _config_option(sub)
 
+    connect = command(
+        "connect",
+        "connect to one OAuth-protected MCP server as the portal connects to an `oauth` "
+        "upstream (discovery, registration or a given client, PKCE, token), print its tools",
+    )
+    add_connect_command(connect)
+
     check = command(
         "check-config",
         "validate a config file; every problem names its key. Also checks what it refers to "
@@ -251,6 +259,8 @@ def _main(argv: Sequence[str] | None, stop: Stop) -> int:
             if args.config is not None or args.demo is not None:
                 raise CliError("status takes --config (or --demo) or --url, not both")
             code = _run_async(functools.partial(status_of_running_portal, args), stop)
+        elif args.command == "connect":
+            code = _run_async(functools.partial(cmd_connect, args), stop)
         else:
             config = load_config(args.config, command=args.command, demo=args.demo)
             run = functools.partial(_COMMANDS[args.command], config, args, stop)
