@@ -153,7 +153,7 @@ async def headless_authorize(
             response = await http.get(url, follow_redirects=False)
         except httpx2.HTTPError as exc:
             raise UpstreamAuthError(
-                f"cannot reach the authorization endpoint {_origin(url)}: {type(exc).__name__}"
+                f"cannot reach the authorization endpoint {origin(url)}: {type(exc).__name__}"
             ) from None
         location = response.headers.get("location")
         if not response.is_redirect or location is None:
@@ -194,6 +194,7 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """`scheme://host:port` of `url`."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"

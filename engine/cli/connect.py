@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
+import logging
 import os
 import socket
 import sys
@@ -21,6 +22,7 @@ import httpx2
 import uvicorn
 from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.client import Client
+from mcp.client.auth.oauth2 import OAuthContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult
 from mcp_types import CallToolResult, TextContent, Tool
@@ -39,6 +41,9 @@ from engine.upstream_oauth import (
     headless_authorize,
     make_provider,
     preregistered_client,
+)
+from engine.upstream_oauth import (
+    origin as _origin,
 )
 
 CALLBACK_PATH: Final = "/callback"
@@ -109,6 +114,9 @@ def _settings(args: argparse.Namespace) -> OAuthClientSettings:
 
 async def cmd_connect(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if not getattr(args, "verbose", False):
+        # The SDK logs each failed flow with a traceback; ours is the one line below.
+        logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL)
     try:
         tools, called = await _connect(args, settings)
     except CliError:
@@ -162,16 +170,29 @@ async def _connect(
                 if args.call not in {tool.name for tool in tools}:
                     raise CliError(f"{args.url} has no tool {args.call!r}", EXIT_FAILED)
                 return tools, await client.call_tool(args.call, {})
-        except Exception:
-            ctx = auth.context
-            if ctx.protected_resource_metadata is None and ctx.oauth_metadata is None and found:
-                raise UpstreamAuthError(
-                    f"{args.url} asks for authorization (HTTP 401) but publishes no OAuth "
-                    "metadata (RFC 9728 protected-resource or RFC 8414 authorization-server), "
-                    "and its fallback endpoints did not work: it may want another kind of "
-                    "credential, such as a bearer token"
-                ) from None
+        except Exception as exc:
+            missing = _missing_metadata(auth.context, args.url)
+            oauth_failed = any(describe_oauth_failure(e) for e in _leaves(exc))
+            if missing is not None and oauth_failed:
+                raise missing from None
             raise
+
+
+def _missing_metadata(ctx: OAuthContext, url: str) -> UpstreamAuthError | None:
+    """Why the flow had nothing to go on, when discovery found no metadata: the SDK then
+    falls back to guessed endpoints (2025-03-26), whose failure says less than this."""
+    if ctx.oauth_metadata is not None:
+        return None
+    if ctx.protected_resource_metadata is None:
+        return UpstreamAuthError(
+            f"{url} asks for authorization (HTTP 401) but publishes no OAuth metadata (RFC 9728 "
+            "protected-resource or RFC 8414 authorization-server) and has no working default "
+            "endpoints: it may want another kind of credential, such as a bearer token"
+        )
+    return UpstreamAuthError(
+        f"the authorization server {ctx.auth_server_url} publishes no valid OAuth metadata "
+        "(RFC 8414 /.well-known/oauth-authorization-server or OpenID Connect discovery)"
+    )
 
 
 @contextlib.contextmanager
@@ -224,8 +245,8 @@ def _failure(exc: BaseException, url: str) -> CliError:
         if isinstance(inner, TimeoutError):
             return CliError("nobody completed the authorization in time (--wait)", EXIT_FAILED)
         if isinstance(inner, httpx2.TransportError):
-            where = f"{inner.request.url.scheme}://{inner.request.url.netloc.decode()}"
-            role = "the MCP server" if url.startswith(where) else "the authorization server"
+            where = _origin(str(inner.request.url))
+            role = "the MCP server" if _origin(url) == where else "the authorization server"
             return CliError(
                 f"cannot reach {role} at {where}: {type(inner).__name__}", EXIT_UNAVAILABLE
             )
