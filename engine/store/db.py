@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -231,7 +232,7 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `upstream_tokens`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -239,6 +240,7 @@ class Store:
     grants: GrantStore
     people: PeopleStore
     admin_tokens: AdminTokenStore
+    upstream_tokens: UpstreamTokenStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -264,6 +266,7 @@ async def open_store(
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
     engine = create_engine(settings.database_url)
     try:
@@ -288,7 +291,9 @@ async def open_store(
             cache_ttl_s=DEFAULT_CACHE_TTL_S if cache_ttl_s is None else cache_ttl_s,
         )
         tokens = AdminTokenStore(engine, clock=clock)
-        store = Store(engine, key, cipher, grants, PeopleStore(engine, clock=clock), tokens)
+        upstream = UpstreamTokenStore(engine, cipher, clock=clock)
+        people = PeopleStore(engine, clock=clock)
+        store = Store(engine, key, cipher, grants, people, tokens, upstream)
         try:
             yield store
         finally:
