@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -14,6 +14,9 @@ import mcp_types as types
 from engine.config import ServerConfig
 from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
+
+if TYPE_CHECKING:
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +35,8 @@ class Catalog:
     prompts are listed (a re-sync keeps it Ready and swaps the lists when done); `Error` with
     details when it cannot be reached or refuses us. A server in Error offers no tools, keeps
     its last error while reconnecting with capped backoff (0.5 s doubling to 30 s), and turns
-    Ready again by itself. `oauth` servers stay in Error ("oauth not configured") for now.
+    Ready again by itself. An `oauth` server connects with the admin credential in the store
+    (`use_upstream_tokens`); without the store it stays in Error ("oauth not configured").
     """
 
     def __init__(self, servers: Sequence[ServerConfig]) -> None:
@@ -46,6 +50,11 @@ class Catalog:
             Callable[[str, types.LoggingMessageNotificationParams], None]
         ] = []
         self._task_group: anyio.abc.TaskGroup | None = None
+
+    def use_upstream_tokens(self, tokens: UpstreamTokenStore) -> None:
+        """Where `oauth` servers find their admin credentials; before entering."""
+        for upstream in self._upstreams.values():
+            upstream.tokens = tokens
 
     async def __aenter__(self) -> Catalog:
         task_group = anyio.create_task_group()

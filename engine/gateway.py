@@ -115,6 +115,8 @@ class Gateway:
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
+        if self.store is not None:
+            self.catalog.use_upstream_tokens(self.store.upstream_tokens)
         try:
             await self.catalog.__aenter__()
         except BaseException:

@@ -12,14 +12,21 @@ Nothing here logs or puts a token or a client secret into a message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.auth.exceptions import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
+from mcp.client.auth.oauth2 import OAuthContext
+from mcp.client.auth.utils import (
+    build_oauth_authorization_server_metadata_discovery_urls,
+    build_protected_resource_metadata_discovery_urls,
+)
 from mcp.shared.auth import (
     AuthorizationCodeResult,
     OAuthClientInformationFull,
@@ -27,6 +34,9 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 from pydantic import AnyUrl, ValidationError
+
+from engine.config import ServerConfig
+from engine.credentials import CredentialError
 
 CLIENT_NAME: Final = "codemode"
 MAX_AUTHORIZE_HOPS: Final = 10
@@ -72,6 +82,35 @@ class MemoryTokenStorage:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self.client_info = client_info
+
+
+def oauth_client_settings(
+    server: ServerConfig, environ: Mapping[str, str] | None = None
+) -> OAuthClientSettings:
+    """The client an `oauth` server entry names, its secret read now from the variable or
+    file it references (CredentialError when absent; the message never holds the secret)."""
+    env = os.environ if environ is None else environ
+    who = f"server {server.id!r}"
+    secret = None
+    if server.oauth_client_secret_env is not None:
+        secret = env.get(server.oauth_client_secret_env, "").strip()
+        if not secret:
+            raise CredentialError(
+                f"{who}: environment variable {server.oauth_client_secret_env} "
+                "(oauth_client_secret_env) is not set or empty",
+                missing=True,
+            )
+    elif server.oauth_client_secret_file is not None:
+        try:
+            secret = Path(server.oauth_client_secret_file).read_text(encoding="utf-8").strip()
+        except OSError:
+            raise CredentialError(
+                f"{who}: oauth_client_secret_file {server.oauth_client_secret_file} cannot be read",
+                missing=True,
+            ) from None
+        if not secret:
+            raise CredentialError(f"{who}: oauth_client_secret_file is empty")
+    return OAuthClientSettings(server.oauth_client_id, secret, server.oauth_scopes)
 
 
 def client_metadata(redirect_uri: str, settings: OAuthClientSettings) -> OAuthClientMetadata:
@@ -198,3 +237,121 @@ def origin(url: str) -> str:
     """`scheme://host:port` of `url`."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+# ----- the portal's admin credential, used without a person -----
+
+REFRESH_AHEAD_S: Final = 60.0
+"""Refresh this long before the access token expires (at most half its lifetime), so no
+request goes out with a token about to lapse: a 401 would mean a new authorization."""
+
+
+class ReauthenticationRequired(UpstreamAuthError):
+    """The stored credential no longer works (refresh refused, no refresh token) and only a
+    person can get a new one."""
+
+
+def reauthenticate_message(server_id: str) -> str:
+    return (
+        f"the authorization for server {server_id!r} expired and could not be refreshed: "
+        f"re-authenticate the server (run `codemode auth {server_id}`)"
+    )
+
+
+@dataclass
+class _AheadContext(OAuthContext):
+    """The SDK's context, with expiry moved ahead by `ahead_s` (half the lifetime at most)."""
+
+    ahead_s: float = REFRESH_AHEAD_S
+
+    def update_token_expiry(self, token: OAuthToken) -> None:
+        super().update_token_expiry(token)
+        if self.token_expiry_time is not None and token.expires_in:
+            self.token_expiry_time -= min(self.ahead_s, int(token.expires_in) / 2)
+
+
+class HeadlessOAuth(OAuthClientProvider):
+    """`OAuthClientProvider` for a stored credential and no person: it refreshes ahead of
+    expiry, and where the SDK would send someone to authorize it raises
+    ReauthenticationRequired instead. The SDK does not restore a stored token's expiry; our
+    storage returns `expires_in` as the seconds left, and `_initialize` applies it."""
+
+    def __init__(self, server_url: str, server_id: str, storage: TokenStorage) -> None:
+        self.failure: ReauthenticationRequired | None = None
+        """Set when the flow needed a person (the SDK may wrap what it raises)."""
+
+        async def no_person(_url: str) -> None:
+            self.failure = ReauthenticationRequired(reauthenticate_message(server_id))
+            raise self.failure
+
+        async def never() -> AuthorizationCodeResult:  # pragma: no cover - no_person raised
+            raise ReauthenticationRequired(reauthenticate_message(server_id))
+
+        super().__init__(
+            server_url,
+            OAuthClientMetadata(redirect_uris=[AnyUrl("http://127.0.0.1/unused")]),
+            storage,
+            redirect_handler=no_person,
+            callback_handler=never,
+        )
+        given = {f.name: getattr(self.context, f.name) for f in fields(OAuthContext) if f.init}
+        self.context = _AheadContext(**given)
+
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        if self.context.current_tokens is not None:
+            self.context.update_token_expiry(self.context.current_tokens)
+
+
+async def revoke_tokens(
+    http: httpx2.AsyncClient,
+    server_url: str,
+    tokens: OAuthToken,
+    client: OAuthClientInformationFull | None,
+) -> bool:
+    """RFC 7009: revoke `tokens` (refresh token first, it ends the grant) at the server's
+    authorization server. False when it has no revocation endpoint or refused; never raises
+    for the server's failures: a token we drop is dropped either way."""
+    endpoint = await _revocation_endpoint(http, server_url)
+    if endpoint is None or client is None:
+        return False
+    done = True
+    for value, hint in (
+        (tokens.refresh_token, "refresh_token"),
+        (tokens.access_token, "access_token"),
+    ):
+        if not value:
+            continue
+        data = {"token": value, "token_type_hint": hint, "client_id": client.client_id}
+        basic = client.client_secret and client.token_endpoint_auth_method != "client_secret_post"
+        if client.client_secret and not basic:
+            data["client_secret"] = client.client_secret
+        try:
+            if basic and client.client_secret:
+                auth = httpx2.BasicAuth(client.client_id, client.client_secret)
+                response = await http.post(endpoint, data=data, auth=auth)
+            else:
+                response = await http.post(endpoint, data=data)
+            done = done and response.status_code == 200
+        except httpx2.HTTPError:
+            done = False
+    return done
+
+
+async def _revocation_endpoint(http: httpx2.AsyncClient, server_url: str) -> str | None:
+    try:
+        for url in build_protected_resource_metadata_discovery_urls(None, server_url):
+            response = await http.get(url)
+            if response.status_code == 200:
+                issuer = str(response.json()["authorization_servers"][0])
+                break
+        else:
+            issuer = origin(server_url)
+        for url in build_oauth_authorization_server_metadata_discovery_urls(issuer, server_url):
+            response = await http.get(url)
+            if response.status_code == 200:
+                endpoint = response.json().get("revocation_endpoint")
+                return str(endpoint) if endpoint else None
+    except (httpx2.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return None

@@ -32,6 +32,7 @@ from engine.cli.exits import (
     CliError,
 )
 from engine.cli.remote import status_of_running_portal
+from engine.cli.upstream_auth import add_auth_command, cmd_auth
 from engine.config import Config, ConfigError
 from engine.demo import DEMOS, demo_config
 from engine.server import signals
@@ -165,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_connect_command(connect)
 
+    auth = command(
+        "auth",
+        'authorize the running portal at an auth_type = "oauth" server: print the URL to '
+        "open, return when the browser came back to the portal (needs CODEMODE_ADMIN_TOKEN)",
+    )
+    add_auth_command(auth)
+
     check = command(
         "check-config",
         "validate a config file; every problem names its key. Also checks what it refers to "
@@ -261,6 +269,8 @@ def _main(argv: Sequence[str] | None, stop: Stop) -> int:
             code = _run_async(functools.partial(status_of_running_portal, args), stop)
         elif args.command == "connect":
             code = _run_async(functools.partial(cmd_connect, args), stop)
+        elif args.command == "auth":
+            code = _run_async(functools.partial(cmd_auth, args), stop)
         else:
             config = load_config(args.config, command=args.command, demo=args.demo)
             run = functools.partial(_COMMANDS[args.command], config, args, stop)
