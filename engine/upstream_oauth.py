@@ -26,12 +26,15 @@ from mcp.client.auth.oauth2 import OAuthContext
 from mcp.client.auth.utils import (
     build_oauth_authorization_server_metadata_discovery_urls,
     build_protected_resource_metadata_discovery_urls,
+    issuers_match,
 )
 from mcp.shared.auth import (
     AuthorizationCodeResult,
     OAuthClientInformationFull,
     OAuthClientMetadata,
+    OAuthMetadata,
     OAuthToken,
+    ProtectedResourceMetadata,
 )
 from pydantic import AnyUrl, ValidationError
 
@@ -264,6 +267,12 @@ class _AheadContext(OAuthContext):
 
     ahead_s: float = REFRESH_AHEAD_S
 
+    def should_include_resource_param(self, protocol_version: str | None = None) -> bool:
+        # Always (RFC 8707): after a restart the SDK holds no metadata and may not know the
+        # protocol version yet, and an authorization server that bound the grant to the
+        # resource (oidc-provider does) refuses a refresh without it.
+        return True
+
     def update_token_expiry(self, token: OAuthToken) -> None:
         super().update_token_expiry(token)
         if self.token_expiry_time is not None and token.expires_in:
@@ -299,8 +308,21 @@ class HeadlessOAuth(OAuthClientProvider):
 
     async def _initialize(self) -> None:
         await super()._initialize()
-        if self.context.current_tokens is not None:
-            self.context.update_token_expiry(self.context.current_tokens)
+        if self.context.current_tokens is None:
+            return
+        self.context.update_token_expiry(self.context.current_tokens)
+        if self.context.oauth_metadata is None:
+            # A refresh goes to the token endpoint of the metadata, which the SDK learns only
+            # on a 401 (without it, it guesses <server origin>/token): look it up first.
+            async with httpx2.AsyncClient(timeout=30) as http:
+                prm, metadata = await discover(http, self.context.server_url)
+            bound = self.context.client_info.issuer if self.context.client_info else None
+            if metadata is not None and bound and not issuers_match(str(metadata.issuer), bound):
+                metadata = None  # never send the refresh token to another server than issued it
+            self.context.protected_resource_metadata = prm
+            if prm is not None:
+                self.context.auth_server_url = str(prm.authorization_servers[0])
+            self.context.oauth_metadata = metadata
 
 
 async def revoke_tokens(
@@ -338,20 +360,30 @@ async def revoke_tokens(
     return done
 
 
-async def _revocation_endpoint(http: httpx2.AsyncClient, server_url: str) -> str | None:
+async def discover(
+    http: httpx2.AsyncClient, server_url: str
+) -> tuple[ProtectedResourceMetadata | None, OAuthMetadata | None]:
+    """The server's RFC 9728 metadata and its authorization server's RFC 8414 / OIDC metadata,
+    found the way the SDK finds them; (None, None) where there is none or it is unreadable."""
+    prm: ProtectedResourceMetadata | None = None
     try:
         for url in build_protected_resource_metadata_discovery_urls(None, server_url):
             response = await http.get(url)
             if response.status_code == 200:
-                issuer = str(response.json()["authorization_servers"][0])
+                prm = ProtectedResourceMetadata.model_validate_json(response.content)
                 break
-        else:
-            issuer = origin(server_url)
+        issuer = str(prm.authorization_servers[0]) if prm is not None else origin(server_url)
         for url in build_oauth_authorization_server_metadata_discovery_urls(issuer, server_url):
             response = await http.get(url)
             if response.status_code == 200:
-                endpoint = response.json().get("revocation_endpoint")
-                return str(endpoint) if endpoint else None
-    except (httpx2.HTTPError, ValueError, KeyError, IndexError, TypeError):
+                return prm, OAuthMetadata.model_validate_json(response.content)
+    except (httpx2.HTTPError, ValidationError, IndexError):
+        return prm, None
+    return prm, None
+
+
+async def _revocation_endpoint(http: httpx2.AsyncClient, server_url: str) -> str | None:
+    _prm, metadata = await discover(http, server_url)
+    if metadata is None or metadata.revocation_endpoint is None:
         return None
-    return None
+    return str(metadata.revocation_endpoint)
