@@ -114,6 +114,10 @@ class Catalog:
 
     # ----- actions -----
 
+    async def reconnect(self, server_id: str) -> ServerStatus:
+        """Connect the server afresh (its credential changed); its new status."""
+        return await self._get(server_id).reconnect()
+
     async def sync(self, server_id: str) -> ServerStatus:
         """Re-sync the server now (reconnecting at once if it is in Error)."""
         return await self._get(server_id).sync()

@@ -476,6 +476,23 @@ class Upstream:
                     break
         return self._status
 
+    async def reconnect(self) -> ServerStatus:
+        """End the connection and connect afresh (an `oauth` server whose credential was
+        dropped or replaced: the old session holds the old token). Returns the new status."""
+        conn = self._conn
+        changed = self._changed
+        if conn is not None:
+            conn.expired = True  # not an outage: no backoff, no error published
+            conn.lose(None)
+        self._wake.set()
+        with anyio.move_on_after(self.config.connect_timeout_s + 5):
+            while True:
+                await changed.wait()
+                changed = self._changed
+                if self._status.state is not ServerState.WAITING:
+                    break
+        return self._status
+
     # ----- calls -----
 
     async def call_tool(

@@ -331,33 +331,30 @@ async def revoke_tokens(
     tokens: OAuthToken,
     client: OAuthClientInformationFull | None,
 ) -> bool:
-    """RFC 7009: revoke `tokens` (refresh token first, it ends the grant) at the server's
-    authorization server. False when it has no revocation endpoint or refused; never raises
-    for the server's failures: a token we drop is dropped either way."""
+    """RFC 7009: revoke `tokens` at the server's authorization server: the refresh token,
+    which ends the grant, else the access token (self-contained JWT access tokens often cannot
+    be revoked, and lapse soon). Whether it was revoked; never raises for the server's
+    failures: a token we drop is dropped either way."""
     endpoint = await _revocation_endpoint(http, server_url)
     if endpoint is None or client is None:
         return False
-    done = True
-    for value, hint in (
-        (tokens.refresh_token, "refresh_token"),
-        (tokens.access_token, "access_token"),
-    ):
-        if not value:
-            continue
-        data = {"token": value, "token_type_hint": hint, "client_id": client.client_id}
-        basic = client.client_secret and client.token_endpoint_auth_method != "client_secret_post"
-        if client.client_secret and not basic:
-            data["client_secret"] = client.client_secret
-        try:
-            if basic and client.client_secret:
-                auth = httpx2.BasicAuth(client.client_id, client.client_secret)
-                response = await http.post(endpoint, data=data, auth=auth)
-            else:
-                response = await http.post(endpoint, data=data)
-            done = done and response.status_code == 200
-        except httpx2.HTTPError:
-            done = False
-    return done
+    if tokens.refresh_token:
+        value, hint = tokens.refresh_token, "refresh_token"
+    else:
+        value, hint = tokens.access_token, "access_token"
+    data = {"token": value, "token_type_hint": hint, "client_id": client.client_id}
+    basic = client.client_secret and client.token_endpoint_auth_method != "client_secret_post"
+    if client.client_secret and not basic:
+        data["client_secret"] = client.client_secret
+    try:
+        if basic and client.client_secret:
+            auth = httpx2.BasicAuth(client.client_id, client.client_secret)
+            response = await http.post(endpoint, data=data, auth=auth)
+        else:
+            response = await http.post(endpoint, data=data)
+    except httpx2.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 async def discover(

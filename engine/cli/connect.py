@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
-import logging
 import os
 import socket
 import sys
@@ -114,9 +113,6 @@ def _settings(args: argparse.Namespace) -> OAuthClientSettings:
 
 async def cmd_connect(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if not getattr(args, "verbose", False):
-        # The SDK logs each failed flow with a traceback; ours is the one line below.
-        logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL)
     try:
         tools, called = await _connect(args, settings)
     except CliError:

@@ -308,6 +308,9 @@ def _setup_logging(verbose: bool, command: str) -> None:
         handler.addFilter(lambda record: not getattr(record, STARTUP_STATUS, False))
     if command == "serve" and not verbose:
         logging.getLogger("codemode.reload").setLevel(logging.INFO)  # what a reload applied
+    if not verbose:
+        # The SDK logs each failed OAuth flow with a traceback; we report its cause once.
+        logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL)
 
 
 def _describe(exc: BaseException) -> str:

@@ -183,7 +183,7 @@ class UpstreamAuthFlows:
         if held.tokens is not None and server.url is not None:
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
                 revoked = await revoke_tokens(http, server.url, held.tokens, held.client_info)
-        await self.gateway.catalog.sync(server.id)
+        await self.gateway.catalog.reconnect(server.id)
         return _envelope({"dropped": held.tokens is not None, "revoked": revoked})
 
     # ----- the flow -----
@@ -219,6 +219,7 @@ class UpstreamAuthFlows:
                 Client(streamable_http_client(server.url, http_client=http)) as mcp,
             ):
                 await mcp.list_tools()
+            await self._connected(server, stored, storage.replaced)
         except Exception as exc:
             flow.error = _reason(exc)
             logger.warning("upstream %s: authorization failed: %s", server.id, flow.error)
@@ -226,13 +227,16 @@ class UpstreamAuthFlows:
             self._by_state.pop(flow.state, None)
             flow.url.set()
             flow.done.set()
-        if flow.error is None:
-            if storage.replaced is not None:
-                async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-                    await revoke_tokens(
-                        http, server.url, storage.replaced, await stored.get_client_info()
-                    )
-            await self.gateway.catalog.sync(server.id)
+
+    async def _connected(
+        self, server: ServerConfig, stored: StoredTokens, replaced: OAuthToken | None
+    ) -> None:
+        """After a new credential: revoke the tokens it replaced, sync the server with it."""
+        assert server.url is not None
+        if replaced is not None:
+            async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
+                await revoke_tokens(http, server.url, replaced, await stored.get_client_info())
+        await self.gateway.catalog.reconnect(server.id)
 
     # ----- the browser's return -----
 

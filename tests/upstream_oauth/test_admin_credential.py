@@ -175,6 +175,34 @@ def test_a_refresh_token_revoked_at_the_as_puts_the_server_in_error(stack: Stack
     assert server["tool_count"] == 2  # the last good sync's tools stay listed
 
 
+def test_re_authorizing_recovers_and_dropping_revokes_at_the_as(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    base = f"{stack.portal.origin}/oauth/upstream/prot"
+    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
+    page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
+    assert "is connected" in page.text, page.text
+    assert stack.server_status()["status"] == "Ready"
+    assert anyio.run(_call_whoami, stack.portal.mcp_url("main"), 1, 0.0) == [(False, "alice")]
+    tokens, client = stack.stored()
+    assert tokens is not None and tokens.refresh_token and client is not None
+
+    dropped = httpx2.delete(base, headers=headers, timeout=60).json()
+    assert dropped["result"] == {"dropped": True, "revoked": True}
+    refresh = httpx2.post(
+        f"{stack.up.issuer}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "client_id": client.client_id,
+            "resource": stack.up.url,
+        },
+        timeout=60,
+    )
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
+    assert stack.stored() == (None, None)
+    assert "authentication required" in str(stack.server_status()["error_details"])
+
+
 def test_no_token_in_the_output_request_log_or_database(stack: Stack) -> None:
     stack.stored()
     assert stack.seen_tokens
