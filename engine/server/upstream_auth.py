@@ -152,7 +152,10 @@ class UpstreamAuthFlows:
         callback = f"{request.url.scheme}://{request.url.netloc}{CALLBACK_PATH}"
         current = self._flows.get(server.id)
         if current is not None and not current.done.is_set():
-            self._by_state.pop(current.state, None)  # a new URL replaces the unused one
+            # A new URL replaces the unused one: its state stops working, its flow ends.
+            self._by_state.pop(current.state, None)
+            current.result = UpstreamAuthError("replaced by a newer `codemode auth`")
+            current.code.set()
         flow = _Flow(server.id)
         self._flows[server.id] = flow
         assert self._tasks is not None
