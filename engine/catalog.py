@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.abc
@@ -16,6 +16,9 @@ from engine.config import ServerConfig
 from engine.egress import EgressProxy
 from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
+
+if TYPE_CHECKING:
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,8 @@ class Catalog:
     prompts are listed (a re-sync keeps it Ready and swaps the lists when done); `Error` with
     details when it cannot be reached or refuses us. A server in Error offers no tools, keeps
     its last error while reconnecting with capped backoff (0.5 s doubling to 30 s), and turns
-    Ready again by itself. `oauth` servers stay in Error ("oauth not configured") for now.
+    Ready again by itself. An `oauth` server connects with the admin credential in the store
+    (`use_upstream_tokens`); without the store it stays in Error ("oauth not configured").
 
     While it runs, servers come and go (`replace`, for a new config): an added one connects
     in the background (Waiting, then Ready or Error); a removed one is detached at once (no
@@ -60,6 +64,7 @@ class Catalog:
         """`egress`: the forward proxy of each server routed through one (`engine.egress`)."""
         self._upstreams: dict[str, Upstream] = {}
         self._routes: dict[str, EgressProxy] = dict(egress or {})
+        self._tokens: UpstreamTokenStore | None = None
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
@@ -71,6 +76,13 @@ class Catalog:
         ] = []
         self._updated_callbacks: list[Callable[[str, str], None]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
+
+    def use_upstream_tokens(self, tokens: UpstreamTokenStore) -> None:
+        """Where `oauth` servers find their admin credentials (those added later too);
+        before entering."""
+        self._tokens = tokens
+        for upstream in self._upstreams.values():
+            upstream.tokens = tokens
 
     async def __aenter__(self) -> Catalog:
         task_group = anyio.create_task_group()
@@ -149,6 +161,10 @@ class Catalog:
         self._updated_callbacks.append(callback)
 
     # ----- actions -----
+
+    async def reconnect(self, server_id: str) -> ServerStatus:
+        """Connect the server afresh (its credential changed); its new status."""
+        return await self._get(server_id).reconnect()
 
     async def sync(self, server_id: str) -> ServerStatus:
         """Re-sync the server now (reconnecting at once if it is in Error)."""
@@ -269,6 +285,7 @@ class Catalog:
                 self._resource_updated(server_id, uri)
 
         upstream = Upstream(server, changed, logged, updated, egress=self._routes.get(server.id))
+        upstream.tokens = self._tokens
         return upstream
 
     def _start(self, upstream: Upstream) -> None:

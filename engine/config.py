@@ -148,7 +148,8 @@ class ServerConfig(StrictModel):
     cwd: str | None = None
     """Working directory of a stdio server (relative to the config file)."""
     auth_type: AuthType = "unauthenticated"
-    """How the gateway authenticates to the server (`oauth` is accepted, not yet connected)."""
+    """How the gateway authenticates to the server (`oauth`: as an OAuth client, with the
+    admin credential of `codemode auth <id>`)."""
     bearer_token_env: str | None = None
     """Name of the environment variable holding the bearer token (never the token itself)."""
     bearer_token_file: str | None = None
@@ -156,6 +157,15 @@ class ServerConfig(StrictModel):
     credentials: Literal["store"] | None = None
     """`"store"`: the bearer token (or static headers) was given through the admin API and is
     kept encrypted in the store, never in this file."""
+    oauth_client_id: str | None = Field(default=None, max_length=255)
+    """`oauth`: a client registered by hand at the server's authorization server (default:
+    dynamic client registration)."""
+    oauth_client_secret_env: str | None = None
+    """`oauth`: name of the environment variable holding that client's secret."""
+    oauth_client_secret_file: str | None = None
+    """`oauth`: path of a file holding that client's secret."""
+    oauth_scopes: str | None = Field(default=None, max_length=1024)
+    """`oauth`: scopes to ask for, space-separated (default: what the server advertises)."""
     default_disabled: bool = False
     """New tools and prompts of this server start disabled."""
     call_timeout_s: float = Field(default=60.0, gt=0)
@@ -200,7 +210,7 @@ class ServerConfig(StrictModel):
         copy._stored_credentials = secret
         return copy
 
-    @field_validator("bearer_token_file", "cwd")
+    @field_validator("bearer_token_file", "oauth_client_secret_file", "cwd")
     @classmethod
     def _relative_to_config(cls, value: str | None, info: ValidationInfo) -> str | None:
         return resolve_path(value, info)
@@ -210,6 +220,7 @@ class ServerConfig(StrictModel):
         problems = [
             *self._transport_problems(),
             *self._auth_problems(),
+            *self._oauth_problems(),
             *_duplicate_names(self.updated_tools, "updated_tools"),
             *_duplicate_names(self.updated_prompts, "updated_prompts"),
             *_duplicate_names(self.updated_resources, "updated_resources"),
@@ -278,6 +289,31 @@ class ServerConfig(StrictModel):
                 )
             ]
         return []
+
+    def _oauth_problems(self) -> list[tuple[str, str]]:
+        keys = ("oauth_client_id", "oauth_client_secret_env", "oauth_client_secret_file")
+        given = [k for k in (*keys, "oauth_scopes") if getattr(self, k) is not None]
+        if self.auth_type != "oauth":
+            return [
+                (k, f'needs auth_type = "oauth" (auth_type is {self.auth_type!r})') for k in given
+            ]
+        problems: list[tuple[str, str]] = []
+        if self.url is None:
+            problems.append(("auth_type", "oauth applies to url servers only"))
+        secrets_given = [k for k in keys[1:] if getattr(self, k) is not None]
+        if len(secrets_given) > 1:
+            problems.append(("oauth_client_secret_env", "set one of _env or _file, not both"))
+        if secrets_given and self.oauth_client_id is None:
+            problems.append((secrets_given[0], "a client secret needs oauth_client_id"))
+        env_name = self.oauth_client_secret_env
+        if env_name is not None and not ENV_NAME.match(env_name):
+            problems.append(
+                (
+                    "oauth_client_secret_env",
+                    "must be the NAME of an environment variable, not the secret itself",
+                )
+            )
+        return problems
 
     @field_validator("env")
     @classmethod
@@ -698,7 +734,8 @@ class Config(StrictModel):
     @property
     def uses_store(self) -> bool:
         """Whether `serve` opens the store: for sign-in (`[identity]`) or admin tokens."""
-        return self.identity is not None or self.admin is not None
+        oauth = any(server.auth_type == "oauth" for server in self.servers)
+        return self.identity is not None or self.admin is not None or oauth
 
     @model_validator(mode="before")
     @classmethod

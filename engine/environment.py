@@ -135,6 +135,18 @@ def environment_problems(
                 read_secret(server, env)
             except CredentialError as exc:
                 add(f"{where}.{key}", exc)
+        if server.auth_type == "oauth":
+            from engine.upstream_oauth import oauth_client_settings  # the mcp SDK: when needed
+
+            key = (
+                "oauth_client_secret_env"
+                if server.oauth_client_secret_env
+                else "oauth_client_secret_file"
+            )
+            try:
+                oauth_client_settings(server, env)
+            except CredentialError as exc:
+                add(f"{where}.{key}", exc)
     for i, portal in enumerate(config.portals):
         try:
             api_key_hashes(portal)

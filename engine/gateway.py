@@ -130,6 +130,8 @@ class Gateway:
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
         self.catalog.on_resource_updated(self._resource_updated)
+        if self.store is not None:
+            self.catalog.use_upstream_tokens(self.store.upstream_tokens)
         try:
             await self.catalog.__aenter__()
         except BaseException:

@@ -163,8 +163,12 @@ class Portal:
         """Rebuild the snapshot from the catalog; called by the gateway on upstream changes."""
         catalog = self.services.catalog
         status = catalog.status()
+        # Ready servers, and those in Error that keep their last good lists (an `oauth` server
+        # whose credential needs a person: its calls fail naming the cause, its tools stay).
         ready = [
-            s for s in self._server_ids if status.get(s) and status[s].state is ServerState.READY
+            s
+            for s in self._server_ids
+            if status.get(s) and (status[s].state is ServerState.READY or catalog.tools(s))
         ]
         tools = {sid: catalog.tools(sid) for sid in ready}
         prompts = {sid: catalog.prompts(sid) for sid in ready}

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.abc
@@ -50,6 +50,7 @@ from engine.upstream_errors import (
     session_gone,
     with_stderr_tail,
 )
+from engine.upstream_oauth import HeadlessOAuth
 from engine.upstream_resources import (
     ResourceSubscriptions,
     cancel_on,
@@ -58,6 +59,9 @@ from engine.upstream_resources import (
     uri_of,
 )
 from engine.upstream_streams import StderrTail, watch_eof
+
+if TYPE_CHECKING:
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
 STARTUP_STATUS: Final = "codemode_startup_status"
@@ -93,6 +97,7 @@ class _Connection:
     client: Client | None = None
     lost: anyio.Event = field(default_factory=anyio.Event)
     lost_error: ErrorDetails | None = None
+    oauth: HeadlessOAuth | None = None
     expired: bool = False
     """The server answered 404 to our Mcp-Session-Id: reconnect at once, it is not an outage."""
     http_status: int | None = None
@@ -148,6 +153,10 @@ class Upstream:
         """Why this connection is being closed for good (a new config), once it is."""
         self._helpers: anyio.abc.TaskGroup
         """Background readers tied to the supervisor's life (set by `run`)."""
+        self.tokens: UpstreamTokenStore | None = None
+        """Where an `oauth` server's admin credential is kept (set before `run`)."""
+        self._stale = False
+        """In Error because the credential needs a person: the last good lists stay offered."""
 
     # ----- read side -----
 
@@ -157,7 +166,8 @@ class Upstream:
 
     @property
     def tools(self) -> list[types.Tool]:
-        return list(self._tools) if self._status.state is ServerState.READY else []
+        offered = self._status.state is ServerState.READY or self._stale
+        return list(self._tools) if offered else []
 
     @property
     def prompts(self) -> list[types.Prompt]:
@@ -222,7 +232,7 @@ class Upstream:
         except Exception:  # a listener's bug must not take the connection down
             logger.debug("resource update callback failed for %s", self.config.id, exc_info=True)
 
-    def _set_error(self, details: ErrorDetails) -> None:
+    def _set_error(self, details: ErrorDetails, *, stale: bool = False) -> None:
         # Retries keep failing the same way; say it once, not every backoff round.
         if details.cause != self._logged_cause:
             # The first outcome of the first connection, while the catalog waits for it, is the
@@ -236,13 +246,15 @@ class Upstream:
                 extra={STARTUP_STATUS: at_start},
             )
             self._logged_cause = details.cause
+        self._stale = stale
         self._publish(
             self._status.model_copy(
                 update={
                     "state": ServerState.ERROR,
                     "error_details": details,
                     "last_synced": datetime.now(UTC),
-                    "tool_count": 0,  # as tools() says: nothing is offered while in Error
+                    # As tools() says: nothing is offered while in Error, unless stale.
+                    "tool_count": len(self._tools) if stale else 0,
                     "prompt_count": 0,
                     "resource_count": 0,
                 }
@@ -253,7 +265,7 @@ class Upstream:
 
     async def run(self) -> None:
         """Keep the server connected until cancelled. Never raises for upstream failures."""
-        if self.config.auth_type == "oauth":
+        if self.config.auth_type == "oauth" and self.tokens is None:
             self._set_error(
                 ErrorDetails(cause="oauth not configured", is_upstream=False, retryable=False)
             )
@@ -264,12 +276,20 @@ class Upstream:
     async def _supervise(self) -> None:
         delays = backoff_delays()
         while True:
+            if not await self._has_credential():
+                await self._wake.wait()  # `codemode auth` completes with a sync
+                self._wake = anyio.Event()
+                continue
             conn = _Connection()
             reached_ready = await self._connect_and_serve(conn)
             if conn.expired and reached_ready:
                 continue  # a new session is all it takes; no outage, no backoff
             if reached_ready:
                 delays = backoff_delays()
+            if conn.oauth is not None and conn.oauth.failure is not None:
+                await self._wake.wait()  # only a person can fix it: wait for `codemode auth`
+                self._wake = anyio.Event()
+                continue
             with anyio.move_on_after(next(delays)):
                 await self._wake.wait()  # an on-demand sync cuts the wait short
             self._wake = anyio.Event()
@@ -312,7 +332,8 @@ class Upstream:
                 self._conn = None
         if error is not None and not (conn.expired and reached_ready):
             tail = conn.stderr.tail if conn.stderr is not None else ""
-            self._set_error(with_stderr_tail(error, tail, self.config))
+            stale = conn.oauth is not None and conn.oauth.failure is not None
+            self._set_error(with_stderr_tail(error, tail, self.config), stale=stale)
         return reached_ready
 
     async def _serve(self, conn: _Connection) -> None:
@@ -380,6 +401,8 @@ class Upstream:
             headers = upstream_headers(cfg)
             if cfg.auth_type == "bearer":
                 self._secret = read_secret(cfg)
+            if cfg.auth_type == "oauth" and self.tokens is not None:
+                conn.oauth = HeadlessOAuth(cfg.url, cfg.id, self.tokens.storage(cfg.id))
 
             async def record(response: httpx2.Response) -> None:
                 # The SDK folds HTTP failures into JSON-RPC errors: keep the status.
@@ -399,6 +422,7 @@ class Upstream:
                     # as the server closes it fails the request, and the SDK then ends the
                     # whole session, failing every call in flight.
                     limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
+                    auth=conn.oauth,
                     # With telemetry on: `traceparent` of the current span on every request.
                     event_hooks={"request": telemetry.request_hooks(), "response": [record]},
                     **client_options(self.egress),
@@ -440,6 +464,7 @@ class Upstream:
             self._tools, self._prompts = tools, prompts
             self._resources, self._templates = resources, templates
             self._logged_cause = ""
+            self._stale = False
             self._publish(
                 ServerStatus(
                     server_id=self.config.id,
@@ -554,9 +579,24 @@ class Upstream:
             await self._resync(conn)
             if not conn.lost.is_set():
                 return self._status
-        if self.config.auth_type == "oauth":
-            return self._status
         changed = self._changed
+        self._wake.set()
+        with anyio.move_on_after(self.config.connect_timeout_s + 5):
+            while True:
+                await changed.wait()
+                changed = self._changed
+                if self._status.state is not ServerState.WAITING:
+                    break
+        return self._status
+
+    async def reconnect(self) -> ServerStatus:
+        """End the connection and connect afresh (an `oauth` server whose credential was
+        dropped or replaced: the old session holds the old token). Returns the new status."""
+        conn = self._conn
+        changed = self._changed
+        if conn is not None:
+            conn.expired = True  # not an outage: no backoff, no error published
+            conn.lose(None)
         self._wake.set()
         with anyio.move_on_after(self.config.connect_timeout_s + 5):
             while True:
@@ -715,6 +755,8 @@ class Upstream:
 
     def _describe(self, exc: BaseException, conn: _Connection) -> ErrorDetails:
         """`describe_failure` with what this connection saw and the token it sent."""
+        if conn.oauth is not None and conn.oauth.failure is not None:
+            return ErrorDetails(cause=str(conn.oauth.failure), is_upstream=False, retryable=False)
         details = describe_failure(
             exc, self.config, http_status=conn.http_status, secret=self._secret
         )
@@ -722,6 +764,16 @@ class Upstream:
             return details
         unreachable = proxy_unreachable(leaf_error(exc))
         return via_proxy(details, self.egress, unreachable=unreachable)
+
+    async def _has_credential(self) -> bool:
+        """For an `oauth` server: whether an admin credential is stored; if not, say so."""
+        if self.config.auth_type != "oauth" or self.tokens is None:
+            return True
+        if (await self.tokens.load(self.config.id)).tokens is not None:
+            return True
+        cause = f"authentication required — run `codemode auth {self.config.id}`"
+        self._set_error(ErrorDetails(cause=cause, is_upstream=False, retryable=False))
+        return False
 
 
 async def _tools_page(client: Client, cursor: str | None) -> tuple[list[types.Tool], str | None]:

@@ -25,6 +25,7 @@ from engine.cli.commands import (
     cmd_status,
     cmd_tools,
 )
+from engine.cli.connect import add_connect_command, cmd_connect
 from engine.cli.exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -33,6 +34,7 @@ from engine.cli.exits import (
     CliError,
 )
 from engine.cli.remote import status_of_running_portal
+from engine.cli.upstream_auth import add_auth_command, cmd_auth
 from engine.config import Config, ConfigError
 from engine.demo import DEMOS, demo_config
 from engine.server import signals
@@ -174,6 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("file", metavar="FILE")
     _config_option(imported)
+    connect = command(
+        "connect",
+        "connect to one OAuth-protected MCP server as the portal connects to an `oauth` "
+        "upstream (discovery, registration or a given client, PKCE, token), print its tools",
+    )
+    add_connect_command(connect)
+
+    auth = command(
+        "auth",
+        'authorize the running portal at an auth_type = "oauth" server: print the URL to '
+        "open, return when the browser came back to the portal (needs CODEMODE_ADMIN_TOKEN)",
+    )
+    add_auth_command(auth)
 
     check = command(
         "check-config",
@@ -269,6 +284,10 @@ def _main(argv: Sequence[str] | None, stop: Stop) -> int:
             if args.config is not None or args.demo is not None:
                 raise CliError("status takes --config (or --demo) or --url, not both")
             code = _run_async(functools.partial(status_of_running_portal, args), stop)
+        elif args.command == "connect":
+            code = _run_async(functools.partial(cmd_connect, args), stop)
+        elif args.command == "auth":
+            code = _run_async(functools.partial(cmd_auth, args), stop)
         else:
             config = load_config(args.config, command=args.command, demo=args.demo)
             run = functools.partial(_COMMANDS[args.command], config, args, stop)
@@ -309,6 +328,9 @@ def _setup_logging(verbose: bool, command: str) -> None:
         # Where portals and servers come from (seeded, or the store), and who changed them.
         logging.getLogger("codemode.config").setLevel(logging.INFO)
         logging.getLogger("codemode.admin").setLevel(logging.INFO)
+    if not verbose:
+        # The SDK logs each failed OAuth flow with a traceback; we report its cause once.
+        logging.getLogger("mcp.client.auth").setLevel(logging.CRITICAL)
 
 
 def _describe(exc: BaseException) -> str:

@@ -67,7 +67,7 @@ from engine.config import CodeMode, Config, ConfigError, ConfigProblem
 from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
-from engine.server.admin import admin_routes
+from engine.server.admin import AdminAuth, admin_routes
 from engine.server.homepage import homepage_routes
 from engine.server.mcp_server import (
     CALLER,
@@ -81,6 +81,7 @@ from engine.server.people import TokenPeople
 from engine.server.request_ids import RequestIdCheck
 from engine.server.sessions import SchemeSessions
 from engine.server.signin import IdentityWeb
+from engine.server.upstream_auth import UpstreamAuthFlows
 from engine.surfaces import SURFACE_PARAMETERS, Surface, SurfaceError, surface_for
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
@@ -492,10 +493,18 @@ def create_app(
         session_idle_timeout_s=session_idle_timeout_s,
     )
 
+    flows = None
+    if gateway.store is not None and any(s.auth_type == "oauth" for s in gateway.config.servers):
+        flows = UpstreamAuthFlows(gateway, gateway.store.upstream_tokens)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with router.running():
-            yield
+            if flows is None:
+                yield
+                return
+            async with flows.running():
+                yield
 
     auth: AuthServer | None = None
     identity_routes: list[BaseRoute] = []
@@ -515,6 +524,7 @@ def create_app(
         *identity_routes,
         *homepage_routes(gateway, form_sources),
         *admin_routes(gateway, admin_token),
+        *(flows.routes(AdminAuth(gateway, admin_token)) if flows is not None else []),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.portal_router = router

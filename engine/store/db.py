@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from engine.store.configs import ConfigStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -232,7 +233,7 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -241,6 +242,7 @@ class Store:
     people: PeopleStore
     admin_tokens: AdminTokenStore
     configs: ConfigStore
+    upstream_tokens: UpstreamTokenStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -267,6 +269,7 @@ async def open_store(
     from engine.store.configs import ConfigStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_tokens import UpstreamTokenStore
 
     engine = create_engine(settings.database_url)
     try:
@@ -293,7 +296,8 @@ async def open_store(
         tokens = AdminTokenStore(engine, clock=clock)
         people = PeopleStore(engine, clock=clock)
         configs = ConfigStore(engine, cipher, clock=clock)
-        store = Store(engine, key, cipher, grants, people, tokens, configs)
+        upstream = UpstreamTokenStore(engine, cipher, clock=clock)
+        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream)
         try:
             yield store
         finally:

@@ -157,6 +157,12 @@ upstream_oauth_states = Table(
     Column("client_info_enc", Text, nullable=True, comment="AES-GCM, engine.store.secrets"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column(
+        "expires_at",
+        UTCDateTime,
+        nullable=True,
+        comment="when the access token expires (null: unknown)",
+    ),
     UniqueConstraint("person_id", "server_id"),
 )
 

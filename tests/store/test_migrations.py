@@ -55,12 +55,12 @@ async def test_schema_created_from_nothing_then_reopened_unchanged(tmp_path: Pat
     async with open_store(settings_for(tmp_path), environ={}) as store:
         pair = await connect(store)
     assert tables(db) == TABLES
-    assert version(db) == ["0004"]
+    assert version(db) == ["0005"]
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     async with open_store(settings_for(tmp_path), environ={}) as store:
         assert await store.grants.verify_access_token(pair.access_token) is not None
-    assert version(db) == ["0004"]
+    assert version(db) == ["0005"]
 
 
 async def test_relative_database_url_is_beside_the_config(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ async def test_two_stores_open_one_new_file_at_once(tmp_path: Path) -> None:
             return pair.access_token
 
     first, second = await asyncio.gather(use("One"), use("Two"))
-    assert version(tmp_path / "codemode.db") == ["0004"]
+    assert version(tmp_path / "codemode.db") == ["0005"]
     async with open_store(settings, environ={}) as store:
         for token in (first, second):
             assert await store.grants.verify_access_token(token) is not None
@@ -136,7 +136,7 @@ def test_two_processes_open_one_new_file_at_once(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "codemode.db") as conn:
         assert conn.execute("SELECT count(*) FROM grants").fetchone() == (10,)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert version(tmp_path / "codemode.db") == ["0004"]
+    assert version(tmp_path / "codemode.db") == ["0005"]
 
 
 async def test_bad_urls_are_store_errors_that_name_the_setting(tmp_path: Path) -> None:

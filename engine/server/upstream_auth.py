@@ -1,0 +1,290 @@
+"""An admin authorizes the portal at an `oauth` upstream (`codemode auth <server_id>`).
+
+    POST /oauth/upstream/{server_id}/authorize   (admin token, write) -> {authorization_url}
+    GET  /oauth/upstream/{server_id}             (admin token)        -> {state, error}
+    DELETE /oauth/upstream/{server_id}           (admin token, write) -> drops and revokes
+    GET  /oauth/upstream/callback?code&state     (the admin's browser, no token)
+
+The POST starts the SDK's authorization flow in the portal (discovery, registration or the
+configured client, PKCE, resource indicator) against the server, with the callback above as
+redirect URI, and answers with the URL the SDK built. The callback takes the `state` the SDK
+put in that URL: unknown, already used or expired, it is refused and nothing is stored; the
+right one hands the code to the waiting flow, which exchanges it and stores the tokens
+(encrypted) as the server's admin credential, then the server is synced with it. One flow per
+server at a time; flows live in this process (one replica).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import anyio.abc
+import httpx2
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engine.config import ServerConfig
+from engine.credentials import CredentialError
+from engine.server.admin import AdminAuth, ApiError, _endpoint
+from engine.upstream_oauth import (
+    OAuthClientSettings,
+    UpstreamAuthError,
+    callback_result,
+    describe_oauth_failure,
+    make_provider,
+    oauth_client_settings,
+    preregistered_client,
+    revoke_tokens,
+)
+
+if TYPE_CHECKING:
+    from engine.gateway import Gateway
+    from engine.store.upstream_tokens import StoredTokens, UpstreamTokenStore
+
+logger = logging.getLogger(__name__)
+CALLBACK_PATH: Final = "/oauth/upstream/callback"
+FLOW_TIMEOUT_S: Final = 600.0
+"""How long an authorization URL stays usable: its state is forgotten after that."""
+
+
+@dataclass
+class _Flow:
+    server_id: str
+    url: anyio.Event = field(default_factory=anyio.Event)
+    authorization_url: str = ""
+    state: str = ""
+    code: anyio.Event = field(default_factory=anyio.Event)
+    result: AuthorizationCodeResult | UpstreamAuthError | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: str | None = None
+
+
+class _NewTokens:
+    """The server's admin row, read as holding no tokens, so the flow authorizes afresh;
+    what it stores replaces the old tokens (revoked once the new ones are in)."""
+
+    def __init__(
+        self,
+        stored: StoredTokens,
+        client: OAuthClientInformationFull | None,
+        *,
+        register_again: bool,
+    ) -> None:
+        self._stored, self._client, self._register_again = stored, client, register_again
+        self.replaced: OAuthToken | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return None
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.replaced = await self._stored.get_tokens()
+        await self._stored.set_tokens(tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        # A registration for another address of the portal (another redirect URI) is not
+        # reused: the flow registers again.
+        if self._client is not None or self._register_again:
+            return self._client
+        return await self._stored.get_client_info()
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        await self._stored.set_client_info(client_info)
+
+
+class UpstreamAuthFlows:
+    def __init__(self, gateway: Gateway, tokens: UpstreamTokenStore) -> None:
+        self.gateway, self.tokens = gateway, tokens
+        self._flows: dict[str, _Flow] = {}
+        """By server id: the flow in progress or last finished."""
+        self._by_state: dict[str, _Flow] = {}
+        """Waiting for their callback, by state: popped on first use."""
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as self._tasks:
+            yield
+            self._tasks.cancel_scope.cancel()
+
+    def routes(self, auth: AdminAuth) -> list[BaseRoute]:
+        methods = ["GET", "POST", "DELETE", "HEAD"]
+        start = _endpoint("POST", self._start, auth.check_write)
+        drop = _endpoint("DELETE", self._drop, auth.check_write)
+        show = _endpoint("GET", self._show, auth.check)
+
+        async def by_method(request: Request) -> Response:
+            handler = {"DELETE": drop}.get(request.method, show)
+            return await handler(request)
+
+        return [
+            Route(CALLBACK_PATH, self._callback, methods=["GET"]),
+            Route("/oauth/upstream/{server_id}/authorize", start, methods=methods),
+            Route("/oauth/upstream/{server_id}", by_method, methods=methods),
+        ]
+
+    # ----- admin side -----
+
+    def _server(self, request: Request) -> ServerConfig:
+        server_id = request.path_params["server_id"]
+        for server in self.gateway.config.servers:
+            if server.id == server_id and server.auth_type == "oauth":
+                return server
+        raise ApiError(404, f'no server {server_id!r} with auth_type = "oauth"')
+
+    async def _start(self, request: Request) -> Response:
+        server = self._server(request)
+        try:
+            settings = oauth_client_settings(server)
+        except CredentialError as exc:
+            raise ApiError(409, str(exc)) from None
+        callback = f"{request.url.scheme}://{request.url.netloc}{CALLBACK_PATH}"
+        current = self._flows.get(server.id)
+        if current is not None and not current.done.is_set():
+            # A new URL replaces the unused one: its state stops working, its flow ends.
+            self._by_state.pop(current.state, None)
+            current.result = UpstreamAuthError("replaced by a newer `codemode auth`")
+            current.code.set()
+        flow = _Flow(server.id)
+        self._flows[server.id] = flow
+        assert self._tasks is not None
+        self._tasks.start_soon(self._run, server, settings, callback, flow)
+        with anyio.move_on_after(server.connect_timeout_s):
+            await flow.url.wait()
+        if not flow.authorization_url:
+            raise ApiError(502, flow.error or "the authorization server did not answer in time")
+        return _envelope({"authorization_url": flow.authorization_url})
+
+    async def _show(self, request: Request) -> Response:
+        server = self._server(request)
+        flow = self._flows.get(server.id)
+        held = await self.tokens.load(server.id)
+        if flow is not None and not flow.done.is_set():
+            state = "pending"
+        elif flow is not None and flow.error is not None:
+            state = "failed"
+        else:
+            state = "connected" if held.tokens is not None else "none"
+        error = flow.error if flow is not None else None
+        return _envelope({"state": state, "error": error})
+
+    async def _drop(self, request: Request) -> Response:
+        server = self._server(request)
+        held = await self.tokens.delete(server.id)
+        revoked = False
+        if held.tokens is not None and server.url is not None:
+            async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
+                revoked = await revoke_tokens(http, server.url, held.tokens, held.client_info)
+        await self.gateway.catalog.reconnect(server.id)
+        return _envelope({"dropped": held.tokens is not None, "revoked": revoked})
+
+    # ----- the flow -----
+
+    async def _run(
+        self, server: ServerConfig, settings: OAuthClientSettings, callback: str, flow: _Flow
+    ) -> None:
+        assert server.url is not None
+        stored = self.tokens.storage(server.id)
+        client = preregistered_client(callback, settings)
+        held = await stored.get_client_info()
+        fresh = held is not None and AnyUrl(callback) not in (held.redirect_uris or [])
+        storage = _NewTokens(stored, client, register_again=client is None and fresh)
+
+        async def redirect(url: str) -> None:
+            flow.state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+            flow.authorization_url = url
+            self._by_state[flow.state] = flow
+            flow.url.set()
+
+        async def wait_for_callback() -> AuthorizationCodeResult:
+            with anyio.fail_after(FLOW_TIMEOUT_S):
+                await flow.code.wait()
+            if isinstance(flow.result, UpstreamAuthError):
+                raise flow.result
+            assert flow.result is not None
+            return flow.result
+
+        auth = make_provider(server.url, callback, settings, storage, redirect, wait_for_callback)
+        try:
+            async with (
+                httpx2.AsyncClient(auth=auth, timeout=server.connect_timeout_s) as http,
+                Client(streamable_http_client(server.url, http_client=http)) as mcp,
+            ):
+                await mcp.list_tools()
+            await self._connected(server, stored, storage.replaced)
+        except Exception as exc:
+            flow.error = _reason(exc)
+            logger.warning("upstream %s: authorization failed: %s", server.id, flow.error)
+        finally:
+            self._by_state.pop(flow.state, None)
+            flow.url.set()
+            flow.done.set()
+
+    async def _connected(
+        self, server: ServerConfig, stored: StoredTokens, replaced: OAuthToken | None
+    ) -> None:
+        """After a new credential: revoke the tokens it replaced, sync the server with it."""
+        assert server.url is not None
+        if replaced is not None:
+            async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
+                await revoke_tokens(http, server.url, replaced, await stored.get_client_info())
+        await self.gateway.catalog.reconnect(server.id)
+
+    # ----- the browser's return -----
+
+    async def _callback(self, request: Request) -> Response:
+        state = request.query_params.get("state", "")
+        flow = self._by_state.pop(state, None) if state else None
+        if flow is None:
+            return _page(
+                "This authorization link is unknown, used already or expired: "
+                "nothing was stored. Run `codemode auth <server>` again.",
+                400,
+            )
+        try:
+            flow.result = callback_result(str(request.url))
+        except UpstreamAuthError as exc:
+            flow.result = exc
+        flow.code.set()
+        with anyio.move_on_after(FLOW_TIMEOUT_S):
+            await flow.done.wait()
+        if flow.error is not None:
+            return _page(f"Server {flow.server_id!r} was not connected: {flow.error}", 400)
+        return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
+
+
+def _reason(exc: BaseException) -> str:
+    found: list[BaseException] = [exc]
+    while found:
+        current = found.pop()
+        if isinstance(current, BaseExceptionGroup):
+            found.extend(current.exceptions)
+            continue
+        described = describe_oauth_failure(current)
+        if described is not None:
+            return str(described)
+        if isinstance(current, httpx2.TransportError):
+            return f"cannot reach {current.request.url.host}: {type(current).__name__}"
+        if current.__cause__ is not None:
+            found.append(current.__cause__)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _envelope(result: Any) -> Response:
+    return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
+
+
+def _page(text: str, status: int) -> HTMLResponse:
+    body = f"<!doctype html><title>codemode</title><p>{html.escape(text)}</p>"
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,147 @@
+"""Upstream OAuth credentials (table `upstream_oauth_states`): per (server, person) the tokens
+and the client registration the portal holds at that server's authorization server, each
+AES-GCM encrypted with associated data naming its row, and the access token's expiry.
+`person_id` None is the server's one admin credential.
+
+`storage(server_id, person_id)` is the mcp SDK's `TokenStorage` over one row. The SDK keeps
+only `expires_in`; `get_tokens` gives it back as the seconds left, from `expires_at`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from engine.store.db import now_utc, read, write
+from engine.store.schema import upstream_oauth_states as states
+from engine.store.secrets import Cipher
+
+
+@dataclass(frozen=True)
+class UpstreamCredential:
+    """One row, decrypted."""
+
+    tokens: OAuthToken | None
+    client_info: OAuthClientInformationFull | None
+    expires_at: datetime | None
+
+
+class UpstreamTokenStore:
+    def __init__(
+        self, engine: AsyncEngine, cipher: Cipher, *, clock: Callable[[], datetime] = now_utc
+    ) -> None:
+        self._engine = engine
+        self._cipher = cipher
+        self._now = clock
+
+    def __repr__(self) -> str:
+        return "UpstreamTokenStore()"
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def storage(self, server_id: str, person_id: int | None = None) -> StoredTokens:
+        return StoredTokens(self, server_id, person_id)
+
+    async def load(self, server_id: str, person_id: int | None = None) -> UpstreamCredential:
+        async with read(self._engine) as conn:
+            row = (await conn.execute(select(states).where(_row(server_id, person_id)))).first()
+        if row is None:
+            return UpstreamCredential(None, None, None)
+        where = _where(server_id, person_id)
+        tokens = None
+        if row.tokens_enc is not None:
+            text = self._cipher.decrypt_text(row.tokens_enc, f"tokens:{where}")
+            tokens = OAuthToken.model_validate_json(text)
+        client = None
+        if row.client_info_enc is not None:
+            text = self._cipher.decrypt_text(row.client_info_enc, f"client_info:{where}")
+            client = OAuthClientInformationFull.model_validate_json(text)
+        return UpstreamCredential(tokens, client, row.expires_at)
+
+    async def set_tokens(
+        self, server_id: str, person_id: int | None, tokens: OAuthToken
+    ) -> datetime | None:
+        """Store `tokens`; returns their expiry (`expires_in` counted from now)."""
+        expires_at = None
+        if tokens.expires_in is not None:
+            expires_at = self._now() + timedelta(seconds=tokens.expires_in)
+        sealed = self._cipher.encrypt(
+            tokens.model_dump_json(), f"tokens:{_where(server_id, person_id)}"
+        )
+        await self._put(server_id, person_id, tokens_enc=sealed, expires_at=expires_at)
+        return expires_at
+
+    async def set_client_info(
+        self, server_id: str, person_id: int | None, client: OAuthClientInformationFull
+    ) -> None:
+        sealed = self._cipher.encrypt(
+            client.model_dump_json(), f"client_info:{_where(server_id, person_id)}"
+        )
+        await self._put(server_id, person_id, client_info_enc=sealed)
+
+    async def delete(self, server_id: str, person_id: int | None = None) -> UpstreamCredential:
+        """Forget the row; returns what it held (to revoke the tokens at the server)."""
+        held = await self.load(server_id, person_id)
+        async with write(self._engine) as conn:
+            await conn.execute(sql_delete(states).where(_row(server_id, person_id)))
+        return held
+
+    async def _put(self, server_id: str, person_id: int | None, **values: object) -> None:
+        now = self._now()
+        async with write(self._engine) as conn:
+            found = await conn.execute(
+                update(states).where(_row(server_id, person_id)).values(updated_at=now, **values)
+            )
+            if found.rowcount == 0:
+                await conn.execute(
+                    insert(states).values(
+                        server_id=server_id,
+                        person_id=person_id,
+                        created_at=now,
+                        updated_at=now,
+                        **values,
+                    )
+                )
+
+
+class StoredTokens:
+    """The SDK's `TokenStorage` over one (server, person) row."""
+
+    def __init__(self, store: UpstreamTokenStore, server_id: str, person_id: int | None) -> None:
+        self._store, self.server_id, self.person_id = store, server_id, person_id
+        self.expires_at: datetime | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        held = await self._store.load(self.server_id, self.person_id)
+        self.expires_at = held.expires_at
+        if held.tokens is None or held.expires_at is None:
+            return held.tokens
+        left = (held.expires_at - self._store.now()).total_seconds()
+        return held.tokens.model_copy(update={"expires_in": max(0, math.floor(left))})
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.expires_at = await self._store.set_tokens(self.server_id, self.person_id, tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return (await self._store.load(self.server_id, self.person_id)).client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        await self._store.set_client_info(self.server_id, self.person_id, client_info)
+
+
+def _row(server_id: str, person_id: int | None) -> ColumnElement[bool]:
+    person = states.c.person_id.is_(None) if person_id is None else states.c.person_id == person_id
+    return (states.c.server_id == server_id) & person
+
+
+def _where(server_id: str, person_id: int | None) -> str:
+    """Associated data: binds a ciphertext to its row (a token cannot be moved to another)."""
+    return f"upstream_oauth_states:{server_id}:{'admin' if person_id is None else person_id}"
