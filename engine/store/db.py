@@ -7,8 +7,15 @@ brought up to date by Alembic under a lock, and the secret key.
 SQLite (the default, through `aiosqlite`) runs in WAL mode with a busy timeout, so several
 processes can share one file; write transactions start with `BEGIN IMMEDIATE` so a reader
 never has to upgrade to a writer mid-transaction (which SQLite refuses at once, busy timeout
-or not). Nothing outside this module knows the dialect: PostgreSQL (`postgresql+psycopg://`)
-needs only its driver installed.
+or not). Nothing outside this module knows the dialect.
+
+PostgreSQL (`postgresql+psycopg://`, psycopg 3, natively async, in SQLAlchemy's pool) keeps
+the same rule for writes: a write transaction first takes one transaction-scoped advisory
+lock (`pg_advisory_xact_lock`), so write transactions run one at a time across every process
+and replica, as SQLite's do. The store's check-then-write code (single-use codes, rotation,
+update-or-insert) is thus correct on both without per-statement dialect variants; writes are
+rare (sign-in, token issue, revocation) and reads take no lock. Migrations run in such a
+write transaction: one replica migrates, the others wait for the lock and find nothing to do.
 """
 
 from __future__ import annotations
@@ -43,6 +50,12 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 _IMMEDIATE = "codemode_begin_immediate"
+# The PostgreSQL advisory lock key (any constant, the same in every replica): "codemod" in ASCII
+# bytes: every write transaction, migrations included, holds it until its end.
+PG_WRITE_LOCK = 0x636F64656D6F6401
+# Fail fast when PostgreSQL is down (the caller answers 503), instead of hanging on it.
+PG_CONNECT_TIMEOUT_S = 5
+PG_POOL_TIMEOUT_S = 10
 
 
 class StoreError(Exception):
@@ -92,6 +105,8 @@ def create_engine(database_url: str) -> AsyncEngine:
                     f"settings.database_url: cannot create {path}: {exc.strerror}"
                 ) from None
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    elif url.get_backend_name() == "postgresql":
+        kwargs.update(_postgresql_options())
     try:
         engine = create_async_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
@@ -101,7 +116,28 @@ def create_engine(database_url: str) -> AsyncEngine:
         ) from None
     if sqlite:
         _sqlite_events(engine)
+    elif url.get_backend_name() == "postgresql":
+        _postgresql_events(engine)
     return engine
+
+
+def _postgresql_options() -> dict[str, Any]:
+    return {
+        # A connection the server dropped (restart, failover) is found and replaced at
+        # checkout instead of failing the next request.
+        "pool_pre_ping": True,
+        "pool_timeout": PG_POOL_TIMEOUT_S,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S},
+    }
+
+
+def _postgresql_events(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:
@@ -215,8 +251,9 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration, in one transaction under a lock, so processes
     starting together neither fail nor migrate twice: the later ones wait, then find nothing
-    to do. SQLite: the write lock (BEGIN IMMEDIATE; DDL is transactional). PostgreSQL will take
-    `SELECT pg_advisory_xact_lock(<constant>)` first in the same transaction."""
+    to do. SQLite: the write lock (BEGIN IMMEDIATE; DDL is transactional). PostgreSQL: the write
+    transaction's advisory lock (`pg_advisory_xact_lock`; DDL is transactional there too),
+    released at its commit."""
     try:
         async with write(engine) as conn:
             await conn.run_sync(_upgrade)
