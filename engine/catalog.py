@@ -46,6 +46,13 @@ class Catalog:
             Callable[[str, types.LoggingMessageNotificationParams], None]
         ] = []
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        """Entered: every server's first connection has settled (Ready or Error), so what
+        the catalog lists is what the upstreams offered at start-up. Readiness (`/readyz`)."""
+        return self._settled
 
     async def __aenter__(self) -> Catalog:
         task_group = anyio.create_task_group()
@@ -62,6 +69,7 @@ class Catalog:
             await task_group.__aexit__(None, None, None)
             self._task_group = None
             raise
+        self._settled = True
         return self
 
     async def __aexit__(
@@ -71,6 +79,7 @@ class Catalog:
         exc_tb: TracebackType | None,
     ) -> None:
         task_group, self._task_group = self._task_group, None
+        self._settled = False
         if task_group is None:
             return
         # Supervisors only end when cancelled; their exits close sessions and reap children.

@@ -140,6 +140,7 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
                     admin_token=os.environ.get(ADMIN_TOKEN_ENV),
                     public_hosts=args.public_host,
                     grace_s=args.grace,
+                    drain_s=args.drain,
                     verbose=getattr(args, "verbose", False),
                     on_serving=lambda: print("\n".join(urls), flush=True),
                 )

@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"streams and let requests in flight (code runs) finish for up to SECONDS, then cut "
         f"them ({DEFAULT_GRACE_S:g}); a second Ctrl-C cuts them at once",
     )
+    serve.add_argument(
+        "--drain",
+        type=_grace,
+        default=0.0,
+        metavar="SECONDS",
+        help="on SIGTERM, first answer /readyz with 503 and go on serving for SECONDS, so a "
+        "load balancer sends new requests elsewhere; then stop as --grace says (0)",
+    )
     serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
     _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
     _portal_option(serve)
@@ -173,7 +181,7 @@ def _grace(text: str) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"--grace takes a number of seconds >= 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"takes a number of seconds >= 0, not {text!r}")
     return seconds
 
 

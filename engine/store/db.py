@@ -24,17 +24,25 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
@@ -61,6 +69,32 @@ PG_POOL_TIMEOUT_S = 10
 class StoreError(Exception):
     """The store cannot be opened or used: a bad database URL, a database that cannot be
     reached or created, a failed migration. The message names the database and the setting."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached now: down, restarting, unreachable, or too busy (no
+    pooled connection, SQLite locked past its busy timeout). Nothing was changed; the same
+    call may succeed in a few seconds (`RETRY_AFTER_S`), and the store recovers by itself."""
+
+    RETRY_AFTER_S = 5
+
+
+# What an outage looks like from SQLAlchemy: the driver's connection errors, and no
+# connection from the pool in time. Other errors (constraints, bad SQL) are bugs: not these.
+_OUTAGE = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+@contextlib.contextmanager
+def _outage_as_unavailable(engine: AsyncEngine | Engine) -> Iterator[None]:
+    try:
+        yield
+    except _OUTAGE as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        cause = getattr(exc, "orig", None) or exc
+        raise StoreUnavailable(
+            f"the database {url} (settings.database_url) cannot be reached now: "
+            f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause) else ''}"
+        ) from None
 
 
 def now_utc() -> datetime:
@@ -179,20 +213,22 @@ async def _turn(engine: AsyncEngine) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a read transaction."""
-    async with _turn(engine), engine.connect() as conn, conn.begin():
-        yield conn
+    """A connection in a read transaction. Raises StoreUnavailable in an outage."""
+    with _outage_as_unavailable(engine):
+        async with _turn(engine), engine.connect() as conn, conn.begin():
+            yield conn
 
 
 @contextlib.asynccontextmanager
 async def write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a write transaction, committed on exit, rolled back on error. On
     SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE), so checks and
-    updates inside it cannot race another process."""
-    async with _turn(engine), engine.connect() as conn:
-        conn = await conn.execution_options(**{_IMMEDIATE: True})
-        async with conn.begin():
-            yield conn
+    updates inside it cannot race another process. Raises StoreUnavailable in an outage."""
+    with _outage_as_unavailable(engine):
+        async with _turn(engine), engine.connect() as conn:
+            conn = await conn.execution_options(**{_IMMEDIATE: True})
+            async with conn.begin():
+                yield conn
 
 
 class PointReader:
@@ -222,7 +258,8 @@ class PointReader:
     async def one_or_none(self, statement: Executable) -> Row[Any] | None:
         """The statement's single row, or None."""
         if self._sync is not None:
-            return await asyncio.to_thread(self._one_sync, statement)
+            with _outage_as_unavailable(self._sync):
+                return await asyncio.to_thread(self._one_sync, statement)
         async with read(self._engine) as conn:
             return (await conn.execute(statement)).one_or_none()
 
@@ -282,6 +319,17 @@ class Store:
         from engine.store.secrets import PURPOSE_COOKIES
 
         return self.secret_key.derive(PURPOSE_COOKIES).hex()
+
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        """Raise StoreUnavailable unless the database answers a trivial query in time."""
+        try:
+            with anyio.fail_after(timeout_s):
+                async with read(self.engine) as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the database (settings.database_url) did not answer within {timeout_s:g} s"
+            ) from None
 
     async def close(self) -> None:
         await self.engine.dispose()
