@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TextIO
 
+import anyio
 from mcp_types import Tool
 
 from engine.auth import policy_warnings
@@ -28,6 +29,7 @@ from engine.cli.report import (
     status_line,
     unavailable,
 )
+from engine.cli.workers import Worker, reserved_port, run_workers, watch_parent
 from engine.config import Config, ConfigError
 from engine.environment import environment_problems
 from engine.gateway import Gateway
@@ -95,6 +97,8 @@ def portal_id(config: Config, wanted: str | None) -> str:
 
 
 async def cmd_serve(config: Config, args: argparse.Namespace, stop: Stop) -> int:
+    if args.stdio and args.workers > 1:
+        raise CliError("--workers serves over HTTP; it does not go with --stdio")
     if args.stdio:
         return await _serve_stdio(config, args)
     return await _serve_http(config, args, stop)
@@ -116,11 +120,14 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
     refusal = dev_sign_in_refusal(config, args.host)
     if refusal is not None:
         raise CliError(refusal)
+    worker = Worker.parse(args.worker_of)
+    if args.workers > 1 and worker is None:
+        return await _serve_workers(args, stop)
     try:
-        sock = listen(args.host, args.port)
+        sock = listen(args.host, args.port, reuse_port=worker is not None)
     except ListenError as exc:
         raise CliError(str(exc)) from None
-    if not is_loopback(args.host):
+    if not is_loopback(args.host) and (worker is None or worker.number == 1):
         print(
             f"warning: listening on {args.host}, reachable from other machines as you chose; "
             "protect portals with api_keys. Requests must name localhost, a portal hostname "
@@ -129,9 +136,13 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
         )
     # SIGHUP re-reads --config from here on (one during start-up: once serving).
     with sock, Hangup().installed() as hangup:
-        async with connected(config, sys.stderr) as gateway:
+        async with connected(config, sys.stderr) as gateway, anyio.create_task_group() as tasks:
             hangup.listen(lambda: reload_config(gateway, args.config))
+            if worker is not None:
+                tasks.start_soon(watch_parent, worker.parent)
             urls = portal_urls(gateway, sock)
+            if worker is not None and worker.number > 1:
+                urls = [f"worker {worker.number} is serving"]
             try:
                 started = await serve_http(
                     gateway,
@@ -141,15 +152,27 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
                     public_hosts=args.public_host,
                     grace_s=args.grace,
                     drain_s=args.drain,
+                    worker=None if worker is None else worker.number,
                     verbose=getattr(args, "verbose", False),
                     on_serving=lambda: print("\n".join(urls), flush=True),
                 )
             except ServeError as exc:
                 raise CliError(str(exc), EXIT_FAILED) from None
+            finally:
+                tasks.cancel_scope.cancel()
             print("stopping: closing upstream connections ...", file=sys.stderr, flush=True)
     if not started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
     return EXIT_OK
+
+
+async def _serve_workers(args: argparse.Namespace, stop: Stop) -> int:
+    """The parent of `serve --workers N`: holds the port, runs and stops the workers."""
+    try:
+        with reserved_port(args.host, args.port):
+            return await run_workers(args.argv, args.workers, stop)
+    except ListenError as exc:
+        raise CliError(str(exc)) from None
 
 
 def tools_list_json(tools: Sequence[Tool]) -> str:

@@ -47,8 +47,10 @@ class ListenError(ServeError):
     """The address cannot be listened on (in use, not an address of this host, ...)."""
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket up front so a busy port is one clear error."""
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listening socket up front so a busy port is one clear error. `reuse_port`:
+    share the port with the other workers of `serve --workers` (the kernel spreads new
+    connections over them)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, address = infos[0]
@@ -57,6 +59,8 @@ def listen(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(address[:2] if family == socket.AF_INET else address)
             sock.listen(2048)
         except OSError:
@@ -120,6 +124,7 @@ async def serve_http(
     public_hosts: Sequence[str],
     grace_s: float,
     drain_s: float = 0.0,
+    worker: int | None = None,
     verbose: bool = False,
     on_serving: Callable[[], None] = lambda: None,
 ) -> bool:
@@ -128,7 +133,8 @@ async def serve_http(
     On a stop signal `/readyz` turns 503 at once. After SIGTERM the server then goes on
     serving for `drain_s` (so a load balancer's health checks see it and send new requests
     elsewhere) before it stops accepting; Ctrl-C, or a second signal, stops accepting at once.
-    Either way requests in flight then have `grace_s` to finish.
+    Either way requests in flight then have `grace_s` to finish. `worker`: this process is
+    worker number `worker` of `serve --workers`, named in a `codemode-worker` response header.
 
     `on_serving` is called once the server accepts connections (not when a stop came during
     start-up). The caller owns the gateway and the socket.
@@ -144,7 +150,7 @@ async def serve_http(
         inner = create_app(gateway, admin_token=admin_token, public_hosts=public_hosts)
     except IdentityError as exc:
         raise ServeError(str(exc)) from None
-    app = CloseStreams(inner)
+    app = CloseStreams(inner if worker is None else WorkerHeader(inner, worker))
     health: Health = inner.state.health
     server = _Server(
         uvicorn.Config(
@@ -250,6 +256,30 @@ class _Server(uvicorn.Server):
         # the gateway, which reaps the upstream child processes. uvicorn's own capture would
         # re-raise the signal afterwards.
         yield
+
+
+WORKER_HEADER = "codemode-worker"
+
+
+class WorkerHeader:
+    """ASGI wrapper: every response names the worker that answered (its number, 1..N, not
+    its pid), so an operator or a test can see the load spread over `serve --workers`."""
+
+    def __init__(self, app: ASGIApp, number: int) -> None:
+        self.app = app
+        self.header = (WORKER_HEADER.encode(), str(number).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, named)
 
 
 class CloseStreams:

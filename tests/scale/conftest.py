@@ -4,6 +4,7 @@ client that records the HTTP status of every response it gets."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,6 +48,40 @@ def portal_config(database_url: str, directory: Path) -> dict[str, Any]:
     }
 
 
+def portal_toml(directory: Path, database_url: str) -> Path:
+    """`portal_config` as a TOML file for `codemode serve --config`."""
+    path = directory / "portal.toml"
+    time_server = json.dumps(str(VENV_BIN / "mcp-server-time"))
+    path.write_text(
+        f"""
+[identity]
+provider = "dev"
+
+[[policies]]
+id = "staff"
+decision = "allow"
+include = [{{ email_domain = "example.com" }}]
+
+[[servers]]
+id = "time"
+command = {time_server}
+policies = ["staff"]
+
+[[portals]]
+id = "team"
+policies = ["staff"]
+servers = [{{ server_id = "time" }}]
+
+[settings]
+request_log_path = {json.dumps(str(directory / "requests.sqlite3"))}
+database_url = {json.dumps(database_url)}
+secret_key_env = "{SECRET_ENV}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
 @dataclass
 class Statuses:
     """Every HTTP response a client got: (status, Retry-After header or None)."""
@@ -58,10 +93,21 @@ class Statuses:
 
 
 @asynccontextmanager
-async def client(url: str, token: str, statuses: Statuses | None = None) -> AsyncIterator[Client]:
-    """A 2026-07-28-era SDK client (stateless: no session) with the portal token."""
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+async def client(
+    url: str,
+    token: str,
+    statuses: Statuses | None = None,
+    *,
+    mode: str = "auto",
+    host: str | None = None,
+) -> AsyncIterator[Client]:
+    """An SDK client with the portal token: 2026-07-28-era (`auto`, stateless: no session) or
+    2025-11-25-era (`legacy`, with an `Mcp-Session-Id`); `host` overrides the Host header."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if host is not None:
+        headers["Host"] = host
+    http = create_mcp_http_client(headers=headers)
     if statuses is not None:
         http.event_hooks["response"].append(statuses.record)
-    async with Client(streamable_http_client(url, http_client=http), mode="auto") as c:
+    async with Client(streamable_http_client(url, http_client=http), mode=mode) as c:
         yield c
