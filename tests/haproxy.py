@@ -1,6 +1,6 @@
 """HAProxy (Debian's `haproxy`) on loopback in front of portal replicas, for tests, with the
-configuration the README documents: round robin, health checks on `/readyz`, and 2025-era
-sessions kept on the replica that opened them (stick on `Mcp-Session-Id`).
+configuration the README documents, read from it: round robin, health checks on `/readyz`,
+and 2025-era sessions kept on the replica that opened them (stick on `Mcp-Session-Id`).
 
     with Balancer.started(tmp_path, [port_1, port_2]) as lb:
         lb.url   # http://127.0.0.1:PORT
@@ -9,6 +9,7 @@ sessions kept on the replica that opened them (stick on `Mcp-Session-Id`).
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import subprocess
@@ -20,39 +21,23 @@ from pathlib import Path
 from tests.upstreams.harness import free_port
 
 START_TIMEOUT_S = 20.0
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def haproxy_config(port: int, replicas: Sequence[int]) -> str:
-    """The README's configuration, on loopback ports."""
-    servers = "\n".join(
-        f"    server replica{i} 127.0.0.1:{p} check inter 500ms fall 2 rise 1"
-        for i, p in enumerate(replicas, start=1)
-    )
-    return f"""
-global
-    maxconn 4096
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-    timeout http-request 30s
-
-frontend portal
-    bind 127.0.0.1:{port}
-    default_backend replicas
-
-backend replicas
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    # 2025-11-25 sessions: every request of a session to the replica that opened it.
-    stick-table type string len 128 size 1m expire 1h
-    stick store-response res.hdr(mcp-session-id)
-    stick match req.hdr(mcp-session-id)
-{servers}
-"""
+    """The README's configuration (its ```haproxy block), on loopback ports."""
+    readme = README.read_text(encoding="utf-8")
+    match = re.search(r"```haproxy\n(.*?)```", readme, re.S)
+    assert match is not None, "README has no ```haproxy block"
+    text = re.sub(r"(?m)^    bind \S+$", f"    bind 127.0.0.1:{port}", match.group(1))
+    servers = re.findall(r"(?m)^    server (\S+) \S+ (.*)$", text)
+    assert len(servers) == len(replicas), servers
+    text = re.sub(r"(?m)^    server .*\n", "", text)
+    lines = [
+        f"    server {name} 127.0.0.1:{p} {options}\n"
+        for (name, options), p in zip(servers, replicas, strict=True)
+    ]
+    return text + "".join(lines)
 
 
 @dataclass
