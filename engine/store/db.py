@@ -236,8 +236,10 @@ class PointReader:
     driver allows. aiosqlite runs every DBAPI call in its thread, and SQLAlchemy's async
     layer makes several calls per statement (checkout, BEGIN, execute, fetch, COMMIT, reset),
     each a hop between threads; for a SQLite file the whole read is instead done in one hop,
-    by a synchronous engine on the same file (WAL: readers never wait for the writer). Other
-    databases (psycopg is natively async) use the async engine."""
+    by a synchronous engine on the same file (WAL: readers never wait for the writer).
+    PostgreSQL likewise: psycopg's async connection through SQLAlchemy's async layer took
+    13 ms for such a read on the shared 2-core machine, its synchronous one in a thread a
+    small fraction of that (figures in docs/design.md), so the read is done there too."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -249,6 +251,8 @@ class PointReader:
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(self._sync, "connect", _sqlite_reader_connect)
+        elif url.get_backend_name() == "postgresql":
+            self._sync = sa_create_engine(url, **_postgresql_options())
 
     def _one_sync(self, statement: Executable) -> Row[Any] | None:
         assert self._sync is not None
