@@ -20,6 +20,7 @@ fails fast (connect timeout) and reconnects by itself once the database is back.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -32,6 +33,8 @@ from engine.store import StoreUnavailable
 
 HEALTH_PATHS: Final = frozenset({"/healthz", "/readyz"})
 NO_STORE = {"Cache-Control": "no-store"}
+LOG_EVERY_S = 10.0
+_last_logged = [float("-inf")]
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +89,16 @@ class Health:
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """The app's answer to `StoreUnavailable` on any route: 503 with `Retry-After`. The
     client is told only that it should retry; the log says which database and why."""
-    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    now = time.monotonic()
+    if now - _last_logged[0] >= LOG_EVERY_S:  # an outage under load: a line, not a flood
+        _last_logged[0] = now
+        log.warning(
+            "%s %s: %s (logged at most every %g s)",
+            request.method,
+            request.url.path,
+            exc,
+            LOG_EVERY_S,
+        )
     retry = str(StoreUnavailable.RETRY_AFTER_S)
     return JSONResponse(
         {"error": f"the portal's database is unreachable right now; retry in {retry} s"},

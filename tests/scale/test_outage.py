@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from engine import Config
-from tests.identity_flow.devflow import connect_client
+from tests.identity_flow.devflow import ClientTokens, connect_client
 from tests.pg_cluster import PgCluster
 from tests.scale.conftest import SECRET_ENV, SECRET_KEY, Statuses, client, portal_config
 from tests.server.conftest import ServedPortal
@@ -44,6 +44,16 @@ def portal(own_cluster: PgCluster, tmp_path: Path) -> Iterator[ServedPortal]:
         os.environ.pop(SECRET_ENV, None)
 
 
+def refresh_form(tokens: ClientTokens) -> dict[str, str]:
+    assert tokens.refresh_token is not None
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens.refresh_token,
+        "client_id": tokens.client_id,
+        "resource": tokens.resource,
+    }
+
+
 async def call_time(url: str, token: str, statuses: Statuses) -> bool:
     """One 2026-era client: discover, then a tool call; whether it got its answer."""
     try:
@@ -72,6 +82,7 @@ async def test_store_outage_is_503_with_retry_after_and_recovers(
             ]
             ready = await http.get(f"{portal.base}/readyz")
             live = await http.get(f"{portal.base}/healthz")
+            refresh = await http.post(f"{portal.base}/token", data=refresh_form(tokens))
         refused = [(s, retry) for s, retry in down.seen if s == 503]
         assert refused, down.seen  # past the 0.5 s token cache, the store was needed
         assert all(retry == "5" for _, retry in refused), refused
@@ -82,6 +93,9 @@ async def test_store_outage_is_503_with_retry_after_and_recovers(
             {"ready": False, "reason": "store unreachable"},
         )
         assert live.status_code == 200
+        # The authorization server too: a refresh is 503, not "invalid_grant" (which would
+        # make the client drop its refresh token and sign in again).
+        assert (refresh.status_code, refresh.headers.get("retry-after")) == (503, "5")
 
         await anyio.to_thread.run_sync(own_cluster.start)
         after = Statuses()
@@ -92,3 +106,6 @@ async def test_store_outage_is_503_with_retry_after_and_recovers(
         else:
             raise AssertionError(f"no answer after the database came back: {after.seen}")
         assert (await http.get(f"{portal.base}/readyz")).json() == {"ready": True}
+        # The refresh token the outage refused still works.
+        refreshed = await http.post(f"{portal.base}/token", data=refresh_form(tokens))
+        assert refreshed.status_code == 200, refreshed.text
