@@ -168,6 +168,8 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
 
 async def _serve_workers(args: argparse.Namespace, stop: Stop) -> int:
     """The parent of `serve --workers N`: holds the port, runs and stops the workers."""
+    if args.port == 0:  # each worker would get a port of its own
+        raise CliError("--workers needs a fixed --port, not 0")
     try:
         with reserved_port(args.host, args.port):
             return await run_workers(args.argv, args.workers, stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import httpx2
 import pytest
 
 import tests.cli.test_serve as cli_serve
+from tests.cli.conftest import codemode
 from tests.identity_flow.devflow import connect_client
 from tests.pg_cluster import PgCluster
 from tests.scale.conftest import SECRET_ENV, SECRET_KEY, Statuses, client, portal_toml
@@ -124,3 +126,15 @@ async def test_two_workers_answer_and_both_see_a_revocation_within_1s(
         assert "Traceback" not in server.rest(stderr=True)
     finally:
         server.stop()
+
+
+def test_workers_on_a_busy_port_or_port_0_are_one_clear_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        done = codemode("serve", "--workers", "2", "--port", str(port))
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        f"codemode: cannot listen on 127.0.0.1:{port}: Address already in use",
+    )
+    done = codemode("serve", "--workers", "2", "--port", "0")
+    assert done.stderr.strip() == "codemode: --workers needs a fixed --port, not 0"
