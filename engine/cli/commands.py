@@ -11,7 +11,6 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TextIO
 
-import anyio
 from mcp_types import Tool
 
 from engine.auth import policy_warnings
@@ -29,7 +28,7 @@ from engine.cli.report import (
     status_line,
     unavailable,
 )
-from engine.cli.workers import Worker, reserved_port, run_workers, watch_parent
+from engine.cli.workers import Worker, reserved_port, run_workers, watching_parent
 from engine.config import Config, ConfigError
 from engine.environment import environment_problems
 from engine.gateway import Gateway
@@ -136,10 +135,8 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
         )
     # SIGHUP re-reads --config from here on (one during start-up: once serving).
     with sock, Hangup().installed() as hangup:
-        async with connected(config, sys.stderr) as gateway, anyio.create_task_group() as tasks:
+        async with connected(config, sys.stderr) as gateway, watching_parent(worker):
             hangup.listen(lambda: reload_config(gateway, args.config))
-            if worker is not None:
-                tasks.start_soon(watch_parent, worker.parent)
             urls = portal_urls(gateway, sock)
             if worker is not None and worker.number > 1:
                 urls = [f"worker {worker.number} is serving"]
@@ -158,8 +155,6 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
                 )
             except ServeError as exc:
                 raise CliError(str(exc), EXIT_FAILED) from None
-            finally:
-                tasks.cancel_scope.cancel()
             print("stopping: closing upstream connections ...", file=sys.stderr, flush=True)
     if not started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)

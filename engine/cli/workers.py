@@ -25,7 +25,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -136,10 +136,24 @@ async def run_workers(argv: Sequence[str], count: int, stop: Stop) -> int:
     return next((c for c in codes if c not in (0, None)), 0)
 
 
-async def watch_parent(parent: int) -> None:
-    """Stop this worker (as SIGTERM would) once its parent process is gone."""
+async def _watch_parent(parent: int) -> None:
     while True:
         await anyio.sleep(PARENT_POLL_S)
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGTERM)
             return
+
+
+@contextlib.asynccontextmanager
+async def watching_parent(worker: Worker | None) -> AsyncIterator[None]:
+    """In a worker: stop it (as SIGTERM would) once its parent process is gone. Outside
+    one (plain `serve`): nothing at all."""
+    if worker is None:
+        yield
+        return
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_watch_parent, worker.parent)
+        try:
+            yield
+        finally:
+            tasks.cancel_scope.cancel()
