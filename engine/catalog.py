@@ -76,6 +76,13 @@ class Catalog:
         ] = []
         self._updated_callbacks: list[Callable[[str, str], None]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        """Entered: every server's first connection has settled (Ready or Error), so what
+        the catalog lists is what the upstreams offered at start-up. Readiness (`/readyz`)."""
+        return self._settled
 
     def use_upstream_tokens(self, tokens: UpstreamTokenStore) -> None:
         """Where `oauth` servers find their admin credentials (those added later too);
@@ -99,6 +106,7 @@ class Catalog:
             await task_group.__aexit__(None, None, None)
             self._task_group = None
             raise
+        self._settled = True
         return self
 
     async def __aexit__(
@@ -108,6 +116,7 @@ class Catalog:
         exc_tb: TracebackType | None,
     ) -> None:
         task_group, self._task_group = self._task_group, None
+        self._settled = False
         if task_group is None:
             return
         # Supervisors only end when cancelled; their exits close sessions and reap children.

@@ -29,6 +29,7 @@ from engine.cli.report import (
     status_line,
     unavailable,
 )
+from engine.cli.workers import Worker, reserved_port, run_workers, watching_parent
 from engine.config import Config, ConfigError
 from engine.config_store import export_toml, import_config, keep_file_entries, running_config
 from engine.environment import environment_problems
@@ -99,6 +100,8 @@ def portal_id(config: Config, wanted: str | None) -> str:
 
 
 async def cmd_serve(config: Config, args: argparse.Namespace, stop: Stop) -> int:
+    if args.stdio and args.workers > 1:
+        raise CliError("--workers serves over HTTP; it does not go with --stdio")
     if args.stdio:
         return await _serve_stdio(config, args)
     return await _serve_http(config, args, stop)
@@ -120,11 +123,14 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
     refusal = dev_sign_in_refusal(config, args.host)
     if refusal is not None:
         raise CliError(refusal)
+    worker = Worker.parse(args.worker_of)
+    if args.workers > 1 and worker is None:
+        return await _serve_workers(args, stop)
     try:
-        sock = listen(args.host, args.port)
+        sock = listen(args.host, args.port, reuse_port=worker is not None)
     except ListenError as exc:
         raise CliError(str(exc)) from None
-    if not is_loopback(args.host):
+    if not is_loopback(args.host) and (worker is None or worker.number == 1):
         print(
             f"warning: listening on {args.host}, reachable from other machines as you chose; "
             "protect portals with api_keys. Requests must name localhost, a portal hostname "
@@ -133,9 +139,11 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
         )
     # SIGHUP re-reads --config from here on (one during start-up: once serving).
     with sock, Hangup().installed() as hangup:
-        async with connected(config, sys.stderr) as gateway:
+        async with connected(config, sys.stderr) as gateway, watching_parent(worker):
             hangup.listen(lambda: reload_config(gateway, args.config))
             urls = portal_urls(gateway, sock)
+            if worker is not None and worker.number > 1:
+                urls = [f"worker {worker.number} is serving"]
             try:
                 started = await serve_http(
                     gateway,
@@ -144,6 +152,8 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
                     admin_token=os.environ.get(ADMIN_TOKEN_ENV),
                     public_hosts=args.public_host,
                     grace_s=args.grace,
+                    drain_s=args.drain,
+                    worker=None if worker is None else worker.number,
                     verbose=getattr(args, "verbose", False),
                     on_serving=lambda: print("\n".join(urls), flush=True),
                 )
@@ -153,6 +163,17 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
     if not started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
     return EXIT_OK
+
+
+async def _serve_workers(args: argparse.Namespace, stop: Stop) -> int:
+    """The parent of `serve --workers N`: holds the port, runs and stops the workers."""
+    if args.port == 0:  # each worker would get a port of its own
+        raise CliError("--workers needs a fixed --port, not 0")
+    try:
+        with reserved_port(args.host, args.port):
+            return await run_workers(args.argv, args.workers, stop)
+    except ListenError as exc:
+        raise CliError(str(exc)) from None
 
 
 def tools_list_json(tools: Sequence[Tool]) -> str:

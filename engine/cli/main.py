@@ -113,6 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
         f"streams and let requests in flight (code runs) finish for up to SECONDS, then cut "
         f"them ({DEFAULT_GRACE_S:g}); a second Ctrl-C cuts them at once",
     )
+    serve.add_argument(
+        "--drain",
+        type=_grace,
+        default=0.0,
+        metavar="SECONDS",
+        help="on SIGTERM, first answer /readyz with 503 and go on serving for SECONDS, so a "
+        "load balancer sends new requests elsewhere; then stop as --grace says (0)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes sharing the port, each with its own upstream connections; "
+        "they share the store (settings.database_url: SQLite or PostgreSQL) (1)",
+    )
+    serve.add_argument("--worker-of", default=None, help=argparse.SUPPRESS)
     serve.add_argument("--stdio", action="store_true", help="serve one portal over stdin/stdout")
     _surface_option(serve, list(Surface), Surface.ALL, "surface of --stdio (all)")
     _portal_option(serve)
@@ -200,13 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"takes a number of processes from 1 to 64, not {text!r}")
+    return int(text)
+
+
 def _grace(text: str) -> float:
     try:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"--grace takes a number of seconds >= 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"takes a number of seconds >= 0, not {text!r}")
     return seconds
 
 
@@ -276,6 +299,7 @@ def _main(argv: Sequence[str] | None, stop: Stop) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # for `serve --workers`
         verbose: bool = getattr(args, "verbose", False)
         _setup_logging(verbose, args.command)
         if args.command == "check-config":

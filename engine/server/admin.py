@@ -118,10 +118,15 @@ class AdminAuth:
         if store is not None:
             from sqlalchemy.exc import SQLAlchemyError  # loaded already: the store is open
 
+            from engine.store import StoreUnavailable
+
             try:
                 found = await store.admin_tokens.verify(given)
-            except SQLAlchemyError:
-                raise ApiError(503, "the store cannot be read to check the admin token") from None
+            except (SQLAlchemyError, StoreUnavailable):
+                retry = {"Retry-After": str(StoreUnavailable.RETRY_AFTER_S)}
+                raise ApiError(
+                    503, "the store cannot be read to check the admin token; retry shortly", retry
+                ) from None
             if found is not None:
                 return AdminCaller(found.name, can_write=found.can_write)
         raise ApiError(401, "wrong or revoked admin token", challenge)

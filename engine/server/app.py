@@ -1,4 +1,5 @@
-"""The HTTP app: every portal of a gateway at `/mcp`, plus the homepage and the admin API.
+"""The HTTP app: every portal of a gateway at `/mcp`, plus the homepage, the admin API and the
+health checks (`/healthz`, `/readyz`: `engine.server.health`).
 
 ```python
 async with Gateway(config) as gateway:          # the caller owns the gateway
@@ -68,6 +69,7 @@ from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import AdminAuth, admin_routes
+from engine.server.health import HEALTH_PATHS, Health, store_unavailable
 from engine.server.homepage import homepage_routes
 from engine.server.mcp_server import (
     CALLER,
@@ -82,6 +84,7 @@ from engine.server.request_ids import RequestIdCheck
 from engine.server.sessions import SchemeSessions
 from engine.server.signin import IdentityWeb
 from engine.server.upstream_auth import UpstreamAuthFlows
+from engine.store import StoreUnavailable
 from engine.surfaces import SURFACE_PARAMETERS, Surface, SurfaceError, surface_for
 
 AUTHORIZATION_SERVERS_ENV: Final = "CODEMODE_AUTHORIZATION_SERVERS"
@@ -116,7 +119,9 @@ class HostOriginCheck:
         self.check = TransportSecurityMiddleware(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
+        # Health checks answer any Host: a balancer names the replica by its address, and
+        # they reveal nothing a rebinding page could use (engine.server.health).
+        if scope["type"] in ("http", "websocket") and scope["path"] not in HEALTH_PATHS:
             refusal = await self.check.validate_request(Request(scope, receive))
             if refusal is not None:
                 if scope["type"] == "websocket":
@@ -517,7 +522,9 @@ def create_app(
         identity_routes = [*auth.routes(), *web.routes()]
         form_sources = web.form_sources()
         middleware.append(Middleware(SchemeSessions, secret_key=gateway.store.cookie_key()))
+    health = Health(gateway)
     routes: list[BaseRoute] = [
+        *health.routes(),
         Route("/mcp", router),
         Route("/p/{portal_id}/mcp", router),
         _metadata_route(router, auth),
@@ -526,6 +533,12 @@ def create_app(
         *admin_routes(gateway, admin_token),
         *(flows.routes(AdminAuth(gateway, admin_token)) if flows is not None else []),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={StoreUnavailable: store_unavailable},
+    )
     app.state.portal_router = router
+    app.state.health = health
     return app

@@ -2,8 +2,9 @@
 drains.
 
 `listen` binds up front, so a busy port is one clear error before any upstream starts.
-`serve_http` runs uvicorn on that socket until the `Stop` of the process fires: then it stops
-accepting, ends standing notification streams (`CloseStreams`), lets requests in flight
+`serve_http` runs uvicorn on that socket until the `Stop` of the process fires: then `/readyz`
+turns 503 (after SIGTERM it keeps serving for the drain period, for a load balancer to notice),
+it stops accepting, ends standing notification streams (`CloseStreams`), lets requests in flight
 finish for the grace period and cuts the rest; a second Ctrl-C cuts them at once.
 
 `reload_config` re-reads the config file and applies it to the running gateway
@@ -13,6 +14,7 @@ finish for the grace period and cuts the rest; a second Ctrl-C cuts them at once
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
@@ -30,10 +32,12 @@ from engine.config_store import keep_stored_entries
 from engine.gateway import Gateway
 from engine.reload import ReloadReport
 from engine.server.app import create_app
+from engine.server.health import Health
 from engine.server.signals import Stop
 from engine.server.signin import IdentityError
 
 reload_log = logging.getLogger("codemode.reload")
+drain_log = logging.getLogger("codemode.drain")
 
 
 class ServeError(Exception):
@@ -44,8 +48,10 @@ class ListenError(ServeError):
     """The address cannot be listened on (in use, not an address of this host, ...)."""
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket up front so a busy port is one clear error."""
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listening socket up front so a busy port is one clear error. `reuse_port`:
+    share the port with the other workers of `serve --workers` (the kernel spreads new
+    connections over them)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, address = infos[0]
@@ -54,6 +60,8 @@ def listen(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(address[:2] if family == socket.AF_INET else address)
             sock.listen(2048)
         except OSError:
@@ -116,10 +124,18 @@ async def serve_http(
     admin_token: str | None,
     public_hosts: Sequence[str],
     grace_s: float,
+    drain_s: float = 0.0,
+    worker: int | None = None,
     verbose: bool = False,
     on_serving: Callable[[], None] = lambda: None,
 ) -> bool:
     """Serve `gateway`'s portals on `sock` until `stop` fires; whether uvicorn started.
+
+    On a stop signal `/readyz` turns 503 at once. After SIGTERM the server then goes on
+    serving for `drain_s` (so a load balancer's health checks see it and send new requests
+    elsewhere) before it stops accepting; Ctrl-C, or a second signal, stops accepting at once.
+    Either way requests in flight then have `grace_s` to finish. `worker`: this process is
+    worker number `worker` of `serve --workers`, named in a `codemode-worker` response header.
 
     `on_serving` is called once the server accepts connections (not when a stop came during
     start-up). The caller owns the gateway and the socket.
@@ -132,9 +148,11 @@ async def serve_http(
     if refusal is not None:
         raise ServeError(refusal)
     try:
-        app = CloseStreams(create_app(gateway, admin_token=admin_token, public_hosts=public_hosts))
+        inner = create_app(gateway, admin_token=admin_token, public_hosts=public_hosts)
     except IdentityError as exc:
         raise ServeError(str(exc)) from None
+    app = CloseStreams(inner if worker is None else WorkerHeader(inner, worker))
+    health: Health = inner.state.health
     server = _Server(
         uvicorn.Config(
             app,
@@ -151,11 +169,20 @@ async def serve_http(
     if not any(isinstance(f, RedactQuery) for f in access.filters):
         access.addFilter(RedactQuery())
 
-    def on_signal(signum: int) -> None:
-        if server.should_exit and signum == signal.SIGINT:
-            server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+    def stop_accepting() -> None:
         server.should_exit = True
         app.close()
+
+    def on_signal(signum: int) -> None:
+        first = not health.draining
+        health.draining = True  # readiness goes false before anything else
+        if first and signum == signal.SIGTERM and drain_s > 0 and server.started:
+            drain_log.warning("draining: /readyz is 503; stopping in %g s", drain_s)
+            asyncio.get_running_loop().call_later(drain_s, stop_accepting)
+            return
+        if server.should_exit and signum == signal.SIGINT:
+            server.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+        stop_accepting()
 
     stop.on_signal = on_signal
     # A stop noted while connecting skips uvicorn: started and then cancelled, it would leave
@@ -230,6 +257,30 @@ class _Server(uvicorn.Server):
         # the gateway, which reaps the upstream child processes. uvicorn's own capture would
         # re-raise the signal afterwards.
         yield
+
+
+WORKER_HEADER = "codemode-worker"
+
+
+class WorkerHeader:
+    """ASGI wrapper: every response names the worker that answered (its number, 1..N, not
+    its pid), so an operator or a test can see the load spread over `serve --workers`."""
+
+    def __init__(self, app: ASGIApp, number: int) -> None:
+        self.app = app
+        self.header = (WORKER_HEADER.encode(), str(number).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, named)
 
 
 class CloseStreams:

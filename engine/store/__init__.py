@@ -4,7 +4,14 @@ encrypted at rest. Open it with `open_store(settings)`; see `engine.store.grants
 the authorization server calls."""
 
 from engine.store.admin_tokens import AdminToken, AdminTokenError, AdminTokenStore
-from engine.store.db import Store, StoreError, create_engine, migrate, open_store
+from engine.store.db import (
+    Store,
+    StoreError,
+    StoreUnavailable,
+    create_engine,
+    migrate,
+    open_store,
+)
 from engine.store.grants import (
     AuthorizationCode,
     ClientRecord,
@@ -38,6 +45,7 @@ __all__ = [
     "SecretKeyError",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TokenInfo",
     "TokenPair",
     "create_engine",

@@ -7,8 +7,15 @@ brought up to date by Alembic under a lock, and the secret key.
 SQLite (the default, through `aiosqlite`) runs in WAL mode with a busy timeout, so several
 processes can share one file; write transactions start with `BEGIN IMMEDIATE` so a reader
 never has to upgrade to a writer mid-transaction (which SQLite refuses at once, busy timeout
-or not). Nothing outside this module knows the dialect: PostgreSQL (`postgresql+psycopg://`)
-needs only its driver installed.
+or not). Nothing outside this module knows the dialect.
+
+PostgreSQL (`postgresql+psycopg://`, psycopg 3, natively async, in SQLAlchemy's pool) keeps
+the same rule for writes: a write transaction first takes one transaction-scoped advisory
+lock (`pg_advisory_xact_lock`), so write transactions run one at a time across every process
+and replica, as SQLite's do. The store's check-then-write code (single-use codes, rotation,
+update-or-insert) is thus correct on both without per-statement dialect variants; writes are
+rare (sign-in, token issue, revocation) and reads take no lock. Migrations run in such a
+write transaction: one replica migrates, the others wait for the lock and find nothing to do.
 """
 
 from __future__ import annotations
@@ -17,17 +24,25 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
@@ -45,11 +60,43 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 _IMMEDIATE = "codemode_begin_immediate"
+# The PostgreSQL advisory lock key (any constant, the same in every replica): "codemod" in ASCII
+# bytes: every write transaction, migrations included, holds it until its end.
+PG_WRITE_LOCK = 0x636F64656D6F6401
+# Fail fast when PostgreSQL is down (the caller answers 503), instead of hanging on it.
+PG_CONNECT_TIMEOUT_S = 5
+PG_POOL_TIMEOUT_S = 10
 
 
 class StoreError(Exception):
     """The store cannot be opened or used: a bad database URL, a database that cannot be
     reached or created, a failed migration. The message names the database and the setting."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached now: down, restarting, unreachable, or too busy (no
+    pooled connection, SQLite locked past its busy timeout). Nothing was changed; the same
+    call may succeed in a few seconds (`RETRY_AFTER_S`), and the store recovers by itself."""
+
+    RETRY_AFTER_S = 5
+
+
+# What an outage looks like from SQLAlchemy: the driver's connection errors, and no
+# connection from the pool in time. Other errors (constraints, bad SQL) are bugs: not these.
+_OUTAGE = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+@contextlib.contextmanager
+def _outage_as_unavailable(engine: AsyncEngine | Engine) -> Iterator[None]:
+    try:
+        yield
+    except _OUTAGE as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        cause = getattr(exc, "orig", None) or exc
+        raise StoreUnavailable(
+            f"the database {url} (settings.database_url) cannot be reached now: "
+            f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause) else ''}"
+        ) from None
 
 
 def now_utc() -> datetime:
@@ -94,6 +141,8 @@ def create_engine(database_url: str) -> AsyncEngine:
                     f"settings.database_url: cannot create {path}: {exc.strerror}"
                 ) from None
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    elif url.get_backend_name() == "postgresql":
+        kwargs.update(_postgresql_options())
     try:
         engine = create_async_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
@@ -103,7 +152,28 @@ def create_engine(database_url: str) -> AsyncEngine:
         ) from None
     if sqlite:
         _sqlite_events(engine)
+    elif url.get_backend_name() == "postgresql":
+        _postgresql_events(engine)
     return engine
+
+
+def _postgresql_options() -> dict[str, Any]:
+    return {
+        # A connection the server dropped (restart, failover) is found and replaced at
+        # checkout instead of failing the next request.
+        "pool_pre_ping": True,
+        "pool_timeout": PG_POOL_TIMEOUT_S,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S},
+    }
+
+
+def _postgresql_events(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:
@@ -145,20 +215,22 @@ async def _turn(engine: AsyncEngine) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a read transaction."""
-    async with _turn(engine), engine.connect() as conn, conn.begin():
-        yield conn
+    """A connection in a read transaction. Raises StoreUnavailable in an outage."""
+    with _outage_as_unavailable(engine):
+        async with _turn(engine), engine.connect() as conn, conn.begin():
+            yield conn
 
 
 @contextlib.asynccontextmanager
 async def write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a write transaction, committed on exit, rolled back on error. On
     SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE), so checks and
-    updates inside it cannot race another process."""
-    async with _turn(engine), engine.connect() as conn:
-        conn = await conn.execution_options(**{_IMMEDIATE: True})
-        async with conn.begin():
-            yield conn
+    updates inside it cannot race another process. Raises StoreUnavailable in an outage."""
+    with _outage_as_unavailable(engine):
+        async with _turn(engine), engine.connect() as conn:
+            conn = await conn.execution_options(**{_IMMEDIATE: True})
+            async with conn.begin():
+                yield conn
 
 
 class PointReader:
@@ -166,8 +238,10 @@ class PointReader:
     driver allows. aiosqlite runs every DBAPI call in its thread, and SQLAlchemy's async
     layer makes several calls per statement (checkout, BEGIN, execute, fetch, COMMIT, reset),
     each a hop between threads; for a SQLite file the whole read is instead done in one hop,
-    by a synchronous engine on the same file (WAL: readers never wait for the writer). Other
-    databases (psycopg is natively async) use the async engine."""
+    by a synchronous engine on the same file (WAL: readers never wait for the writer).
+    PostgreSQL likewise: psycopg's async connection through SQLAlchemy's async layer took
+    13 ms for such a read on the shared 2-core machine, its synchronous one in a thread a
+    small fraction of that (figures in docs/design.md), so the read is done there too."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -179,6 +253,8 @@ class PointReader:
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(self._sync, "connect", _sqlite_reader_connect)
+        elif url.get_backend_name() == "postgresql":
+            self._sync = sa_create_engine(url, **_postgresql_options())
 
     def _one_sync(self, statement: Executable) -> Row[Any] | None:
         assert self._sync is not None
@@ -188,7 +264,8 @@ class PointReader:
     async def one_or_none(self, statement: Executable) -> Row[Any] | None:
         """The statement's single row, or None."""
         if self._sync is not None:
-            return await asyncio.to_thread(self._one_sync, statement)
+            with _outage_as_unavailable(self._sync):
+                return await asyncio.to_thread(self._one_sync, statement)
         async with read(self._engine) as conn:
             return (await conn.execute(statement)).one_or_none()
 
@@ -217,8 +294,9 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration, in one transaction under a lock, so processes
     starting together neither fail nor migrate twice: the later ones wait, then find nothing
-    to do. SQLite: the write lock (BEGIN IMMEDIATE; DDL is transactional). PostgreSQL will take
-    `SELECT pg_advisory_xact_lock(<constant>)` first in the same transaction."""
+    to do. SQLite: the write lock (BEGIN IMMEDIATE; DDL is transactional). PostgreSQL: the write
+    transaction's advisory lock (`pg_advisory_xact_lock`; DDL is transactional there too),
+    released at its commit."""
     try:
         async with write(engine) as conn:
             await conn.run_sync(_upgrade)
@@ -249,6 +327,17 @@ class Store:
         from engine.store.secrets import PURPOSE_COOKIES
 
         return self.secret_key.derive(PURPOSE_COOKIES).hex()
+
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        """Raise StoreUnavailable unless the database answers a trivial query in time."""
+        try:
+            with anyio.fail_after(timeout_s):
+                async with read(self.engine) as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the database (settings.database_url) did not answer within {timeout_s:g} s"
+            ) from None
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -38,7 +38,7 @@ from sqlalchemy import Select, and_, delete, exists, func, insert, or_, select, 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from engine.store.db import PointReader, now_utc, read, write
+from engine.store.db import PointReader, StoreUnavailable, now_utc, read, write
 from engine.store.schema import (
     authorization_codes,
     grants,
@@ -564,7 +564,7 @@ class GrantStore:
                     await conn.execute(
                         update(grants).where(grants.c.id == grant_id).values(last_used_at=now)
                     )
-            except SQLAlchemyError as exc:  # a busy database: the next use records it
+            except (SQLAlchemyError, StoreUnavailable) as exc:  # the next use records it
                 log.warning("could not record the use of grant %s: %s", grant_id, exc)
             finally:
                 self._touching.discard(grant_id)

@@ -4,7 +4,7 @@ The migrations in `engine/store/migrations/versions` create exactly these (a tes
 them with Alembic's autogenerate); change both together. Times are timezone-aware UTC
 (`UTCDateTime`); secrets are never stored in the clear: portal tokens and authorization codes
 as SHA-256 hex digests, upstream tokens and client secrets as AES-GCM ciphertext
-(`engine.store.secrets`). Column types are portable: SQLite now, PostgreSQL later.
+(`engine.store.secrets`). Column types are portable: SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

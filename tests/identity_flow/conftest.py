@@ -1,5 +1,6 @@
 """A portal with `[identity] provider = "dev"` served on 127.0.0.1 (real HTTP, uvicorn in a
-thread), its store a SQLite file in a temporary directory, and a browser that is an httpx2
+thread), its store a SQLite file in a temporary directory or (each test again) a PostgreSQL
+database, and a browser that is an httpx2
 client keeping cookies and following redirects by hand (`Browser`).
 
 Portals: `team` (the time server; people of example.com), `other` (the same server; nobody
@@ -33,7 +34,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def identity_config(directory: Path) -> Config:
+def identity_config(directory: Path, database_url: str | None = None) -> Config:
     return Config.from_dict(
         {
             "identity": {"provider": "dev", "no_access_message": NO_ACCESS},
@@ -79,18 +80,25 @@ def identity_config(directory: Path) -> Config:
             ],
             "settings": {
                 "request_log_path": ":memory:",
-                "database_url": f"sqlite+aiosqlite:///{directory / 'codemode.db'}",
+                "database_url": database_url or f"sqlite+aiosqlite:///{directory / 'codemode.db'}",
                 "secret_key_env": SECRET_ENV,
             },
         }
     )
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServedPortal]:
+    """The portal, its store on a SQLite file, then (the module's tests again) on PostgreSQL."""
     mp = pytest.MonkeyPatch()
     mp.setenv(SECRET_ENV, secrets.token_urlsafe(32))
-    portal = ServedPortal(identity_config(tmp_path_factory.mktemp("identity")))
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("pg_cluster").new_database()
+    directory = tmp_path_factory.mktemp("identity")
+    portal = ServedPortal(identity_config(directory, database_url))
     portal.start()
     try:
         yield portal

@@ -35,8 +35,8 @@ def pkce() -> tuple[str, str]:
 
 
 async def client_id(served: ServedPortal) -> str:
-    """One public client for the module (registering is rate limited)."""
-    if "id" not in _CLIENTS:
+    """One public client per portal served (registering is rate limited)."""
+    if served.base not in _CLIENTS:
         async with httpx2.AsyncClient() as http:
             r = await http.post(
                 f"{served.base}/p/team/register",
@@ -48,8 +48,8 @@ async def client_id(served: ServedPortal) -> str:
                 },
             )
         assert r.status_code == 201, r.text
-        _CLIENTS["id"] = r.json()["client_id"]
-    return _CLIENTS["id"]
+        _CLIENTS[served.base] = r.json()["client_id"]
+    return _CLIENTS[served.base]
 
 
 def authorize_url(served: ServedPortal, cid: str, challenge: str, **extra: str | None) -> str:

@@ -1,4 +1,6 @@
-"""Stores on real SQLite files in tmp_path; a controllable clock for expiry."""
+"""Stores on real databases: each test that takes `store_settings` (or `store`) runs twice, on
+a SQLite file in tmp_path and on a new database in a throwaway PostgreSQL cluster; a
+controllable clock for expiry."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import pytest
 from engine.config import Config, Settings
 from engine.store import Store, open_store
 from engine.store.grants import IssuedCode, TokenPair
+from tests.pg_cluster import PgCluster
 
 RESOURCE = "https://portal.example/mcp"
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+PG_SECRET_KEY = "pg-test-secret-key-" + "k" * 32
 
 
 @dataclass
@@ -37,14 +41,32 @@ def clock() -> Clock:
     return Clock(datetime.now(UTC))
 
 
-@pytest.fixture
-def env() -> dict[str, str]:
-    return {}  # no CODEMODE_SECRET_KEY: the key file is generated
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock, env: dict[str, str]) -> AsyncIterator[Store]:
-    async with open_store(settings_for(tmp_path), environ=env, clock=clock) as opened:
+def env(backend: str) -> dict[str, str]:
+    # SQLite: no CODEMODE_SECRET_KEY, the key file is generated beside the database.
+    # PostgreSQL has no place for a file: replicas share the key through the environment.
+    return {"CODEMODE_SECRET_KEY": PG_SECRET_KEY} if backend == "postgresql" else {}
+
+
+@pytest.fixture
+def store_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings whose database_url is a new, empty database of the backend."""
+    if backend == "sqlite":
+        return settings_for(tmp_path)
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return settings_for(tmp_path, database_url=cluster.new_database())
+
+
+@pytest.fixture
+async def store(
+    store_settings: Settings, clock: Clock, env: dict[str, str]
+) -> AsyncIterator[Store]:
+    async with open_store(store_settings, environ=env, clock=clock) as opened:
         yield opened
 
 

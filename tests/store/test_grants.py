@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from engine.config import Settings
 from engine.store import GrantError, Store, open_store
 from engine.store.grants import token_hash
-from engine.store.schema import upstream_oauth_states
+from engine.store.schema import metadata, oauth_clients, upstream_oauth_states
 from tests.store.conftest import (
     RESOURCE,
     Clock,
@@ -28,6 +30,15 @@ pytestmark = pytest.mark.anyio
 def database_bytes(directory: Path) -> bytes:
     """The database file with its WAL and shared-memory files, as they are on disk."""
     return b"".join(p.read_bytes() for p in sorted(directory.glob("codemode.db*")))
+
+
+async def dump(store: Store) -> str:
+    """Every row of every table, as the database returns them (on either backend)."""
+    lines: list[str] = []
+    async with store.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            lines += [repr(tuple(row)) for row in await conn.execute(select(table))]
+    return "\n".join(lines)
 
 
 async def test_code_is_single_use_and_a_replay_revokes_its_tokens(store: Store) -> None:
@@ -59,12 +70,11 @@ async def test_loading_a_used_code_also_revokes(store: Store) -> None:
 
 
 async def test_concurrent_exchanges_of_one_code_give_one_pair_then_revoke(
-    tmp_path: Path, clock: Clock
+    store_settings: Settings, env: dict[str, str], clock: Clock
 ) -> None:
-    settings = settings_for(tmp_path)
     async with (
-        open_store(settings, environ={}, clock=clock) as a,
-        open_store(settings, environ={}, clock=clock) as b,
+        open_store(store_settings, environ=env, clock=clock) as a,
+        open_store(store_settings, environ=env, clock=clock) as b,
     ):
         person_id, client_id = await person_and_client(a)
         code = await new_code(a, person_id, client_id)
@@ -163,12 +173,11 @@ async def test_revoking_tokens(store: Store) -> None:
 
 
 async def test_revocation_is_seen_by_another_process_cache_within_1s(
-    tmp_path: Path,
+    store_settings: Settings, env: dict[str, str]
 ) -> None:
-    settings = settings_for(tmp_path)
     async with (
-        open_store(settings, environ={}) as portal_a,
-        open_store(settings, environ={}) as portal_b,
+        open_store(store_settings, environ=env) as portal_a,
+        open_store(store_settings, environ=env) as portal_b,
     ):
         pair = await connect(portal_a)
         assert await portal_b.grants.verify_access_token(pair.access_token) is not None
@@ -237,7 +246,7 @@ async def test_sign_out_revokes_everything_of_one_person_and_summarises(
     assert again.describe() == "revoked 0 client sessions, removed 0 server connections"
 
 
-async def test_clients_round_trip_with_their_secret_encrypted(store: Store, tmp_path: Path) -> None:
+async def test_clients_round_trip_with_their_secret_encrypted(store: Store) -> None:
     secret = "client-secret-" + "x" * 30
     meta = {"client_name": "Cursor", "redirect_uris": ["cursor://cb"], "client_secret": secret}
     await store.grants.register_client("cursor", meta, client_secret=secret)
@@ -247,10 +256,10 @@ async def test_clients_round_trip_with_their_secret_encrypted(store: Store, tmp_
     assert "client_secret" not in got.metadata
     assert got.metadata["redirect_uris"] == ["cursor://cb"]
     assert secret not in repr(got)
-    with sqlite3.connect(tmp_path / "codemode.db") as conn:
-        (stored,) = conn.execute("SELECT client_secret_enc FROM oauth_clients").fetchone()
-        dump = "\n".join(conn.iterdump())
-    assert stored.startswith("v1.") and secret not in dump
+    async with store.engine.connect() as conn:
+        stored = await conn.scalar(select(oauth_clients.c.client_secret_enc))
+    assert stored is not None and stored.startswith("v1.")
+    assert secret not in await dump(store)
     assert await store.grants.get_client("nobody") is None
     with pytest.raises(GrantError, match="at most 16384"):
         await store.grants.register_client("big", {"client_name": "x" * 20_000})
@@ -264,21 +273,25 @@ async def test_grants_need_a_known_client_and_person(store: Store) -> None:
         await new_code(store, 999, client_id)
 
 
-async def test_codes_and_tokens_are_stored_only_as_digests(store: Store, tmp_path: Path) -> None:
+async def test_codes_and_tokens_are_stored_only_as_digests(
+    store: Store, tmp_path: Path, backend: str
+) -> None:
     person_id, client_id = await person_and_client(store)
     code = await new_code(store, person_id, client_id)
     pair = await store.grants.exchange_authorization_code(code.code, client_id)
     assert pair is not None
     rotated = await store.grants.rotate_refresh_token(pair.refresh_token, client_id)
     assert rotated is not None
+    rows = await dump(store)
     await store.engine.dispose()  # checkpoint the WAL into the file
-    raw = database_bytes(tmp_path)
-    with sqlite3.connect(tmp_path / "codemode.db") as conn:
-        dump = "\n".join(conn.iterdump())
+    raw = database_bytes(tmp_path) if backend == "sqlite" else b""
+    if backend == "sqlite":
+        with sqlite3.connect(tmp_path / "codemode.db") as conn:
+            rows += "\n".join(conn.iterdump())
     for secret in (code.code, pair.access_token, pair.refresh_token, rotated.access_token):
-        assert secret.encode() not in raw and secret not in dump
+        assert secret.encode() not in raw and secret not in rows
         assert secret not in repr(code) + repr(pair) + repr(rotated)
-    assert token_hash(pair.access_token) in dump
+    assert token_hash(pair.access_token) in rows
 
 
 async def test_purge_keeps_recent_rows_and_drops_old_ones(store: Store, clock: Clock) -> None:
@@ -304,3 +317,21 @@ async def test_people(store: Store, clock: Clock) -> None:
     seen = await store.people.get(ana.id)
     assert seen is not None and seen.last_seen_at == clock.now
     assert await store.people.get(12345) is None
+
+
+async def test_concurrent_first_sign_ins_make_one_person_and_one_client(
+    store_settings: Settings, env: dict[str, str]
+) -> None:
+    # Update-or-insert from several processes at once: without writes taking turns
+    # (PostgreSQL: the advisory write lock) two inserts of one new person would collide.
+    async with (
+        open_store(store_settings, environ=env) as a,
+        open_store(store_settings, environ=env) as b,
+    ):
+        people = await asyncio.gather(
+            *(s.people.sign_in("https://idp", "new", email="n@x.test") for s in [a, b] * 5)
+        )
+        assert len({p.id for p in people}) == 1
+        meta = {"client_name": "Zed", "redirect_uris": ["http://127.0.0.1/cb"]}
+        await asyncio.gather(*(s.grants.register_client("zed", meta) for s in [a, b] * 5))
+        assert (await a.grants.get_client("zed")) is not None

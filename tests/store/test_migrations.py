@@ -16,10 +16,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from engine.store import StoreError, open_store
+from engine.store import Store, StoreError, open_store
 from engine.store.db import create_engine, migrate
 from engine.store.schema import metadata
-from tests.store.conftest import connect, settings_for
+from tests.pg_cluster import PgCluster
+from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -71,15 +72,13 @@ async def test_relative_database_url_is_beside_the_config(tmp_path: Path) -> Non
     assert (tmp_path / "data" / "codemode-secret.key").is_file()
 
 
-async def test_migrated_schema_matches_the_tables_in_schema_py(tmp_path: Path) -> None:
-    async with open_store(settings_for(tmp_path), environ={}) as store:
+async def test_migrated_schema_matches_the_tables_in_schema_py(store: Store) -> None:
+    def diff(conn: Connection) -> list[object]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
 
-        def diff(conn: Connection) -> list[object]:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return list(compare_metadata(context, metadata))
-
-        async with store.engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
 
 
 async def test_two_stores_open_one_new_file_at_once(tmp_path: Path) -> None:
@@ -137,6 +136,49 @@ def test_two_processes_open_one_new_file_at_once(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM grants").fetchone() == (10,)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert version(tmp_path / "codemode.db") == ["0005"]
+
+
+def test_two_processes_start_at_once_on_an_empty_postgresql_database(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    url = pg_cluster.new_database()
+    name = url.rsplit("/", 1)[1]
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        from pathlib import Path
+        from engine.store import open_store
+        from tests.store.conftest import connect, settings_for
+
+        async def main():
+            settings = settings_for(Path(sys.argv[1]), database_url=sys.argv[2])
+            async with open_store(settings) as store:
+                for i in range(5):
+                    await connect(store, f"{sys.argv[3]} {i}")
+        asyncio.run(main())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CODEMODE_SECRET_KEY": PG_SECRET_KEY}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path), url, replica],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for replica in ("A", "B", "C")
+    ]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+    assert pg_cluster.sql("SELECT version_num FROM alembic_version", name).split() == ["0003"]
+    listed = pg_cluster.sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", name
+    ).split()
+    assert set(listed) == TABLES and len(listed) == len(TABLES)
+    assert pg_cluster.sql("SELECT count(*) FROM grants", name).strip() == "15"
 
 
 async def test_bad_urls_are_store_errors_that_name_the_setting(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 a portal hostname or a public host is refused (421), and so is one whose Origin is foreign (403).
 
 The routes are read from the app itself, and so are the files of every static mount, so a
-route or file added later is covered without editing this file.
+route or file added later is covered without editing this file. The health checks
+(`/healthz`, `/readyz`) are the one exception, by design: a load balancer names the replica by
+its address; they answer any Host with a fixed word or two and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from engine.gateway import Gateway
 from engine.server.app import create_app
+from engine.server.health import HEALTH_PATHS
 from tests.web.conftest import ADMIN_TOKEN, Served
 
 _PARAMS = {
@@ -37,6 +40,8 @@ def _paths(gateway: Gateway) -> list[str]:
     paths = []
     for route in app.routes:
         template: str = getattr(route, "path")  # noqa: B009 - BaseRoute does not declare it
+        if template in HEALTH_PATHS:
+            continue  # any Host: test_health_checks_answer_any_host_and_say_nothing
         paths.append(re.sub(r"\{(\w+)(:\w+)?\}", lambda m: _PARAMS[m.group(1)], template))
         if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
             files = Path(str(route.app.directory)).iterdir()
@@ -95,3 +100,13 @@ def test_allowed_hosts_and_origins_still_pass(served: Served) -> None:
         assert _request(served, "GET", metadata, origin=origin).status_code == 200, origin
     # Unknown paths still get their 404 when the Host is fine.
     assert _request(served, "GET", "/favicon.ico").status_code == 404
+
+
+def test_health_checks_answer_any_host_and_say_nothing(served: Served) -> None:
+    expected = {"/healthz": {"status": "ok"}, "/readyz": {"ready": True}}
+    for path, body in expected.items():
+        for headers in ({"host": "evil.example"}, {"origin": "http://evil.example"}, {}):
+            response = _request(served, "GET", path, **headers)
+            assert (response.status_code, response.json()) == (200, body), (path, headers)
+            assert response.headers["cache-control"] == "no-store"
+        assert _request(served, "POST", path, host="evil.example").status_code == 405
