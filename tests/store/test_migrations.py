@@ -24,6 +24,9 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
+HEAD = "0005"
+"""The newest migration: every store, new or upgraded, ends there."""
+
 TABLES = {
     "alembic_version",
     "admin_tokens",
@@ -56,12 +59,12 @@ async def test_schema_created_from_nothing_then_reopened_unchanged(tmp_path: Pat
     async with open_store(settings_for(tmp_path), environ={}) as store:
         pair = await connect(store)
     assert tables(db) == TABLES
-    assert version(db) == ["0005"]
+    assert version(db) == [HEAD]
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     async with open_store(settings_for(tmp_path), environ={}) as store:
         assert await store.grants.verify_access_token(pair.access_token) is not None
-    assert version(db) == ["0005"]
+    assert version(db) == [HEAD]
 
 
 async def test_relative_database_url_is_beside_the_config(tmp_path: Path) -> None:
@@ -90,7 +93,7 @@ async def test_two_stores_open_one_new_file_at_once(tmp_path: Path) -> None:
             return pair.access_token
 
     first, second = await asyncio.gather(use("One"), use("Two"))
-    assert version(tmp_path / "codemode.db") == ["0005"]
+    assert version(tmp_path / "codemode.db") == [HEAD]
     async with open_store(settings, environ={}) as store:
         for token in (first, second):
             assert await store.grants.verify_access_token(token) is not None
@@ -135,7 +138,7 @@ def test_two_processes_open_one_new_file_at_once(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "codemode.db") as conn:
         assert conn.execute("SELECT count(*) FROM grants").fetchone() == (10,)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert version(tmp_path / "codemode.db") == ["0005"]
+    assert version(tmp_path / "codemode.db") == [HEAD]
 
 
 def test_two_processes_start_at_once_on_an_empty_postgresql_database(
@@ -173,7 +176,7 @@ def test_two_processes_start_at_once_on_an_empty_postgresql_database(
     outs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (_, err) in zip(procs, outs, strict=True):
         assert proc.returncode == 0, err
-    assert pg_cluster.sql("SELECT version_num FROM alembic_version", name).split() == ["0003"]
+    assert pg_cluster.sql("SELECT version_num FROM alembic_version", name).split() == [HEAD]
     listed = pg_cluster.sql(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", name
     ).split()
