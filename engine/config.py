@@ -96,7 +96,10 @@ class Override(StrictModel):
 
 
 class ToolOverride(Override):
-    pass
+    require_approval: bool | None = None
+    """`true`: a person approves each call of this tool through their MCP client before it
+    leaves the host (`engine.approval`). Approval adds up over the levels: any `true` (the
+    tool's entry at either level, the server, the portal's server entry) asks."""
 
 
 class PromptOverride(Override):
@@ -154,6 +157,8 @@ class ServerConfig(StrictModel):
     """Seconds to connect and list capabilities."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Server-level curation of tools."""
+    require_approval: bool = False
+    """Every tool of this server needs a person's approval per call (see ToolOverride)."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Server-level curation of prompts."""
     policies: list[str] = Field(default_factory=list)
@@ -308,6 +313,8 @@ class PortalServerRef(StrictModel):
     """Accepted from the admin API and returned; no effect here."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Portal-level curation of this server's tools; beats the server-level entries."""
+    require_approval: bool = False
+    """Every tool of this server needs a person's approval per call in this portal."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Portal-level curation of this server's prompts; beats the server-level entries."""
 
@@ -586,6 +593,12 @@ class Settings(StrictModel):
     )
     refresh_token_ttl_s: int = Field(
         default=2592000, gt=0, description="Lifetime of a portal refresh token, in seconds."
+    )
+    approval_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a person has to answer an approval request (require_approval) "
+        "before the call fails; inside a code run the run's own time limit still applies.",
     )
 
     @field_validator("request_log_path", "request_log_jsonl_path")

@@ -158,6 +158,7 @@ class _CfApi:
                 item: dict[str, Any] = {"name": e.name}
                 for key, value in (
                     ("enabled", e.enabled),
+                    ("require_approval", getattr(e, "require_approval", None)),
                     ("alias", e.server_alias),
                     ("description", e.server_description),
                 ):
@@ -173,6 +174,7 @@ class _CfApi:
             "prompts": [_upstream_capability(p) for p in prompts],
             "updated_tools": overrides(server.updated_tools),
             "updated_prompts": overrides(server.updated_prompts),
+            "require_approval": server.require_approval,
         }
 
     def portal_out(self, portal: Portal, request: Request, stamps: Stamps) -> dict[str, Any]:
@@ -212,6 +214,7 @@ class _CfApi:
                     "server_id": server.id,
                     "default_disabled": default_disabled,
                     "on_behalf": ref.on_behalf,
+                    "require_approval": ref.require_approval,
                     "tools": [capability(t) for t in tools if t.server_id == server.id],
                     "prompts": [capability(p) for p in prompts if p.server_id == server.id],
                     "updated_tools": [

@@ -35,6 +35,7 @@ _OVERRIDE_KEYS = {
     "server_description",
     "portal_alias",
     "portal_description",
+    "require_approval",
 }
 _PORTAL_FIELDS = {
     "id",
@@ -51,7 +52,14 @@ _PORTAL_FIELDS = {
 }
 _PORTAL_READ_ONLY = {"created_at", "created_by", "modified_at", "modified_by", "requires_api_key"}
 _PORTAL_KEPT = ("api_keys", "api_keys_file", "policies")
-_REF_FIELDS = {"server_id", "default_disabled", "on_behalf", "updated_tools", "updated_prompts"}
+_REF_FIELDS = {
+    "server_id",
+    "default_disabled",
+    "on_behalf",
+    "updated_tools",
+    "updated_prompts",
+    "require_approval",
+}
 _SERVER_FIELDS = {
     "id",
     "name",
@@ -65,6 +73,7 @@ _SERVER_FIELDS = {
     "secure_web_gateway",
     "updated_tools",
     "updated_prompts",
+    "require_approval",
     "command",
     "args",
     "env",
@@ -123,8 +132,9 @@ def _overrides(value: Any, level: str, where: str) -> tuple[Any, list[Problem]]:
         problems += _unknown(item, _OVERRIDE_KEYS, f"{where}[{i}].")
         problems += _nulls(item, set(), f"{where}[{i}].")
         entry_: dict[str, Any] = {"name": item.get("name")}
-        if item.get("enabled") is not None:
-            entry_["enabled"] = item["enabled"]
+        for key in ("enabled", "require_approval"):
+            if item.get(key) is not None:
+                entry_[key] = item[key]
         for ours in ("alias", "description"):
             given = item.get(ours, item.get(f"{level}_{ours}"))
             if given is not None:
