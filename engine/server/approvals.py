@@ -134,9 +134,11 @@ class Rounds:
         params: types.CallToolRequestParams,
         user: str | None,
         ledger: Ledger,
+        timeout_s: float,
     ) -> None:
         self.ctx = ctx
         self.user = user
+        self.timeout_s = timeout_s
         self.decided: list[_Decision] = []
         self.refused: str | None = None
         """Why the whole request is refused (a replayed or foreign state), if it is."""
@@ -151,7 +153,7 @@ class Rounds:
             state = json.loads(params.request_state)
             kind, who, nonce = state["kind"], state.get("user"), str(state["nonce"])
             decided = [_Decision(**d) for d in state["decided"]]
-            asked = state["asking"]
+            asked, asked_at = state["asking"], float(state["asked_at"])
         except (ValueError, KeyError, TypeError):
             return  # not ours (another handler's state would be sealed for it): ignore
         if kind != "codemode.approval":
@@ -164,7 +166,10 @@ class Rounds:
             return
         answer = (params.input_responses or {}).get(INPUT_KEY)
         request = ApprovalRequest(asked["tool"], "", "", asked["digest"])
-        if isinstance(answer, types.ElicitResult):
+        if time.time() - asked_at > self.timeout_s:
+            late = f"nobody approved the call of {asked['tool']} within {self.timeout_s:g} s"
+            decided.append(_Decision(asked["tool"], asked["digest"], False, late))
+        elif isinstance(answer, types.ElicitResult):
             try:
                 judge(request, answer.action, answer.content)
                 decided.append(_Decision(asked["tool"], asked["digest"], True))
@@ -211,6 +216,7 @@ class Rounds:
             "nonce": secrets.token_urlsafe(16),
             "decided": [d.__dict__ for d in self.decided],
             "asking": {"tool": request.tool, "digest": request.digest},
+            "asked_at": time.time(),
         }
         ask = types.ElicitRequest(
             params=types.ElicitRequestFormParams(

@@ -244,9 +244,9 @@ class PortalServer(Server[Any]):
     def _approver(
         self, ctx: Ctx, params: types.CallToolRequestParams, user: str | None
     ) -> Eliciting | Rounds:
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return Rounds(ctx, params, user, self.approval_ledger)
         timeout_s = self.portal.services.config.settings.approval_timeout_s
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return Rounds(ctx, params, user, self.approval_ledger, timeout_s)
         return Eliciting(ctx, timeout_s)
 
     async def _answer_call(

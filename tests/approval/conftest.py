@@ -120,7 +120,10 @@ async def connect(
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
     url = f"{served.base}/p/team/mcp{query}"
     options: dict[str, Any] = {"elicitation_callback": callback} if answer else {}
-    async with http, Client(streamable_http_client(url, http_client=http), mode=mode, **options) as c:
+    async with (
+        http,
+        Client(streamable_http_client(url, http_client=http), mode=mode, **options) as c,
+    ):
         yield c
 
 

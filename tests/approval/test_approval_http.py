@@ -114,9 +114,7 @@ async def test_a_client_that_cannot_elicit_gets_a_clear_error(
     assert "failed on purpose" in text(other)
 
 
-async def test_no_answer_in_time_is_a_refusal(
-    served: ServedPortal, tokens: dict[str, str]
-) -> None:
+async def test_no_answer_in_time_is_a_refusal(served: ServedPortal, tokens: dict[str, str]) -> None:
     before = await echo_calls(served, tokens[ANA])
     slow = Person(delay_s=APPROVAL_TIMEOUT_S * 3)
     async with connect(served, tokens[ANA], "legacy", slow) as client:
@@ -180,9 +178,7 @@ async def test_inside_code_on_2026_the_run_asks_then_runs_again(
 async def _first_round(
     client: Any, value: Any
 ) -> tuple[types.InputRequiredResult, types.InputResponses]:
-    first = await client.session.call_tool(
-        "demo_echo", {"value": value}, allow_input_required=True
-    )
+    first = await client.session.call_tool("demo_echo", {"value": value}, allow_input_required=True)
     assert isinstance(first, types.InputRequiredResult), first
     assert first.input_requests is not None and set(first.input_requests) == {"approve"}
     answer = types.ElicitResult(action="accept", content={"approve": True})
@@ -233,3 +229,20 @@ async def test_the_request_log_names_who_answered(
         return {r.status for r in rows} >= {"ok", "error"}
 
     await eventually(both, "bob's approval and refusal are in the request log")
+
+
+async def test_on_2026_an_answer_after_the_timeout_is_a_refusal(
+    served: ServedPortal, tokens: dict[str, str]
+) -> None:
+    before = await echo_calls(served, tokens[ANA])
+    async with connect(served, tokens[ANA], "auto", Person()) as client:
+        first, answers = await _first_round(client, "late")
+        await anyio.sleep(APPROVAL_TIMEOUT_S * 1.5)  # the person answers too late
+        late = await client.session.call_tool(
+            "demo_echo",
+            {"value": "late"},
+            input_responses=answers,
+            request_state=first.request_state,
+        )
+    assert late.is_error and f"within {APPROVAL_TIMEOUT_S:g} s" in text(late)
+    assert await echo_calls(served, tokens[ANA]) == before
