@@ -63,7 +63,7 @@ def test_a_portal_cannot_waive_what_the_server_demands() -> None:
                     "updated_tools": [{"name": "t", "require_aproval": True}],
                 }
             ]
-        },  # noqa: E501
+        },
     ],
 )
 def test_config_mistakes_are_refused(bad: dict[str, Any]) -> None:
