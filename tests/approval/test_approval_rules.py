@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +81,13 @@ def test_the_summary_is_bounded_and_readable() -> None:
     assert text.startswith("body: xxx") and "more characters" in text
     assert "to: ana@example.com" in text and "n: 3" in text and 'tags: ["a", "b"]' in text
     assert summary({}) == "(none)"
+
+
+def test_the_readme_example_loads_and_asks_where_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "approval" in b]
+    config = Config.from_dict(tomllib.loads(block))
+    assert config.settings.approval_timeout_s == 120
+    (ref,) = config.portals[0].servers
+    assert ref.require_approval and ref.updated_tools[0].require_approval
+    assert config.server("github").updated_tools[0].require_approval
