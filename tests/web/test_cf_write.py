@@ -353,3 +353,25 @@ def test_file_mode_answers_writes_with_a_clear_error(
         assert response.status_code == 405
         assert 'config = "file"' in response.json()["errors"][0]["message"]
         assert r.http("GET", "/portals/main", "reader").status_code == 200
+
+
+def test_require_approval_is_written_and_shown(cf: Running) -> None:
+    got = cf.http("GET", "/portals/main", "reader").json()["result"]
+    (ref,) = got["servers"]
+    tool = ref["tools"][0]["name"]
+    ref["require_approval"] = False
+    ref["updated_tools"] = [{"name": tool, "require_approval": True}]
+    put = cf.http("PUT", "/portals/main", json=got)
+    assert put.status_code == 200, put.text
+    (shown,) = put.json()["result"]["servers"]
+    assert shown["require_approval"] is False
+    assert {"name": tool, "require_approval": True} in shown["updated_tools"]
+    curated = cf.gateway.portal("main").view.curation.tools
+    assert [t.upstream_name for t in curated if t.require_approval] == [tool]
+    ref["require_approval"], ref["updated_tools"] = True, []
+    put = cf.http("PUT", "/portals/main", json=got)
+    assert put.status_code == 200, put.text
+    curated = cf.gateway.portal("main").view.curation.tools
+    assert curated and all(t.require_approval for t in curated)
+    ref["require_approval"] = False
+    assert cf.http("PUT", "/portals/main", json=got).status_code == 200
