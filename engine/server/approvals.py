@@ -23,13 +23,17 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from engine.approval import (
     FORM_SCHEMA,
@@ -41,6 +45,9 @@ from engine.approval import (
 
 INPUT_KEY: Final = "approve"
 """The key of the approval question in `InputRequiredResult.input_requests`."""
+
+STATE_TTL_S: Final = 600.0
+"""How long a 2026-era approval question stays answerable at most (the sealed state's life)."""
 
 MAX_LEDGER: Final = 100_000
 """Nonces remembered at most; the oldest are forgotten first (they expire anyway)."""
@@ -88,6 +95,11 @@ class Eliciting:
             raise ApprovalRefused(
                 f"the client could not ask about {request.tool} ({exc.error.message}): the "
                 "call was not sent"
+            ) from None
+        except ValidationError:
+            raise ApprovalRefused(
+                f"the client's answer about {request.tool} was not an elicitation result: "
+                "the call was not sent"
             ) from None
         judge(request, answer.action, answer.content)
 
@@ -226,3 +238,26 @@ class Rounds:
         return types.InputRequiredResult(
             input_requests={INPUT_KEY: ask}, request_state=json.dumps(state)
         )
+
+
+def approver_for(
+    ctx: Ctx,
+    params: types.CallToolRequestParams,
+    user: str | None,
+    ledger: Ledger,
+    timeout_s: float,
+) -> Eliciting | Rounds:
+    """The approver of one `tools/call`, by the request's protocol era."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return Rounds(ctx, params, user, ledger, timeout_s)
+    return Eliciting(ctx, timeout_s)
+
+
+def sealed_state(audience: str, person: Callable[[Ctx], str | None]) -> RequestStateBoundary:
+    """The SDK middleware that seals the `requestState` of our `InputRequiredResult`s (AES-GCM
+    under a key of this process) and verifies each retry's: same method, tool and arguments,
+    same `audience` (portal and surface), same person (`person(ctx)`: the request log's user;
+    None for an anonymous caller, whose state is bound to nobody in particular)."""
+    security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S, audience=audience)
+    security.bind_principal = person
+    return RequestStateBoundary(security, default_audience=None)

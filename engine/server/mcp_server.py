@@ -42,7 +42,6 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.server.connection import allowed_log_levels
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
-from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -57,7 +56,14 @@ from engine import surfaces
 from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
 from engine.portal import Portal, PortalError
-from engine.server.approvals import Eliciting, Ledger, Rounds
+from engine.server.approvals import (
+    STATE_TTL_S,
+    Eliciting,
+    Ledger,
+    Rounds,
+    approver_for,
+    sealed_state,
+)
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.run_feedback import RunFeedback
 from engine.status import UpstreamError
@@ -79,16 +85,6 @@ MAX_PENDING_UPSTREAM_LOGS: Final = 1000
 
 _UpstreamLog = tuple[str, types.LoggingMessageNotificationParams]
 """(server id, params) of one upstream `notifications/message`."""
-
-
-APPROVAL_STATE_TTL_S: Final = 600.0
-"""How long a 2026-era approval question stays answerable (the sealed state's lifetime)."""
-
-
-def _person(ctx: Ctx) -> str | None:
-    """Who a sealed request state is bound to: the request log's user (email or API key
-    name); None for an anonymous caller, whose state is then bound to nobody in particular."""
-    return user_of(ctx)
 
 
 def principal_of(ctx: Ctx) -> Principal | None:
@@ -151,14 +147,9 @@ class PortalServer(Server[Any]):
         # deprecation warning: 2025-era clients still use it and it is still advertised.
         self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         self.middleware.append(self.sessions.middleware)
-        # 2026-era approval rounds: the state the client echoes is sealed (AES-GCM under a
-        # key of this process), bound to the request, its arguments and the person.
-        security = RequestStateSecurity.ephemeral(
-            ttl=APPROVAL_STATE_TTL_S, audience=f"codemode/{portal.id}/{surface.value}"
-        )
-        security.bind_principal = _person
-        self.middleware.append(RequestStateBoundary(security, default_audience=None))
-        self.approval_ledger = Ledger(ttl_s=APPROVAL_STATE_TTL_S + 60)
+        # 2026-era approval rounds: the request state the client echoes is sealed and bound.
+        self.middleware.append(sealed_state(f"codemode/{portal.id}/{surface.value}", user_of))
+        self.approval_ledger = Ledger(ttl_s=STATE_TTL_S + 60)
         portal.on_tools_changed(self._portal_changed)
         portal.on_upstream_log(self._upstream_log)
 
@@ -230,7 +221,8 @@ class PortalServer(Server[Any]):
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         user, principal = user_of(ctx), principal_of(ctx)
-        approver = self._approver(ctx, params, user)
+        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        approver = approver_for(ctx, params, user, self.approval_ledger, timeout_s)
         result: types.CallToolResult | None = None
         # A direct call on a 2026-era request that needs approval: ask in this round's result.
         with suppress(ApprovalPending):
@@ -240,14 +232,6 @@ class PortalServer(Server[Any]):
             return approver.input_required()
         assert result is not None  # only a 2026-era approver raises ApprovalPending
         return result
-
-    def _approver(
-        self, ctx: Ctx, params: types.CallToolRequestParams, user: str | None
-    ) -> Eliciting | Rounds:
-        timeout_s = self.portal.services.config.settings.approval_timeout_s
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return Rounds(ctx, params, user, self.approval_ledger, timeout_s)
-        return Eliciting(ctx, timeout_s)
 
     async def _answer_call(
         self,
