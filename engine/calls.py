@@ -164,10 +164,17 @@ class ToolCalls:
         started = time.perf_counter()
         shown: dict[str, DlpAction] = {p: "redact" for p in rules.arguments}
         redacted = await _check(rules, arguments, shown, "", json_size(arguments))
+        # Beyond DLP's scan cap nothing was redacted: show nothing rather than unchecked text.
+        shown_text = (
+            approval.summary(redacted.value)
+            if redacted.blocked is None
+            else f"(not shown: too large or too deep for DLP to check, {json_size(arguments):,} "
+            "characters)"
+        )
         request = approval.ApprovalRequest(
             tool=tool.name,
             server=tool.server_id,
-            summary=approval.summary(redacted.value),
+            summary=shown_text,
             digest=approval.digest(arguments),
         )
         approver = caller.approver or approval.NoApprover("no client is connected to ask")

@@ -246,3 +246,20 @@ async def test_on_2026_an_answer_after_the_timeout_is_a_refusal(
         )
     assert late.is_error and f"within {APPROVAL_TIMEOUT_S:g} s" in text(late)
     assert await echo_calls(served, tokens[ANA]) == before
+
+
+async def test_arguments_dlp_cannot_check_are_not_shown(
+    served: ServedPortal, tokens: dict[str, str]
+) -> None:
+    # Nested deeper than DLP scans: the `log` profile lets the call go ("unscanned"), but
+    # the question must not show text no profile has looked at.
+    deep: Any = [f"CI uses {GITHUB_TOKEN}"]
+    for _ in range(70):
+        deep = [deep]
+    person = Person()
+    async with connect(served, tokens[ANA], "legacy", person) as client:
+        result = await client.call_tool("demo_echo", {"value": deep})
+    assert not result.is_error, text(result)
+    (asked,) = person.asked
+    assert GITHUB_TOKEN[4:] not in asked.message
+    assert "not shown: too large or too deep for DLP to check" in asked.message
