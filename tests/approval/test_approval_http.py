@@ -263,3 +263,19 @@ async def test_arguments_dlp_cannot_check_are_not_shown(
     (asked,) = person.asked
     assert GITHUB_TOKEN[4:] not in asked.message
     assert "not shown: too large or too deep for DLP to check" in asked.message
+
+
+async def test_inside_code_on_2026_a_refusal_reaches_the_code_once(
+    served: ServedPortal, tokens: dict[str, str]
+) -> None:
+    before = await echo_calls(served, tokens[ANA])
+    person = Person("decline")
+    code = """
+    try { await codemode.demo_echo({value: "no"}); return "sent"; }
+    catch (e) { return e.message; }"""
+    query = "?codemode=search_and_execute"
+    async with connect(served, tokens[ANA], "auto", person, query) as client:
+        result = await client.call_tool("code", {"code": code})
+    assert "the person declined the call of demo_echo" in json.loads(text(result))["result"]
+    assert len(person.asked) == 1  # the second run uses the answer, it does not ask again
+    assert await echo_calls(served, tokens[ANA]) == before
