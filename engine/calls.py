@@ -18,7 +18,8 @@ from typing import Any, Final, Protocol
 import anyio.to_thread
 from mcp_types import CallToolResult, ReadResourceResult
 
-from engine import results, telemetry
+from engine import approval, results, telemetry
+from engine.approval import ApprovalPending, ApprovalRefused, Approver
 from engine.catalog import Catalog
 from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
@@ -50,6 +51,9 @@ class Caller:
 
     portal: str
     user: str | None = None
+    approver: Approver | None = None
+    """Asks this caller's person to approve `require_approval` tools (`engine.approval`);
+    None: nobody can be asked, so such calls are refused."""
 
 
 class ToolCalls:
@@ -93,12 +97,22 @@ class ToolCalls:
         rules = self.dlp.rules(caller.portal, tool.server_id)
         size = json_size(arguments)
         findings: list[Finding] = []
+        logged = True
         try:
+            halted = caller.approver.halted() if caller.approver is not None else None
+            if halted is not None:
+                error = halted
+                return results.tool_error(halted)
             verdict = await _check(rules, arguments, rules.arguments, "", size)
             findings += verdict.findings
             if verdict.blocked is not None:
                 error = verdict.blocked
                 return results.tool_error(verdict.blocked)
+            if tool.require_approval:
+                refused = await self._approve(caller, tool, verdict.value, rules)
+                if refused is not None:
+                    error = refused
+                    return results.tool_error(refused)
             result = await self.catalog.call_tool(tool.server_id, tool.upstream_name, verdict.value)
             if rules.results:
                 result, blocked = await self._check_result(rules, result, findings)
@@ -111,25 +125,99 @@ class ToolCalls:
         except UpstreamError as exc:
             error = exc.message
             raise
+        except ApprovalPending:
+            logged = False  # not made yet: the retry carrying the answer logs it
+            raise
         except BaseException:
             error = "cancelled"
             raise
         finally:
-            record = RequestRecord(
+            if logged:
+                self._log_call(caller, tool, started, status, error, size, result, findings)
+
+    def _log_call(
+        self,
+        caller: Caller,
+        tool: CuratedTool,
+        started: float,
+        status: str,
+        error: str | None,
+        size: int,
+        result: CallToolResult | None,
+        findings: list[Finding],
+    ) -> None:
+        record = RequestRecord(
+            portal=caller.portal,
+            kind="tool_call",
+            status=status,  # type: ignore[arg-type]
+            capability=tool.name,
+            server=tool.server_id,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            user=caller.user,
+            request_bytes=size,
+            response_bytes=result_size(result) if result is not None else 0,
+            error=error,
+            dlp=tuple(DlpEntry(f.profile, f.path, f.action) for f in findings),
+        )
+        telemetry.annotate(record)
+        self.request_log.record(record)
+
+    async def _approve(
+        self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any], rules: Rules
+    ) -> str | None:
+        """Ask the caller's person about this call (`engine.approval`); None if approved,
+        else why not. Each answer goes to the request log (kind `approval`) with the person.
+        The question shows the arguments redacted by every DLP profile that applies, whatever
+        its action, so a secret DLP would catch is never put in front of anyone.
+
+        Raises:
+            ApprovalPending: the answer can only come with the client's next round.
+        """
+        started = time.perf_counter()
+        shown: dict[str, DlpAction] = {p: "redact" for p in rules.arguments}
+        redacted = await _check(rules, arguments, shown, "", json_size(arguments))
+        # Beyond DLP's scan cap nothing was redacted: show nothing rather than unchecked text.
+        shown_text = (
+            approval.summary(redacted.value)
+            if redacted.blocked is None
+            else f"(not shown: too large or too deep for DLP to check, {json_size(arguments):,} "
+            "characters)"
+        )
+        request = approval.ApprovalRequest(
+            tool=tool.name,
+            server=tool.server_id,
+            summary=shown_text,
+            digest=approval.digest(arguments),
+        )
+        approver = caller.approver or approval.NoApprover("no client is connected to ask")
+        refused: str | None = None
+        try:
+            await approver(request)
+        except ApprovalRefused as exc:
+            refused = exc.message
+        except ApprovalPending:
+            raise  # asked, not answered yet: the round carrying the answer logs it
+        except BaseException:
+            self._log_approval(caller, tool, started, "cancelled while waiting for the answer")
+            raise
+        self._log_approval(caller, tool, started, refused)
+        return refused
+
+    def _log_approval(
+        self, caller: Caller, tool: CuratedTool, started: float, refused: str | None
+    ) -> None:
+        self.request_log.record(
+            RequestRecord(
                 portal=caller.portal,
-                kind="tool_call",
-                status=status,  # type: ignore[arg-type]
+                kind="approval",
+                status="error" if refused else "ok",
                 capability=tool.name,
                 server=tool.server_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 user=caller.user,
-                request_bytes=size,
-                response_bytes=result_size(result) if result is not None else 0,
-                error=error,
-                dlp=tuple(DlpEntry(f.profile, f.path, f.action) for f in findings),
+                error=refused,
             )
-            telemetry.annotate(record)
-            self.request_log.record(record)
+        )
 
     async def _check_result(
         self, rules: Rules, result: CallToolResult, findings: list[Finding]

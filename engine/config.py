@@ -97,7 +97,10 @@ class Override(StrictModel):
 
 
 class ToolOverride(Override):
-    pass
+    require_approval: bool | None = None
+    """`true`: a person approves each call of this tool through their MCP client before it
+    leaves the host (`engine.approval`). Approval adds up over the levels: any `true` (the
+    tool's entry at either level, the server, the portal's server entry) asks."""
 
 
 class PromptOverride(Override):
@@ -176,6 +179,8 @@ class ServerConfig(StrictModel):
     """Seconds to connect and list capabilities."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Server-level curation of tools."""
+    require_approval: bool = False
+    """Every tool of this server needs a person's approval per call (see ToolOverride)."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Server-level curation of prompts."""
     updated_resources: list[ResourceOverride] = Field(default_factory=list)
@@ -360,6 +365,8 @@ class PortalServerRef(StrictModel):
     """Accepted from the admin API and returned; no effect here."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Portal-level curation of this server's tools; beats the server-level entries."""
+    require_approval: bool = False
+    """Every tool of this server needs a person's approval per call in this portal."""
     updated_prompts: list[PromptOverride] = Field(default_factory=list)
     """Portal-level curation of this server's prompts; beats the server-level entries."""
     updated_resources: list[ResourceOverride] = Field(default_factory=list)
@@ -654,6 +661,12 @@ class Settings(StrictModel):
         description="PEM bundle of CA certificates to trust, besides the system's, for "
         "upstreams reached through an inspecting egress_proxy that re-signs TLS (relative "
         "like request_log_path).",
+    )
+    approval_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a person has to answer an approval request (require_approval) "
+        "before the call fails; inside a code run the run's own time limit still applies.",
     )
 
     @field_validator("request_log_path", "request_log_jsonl_path")

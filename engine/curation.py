@@ -68,6 +68,8 @@ class CuratedTool:
     tool: Tool
     """The tool as clients see it on the ALL surface (curated name and description)."""
     upstream: Tool
+    require_approval: bool = False
+    """A person approves each call before it leaves the host (`engine.approval`)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ def curate(catalogs: Sequence[ServerCatalog]) -> Curation:
         }
     )
     return Curation(
-        tools=[_curated_tool(c.server.id, t, r, tool_names) for c, t, r in tool_plans],
+        tools=[
+            _curated_tool(c.server.id, t, r, tool_names, _asks(c, t.name)) for c, t, r in tool_plans
+        ],
         prompts=[_curated_prompt(c.server.id, p, r, prompt_names) for c, p, r in prompt_plans],
         tool_names=tool_names,
         prompt_names=prompt_names,
@@ -248,7 +252,18 @@ def _unmatched(
     ]
 
 
-def _curated_tool(server_id: str, upstream: Tool, r: Resolved, names: NameTable) -> CuratedTool:
+def _asks(cat: ServerCatalog, name: str) -> bool:
+    """Whether calls of tool `name` need a person's approval. Any `true` on any level asks:
+    a portal can add approval to a server's tool but never waive what the server demands."""
+    if cat.server.require_approval or cat.portal_ref.require_approval:
+        return True
+    entries = [*cat.server.updated_tools, *cat.portal_ref.updated_tools]
+    return any(e.name == name and e.require_approval for e in entries)
+
+
+def _curated_tool(
+    server_id: str, upstream: Tool, r: Resolved, names: NameTable, require_approval: bool
+) -> CuratedTool:
     name = names.public(server_id, upstream.name)
     description = r.description if r.description is not None else (upstream.description or "")
     exposed = upstream.model_copy(update={"name": name, "description": description or None})
@@ -262,6 +277,7 @@ def _curated_tool(server_id: str, upstream: Tool, r: Resolved, names: NameTable)
         output_schema=upstream.output_schema,
         tool=exposed,
         upstream=upstream,
+        require_approval=require_approval,
     )
 
 

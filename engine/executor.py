@@ -18,6 +18,7 @@ import anyio
 from mcp_types import CallToolResult
 
 from engine import results
+from engine.approval import ApprovalPending
 from engine.calls import Caller, CallsUpstream
 from engine.resource_bridge import resources_call, resources_found
 from engine.status import UpstreamError
@@ -133,6 +134,14 @@ class _Bridge:
             raise ToolError(str(exc), name="TypeError") from None
         try:
             result = await self.calls.call(self.caller, tool, args)
+        except ApprovalPending as exc:
+            # 2026 era: no back channel during a run. The approver remembers the question
+            # and refuses every further call; the run ends and the client is asked.
+            raise ToolError(
+                f"{exc.request.tool} needs a person's approval: this run stops here, the "
+                "person is asked, and the code runs again once they answer",
+                code="approval",
+            ) from None
         except UpstreamError as exc:
             raise ToolError(exc.message, retryable=exc.retryable, code="upstream") from None
         if result.is_error:

@@ -42,6 +42,7 @@ from mcp_types import (
 )
 
 from engine import results, surfaces, telemetry
+from engine.approval import Approver
 from engine.auth import Access, Principal, portal_access
 from engine.calls import Caller, ToolCalls, result_size
 from engine.catalog import Catalog
@@ -210,11 +211,17 @@ class Portal:
         user: str | None = None,
         principal: Principal | None = None,
         on_log: Callable[[LogEntry], None] | None = None,
+        approver: Approver | None = None,
     ) -> CallToolResult:
         """Answer `tools/call` for `surface`, as `principal` may (None: the local operator,
         who sees every server). Never raises for bad input or upstream trouble: the agent
         gets an `isError` result that says what went wrong. `user` names the caller in the
-        request log; by default the principal's email or API key name."""
+        request log; by default the principal's email or API key name. `approver` asks the
+        person about `require_approval` tools (`engine.approval`; None: such calls fail).
+
+        Raises:
+            ApprovalPending: a 2026-era approver needs the person's answer in a new round.
+        """
         arguments = arguments if arguments is not None else {}
         access = self.access(principal)
         if user is None and principal is not None:
@@ -225,15 +232,16 @@ class Portal:
                 return results.tool_error(refusal)
         view = self.view_for(access)
         servers = access.visible if access is not None else None
+        caller = Caller(self.id, user, approver)
         if surfaces.is_code_tool(surface, name):
             with telemetry.span(telemetry.CODE_RUN):
-                return await self._run_code(name, view, arguments, user, on_log, servers)
+                return await self._run_code(name, view, arguments, caller, on_log, servers)
         if name in surfaces.engine_tools(surface):  # `query`
             return self._query(view, arguments)
         if surfaces.calls_upstream_directly(surface):
             tool = view.tool(name)
             if tool is not None:
-                return await self._call_direct(tool, arguments, user)
+                return await self._call_direct(tool, arguments, caller)
         return results.tool_error(self._unknown_tool(surface, name, view, servers))
 
     def _unknown_tool(
@@ -291,7 +299,7 @@ class Portal:
         name: str,
         view: PortalView,
         arguments: dict[str, Any],
-        user: str | None,
+        caller: Caller,
         on_log: Callable[[LogEntry], None] | None,
         servers: frozenset[str] | None,
     ) -> CallToolResult:
@@ -306,7 +314,7 @@ class Portal:
                 code,
                 view,
                 self.services.calls,
-                Caller(self.id, user),
+                caller,
                 on_log,
                 unavailable=self._unavailable_note(servers).strip(),
             )
@@ -324,7 +332,7 @@ class Portal:
                 status="error" if failure else "ok",
                 capability=name,
                 duration_ms=(time.perf_counter() - started) * 1000,
-                user=user,
+                user=caller.user,
                 request_bytes=len(code.encode()),
                 response_bytes=result_size(result) if result is not None else 0,
                 error=failure,
@@ -333,14 +341,14 @@ class Portal:
             self.services.calls.request_log.record(record)
 
     async def _call_direct(
-        self, tool: CuratedTool, arguments: dict[str, Any], user: str | None
+        self, tool: CuratedTool, arguments: dict[str, Any], caller: Caller
     ) -> CallToolResult:
         try:
             self.services.validator.check(tool.name, tool.input_schema, arguments)
         except ArgumentError as exc:
             return results.tool_error(str(exc))
         try:
-            result = await self.services.calls.call(Caller(self.id, user), tool, arguments)
+            result = await self.services.calls.call(caller, tool, arguments)
         except UpstreamError as exc:
             retry = " (retryable: try again shortly)" if exc.retryable else ""
             return results.tool_error(f"{exc.message}{retry}")

@@ -28,7 +28,7 @@ from engine.config import ConfigError, ConfigProblem, Settings
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["tool_call", "code_run", "resource_read"]
+Kind = Literal["tool_call", "code_run", "resource_read", "approval"]
 Status = Literal["ok", "error"]
 MAX_ERROR_CHARS = 500
 _BATCH = 512

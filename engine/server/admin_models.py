@@ -86,6 +86,8 @@ class OverrideOut(_Out):
     server_description: str | None = None
     portal_alias: str | None = None
     portal_description: str | None = None
+    require_approval: bool | None = None
+    """A person approves each call (any level saying `true` asks)."""
 
 
 class ServerOut(_Out):
@@ -148,11 +150,12 @@ class DlpEntryOut(_Out):
 
 
 class LogEntryOut(_Out):
-    """One upstream tool call or one `code`/`execute` run. No arguments, no results."""
+    """One upstream tool call, one `code`/`execute` run, or one person's answer to an
+    approval request (`approval`: ok approved, error refused). No arguments, no results."""
 
     time: datetime
     portal: str
-    kind: Literal["tool_call", "code_run", "resource_read"]
+    kind: Literal["tool_call", "code_run", "resource_read", "approval"]
     status: Literal["ok", "error"]
     capability: str
     """Tool name: client-visible for direct calls, `code`/`execute` for runs."""
@@ -206,6 +209,8 @@ def _merge_overrides(server: list[Override], portal: list[Override]) -> list[Ove
     merged: dict[str, dict[str, object]] = {}
     for entry in [*server, *portal]:
         fields = {k: v for k, v in entry.model_dump().items() if v is not None}
+        if merged.get(entry.name, {}).get("require_approval"):
+            fields.pop("require_approval", None)  # approval adds up: a portal cannot waive it
         merged.setdefault(entry.name, {}).update(fields)
     return [OverrideOut.model_validate(v) for v in merged.values()]
 

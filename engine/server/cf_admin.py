@@ -186,6 +186,7 @@ class _CfApi:
                 item: dict[str, Any] = {"name": e.name}
                 for key, value in (
                     ("enabled", e.enabled),
+                    ("require_approval", getattr(e, "require_approval", None)),
                     ("alias", e.server_alias),
                     ("description", e.server_description),
                 ):
@@ -210,6 +211,7 @@ class _CfApi:
             "resources": [_upstream_resource(r) for r in resources],
             "resource_templates": [_upstream_resource(t) for t in templates],
             "updated_resources": overrides(server.updated_resources),
+            "require_approval": server.require_approval,
         }
 
     def portal_out(self, portal: Portal, request: Request, stamps: Stamps) -> dict[str, Any]:
@@ -261,6 +263,7 @@ class _CfApi:
                     "server_id": server.id,
                     "default_disabled": default_disabled,
                     "on_behalf": ref.on_behalf,
+                    "require_approval": ref.require_approval,
                     "tools": [capability(t) for t in tools if t.server_id == server.id],
                     "prompts": [capability(p) for p in prompts if p.server_id == server.id],
                     "updated_tools": [

@@ -28,6 +28,12 @@ _ERRORS = {
 _READ_ERRORS = ("400", "401", "404", "503")
 
 
+_APPROVAL = (
+    "Our addition: a person approves each call (of this tool, or of every tool of this server) "
+    "through their MCP client before it leaves the host."
+)
+
+
 def _override() -> dict[str, Any]:
     return {
         "type": "object",
@@ -38,6 +44,7 @@ def _override() -> dict[str, Any]:
             "alias": _ALIAS,
             "description": {"type": "string"},
             "enabled": {"type": "boolean"},
+            "require_approval": {"type": "boolean", "description": _APPROVAL},
         },
     }
 
@@ -54,6 +61,7 @@ def _portal_body(required: list[str]) -> dict[str, Any]:
             "updated_tools": {"type": "array", "items": _override()},
             "updated_prompts": {"type": "array", "items": _override()},
             "updated_resources": {"type": "array", "items": _override()},
+            "require_approval": {"type": "boolean", "description": _APPROVAL},
         },
     }
     return {
@@ -95,6 +103,7 @@ def _server_body(required: list[str]) -> dict[str, Any]:
             "updated_tools": {"type": "array", "items": _override()},
             "updated_prompts": {"type": "array", "items": _override()},
             "updated_resources": {"type": "array", "items": _override()},
+            "require_approval": {"type": "boolean", "description": _APPROVAL},
         },
     }
 

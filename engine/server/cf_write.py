@@ -35,6 +35,7 @@ _OVERRIDE_KEYS = {
     "server_description",
     "portal_alias",
     "portal_description",
+    "require_approval",
 }
 _PORTAL_FIELDS = {
     "id",
@@ -58,6 +59,7 @@ _REF_FIELDS = {
     "updated_tools",
     "updated_prompts",
     "updated_resources",
+    "require_approval",
 }
 _SERVER_FIELDS = {
     "id",
@@ -73,6 +75,7 @@ _SERVER_FIELDS = {
     "updated_tools",
     "updated_prompts",
     "updated_resources",
+    "require_approval",
     "command",
     "args",
     "env",
@@ -134,8 +137,9 @@ def _overrides(value: Any, level: str, where: str) -> tuple[Any, list[Problem]]:
         problems += _unknown(item, _OVERRIDE_KEYS, f"{where}[{i}].")
         problems += _nulls(item, set(), f"{where}[{i}].")
         entry_: dict[str, Any] = {"name": item.get("name")}
-        if item.get("enabled") is not None:
-            entry_["enabled"] = item["enabled"]
+        for key in ("enabled", "require_approval"):
+            if item.get(key) is not None:
+                entry_[key] = item[key]
         for ours in ("alias", "description"):
             given = item.get(ours, item.get(f"{level}_{ours}"))
             if given is not None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -54,8 +54,17 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 
 from engine import surfaces
+from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
 from engine.portal import Portal, PortalError
+from engine.server.approvals import (
+    STATE_TTL_S,
+    Eliciting,
+    Ledger,
+    Rounds,
+    approver_for,
+    sealed_state,
+)
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
@@ -155,6 +164,9 @@ class PortalServer(Server[Any]):
         # deprecation warning: 2025-era clients still use it and it is still advertised.
         self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         self.middleware.append(self.sessions.middleware)
+        # 2026-era approval rounds: the request state the client echoes is sealed and bound.
+        self.middleware.append(sealed_state(f"codemode/{portal.id}/{surface.value}", user_of))
+        self.approval_ledger = Ledger(ttl_s=STATE_TTL_S + 60)
         portal.on_tools_changed(self._portal_changed)
         portal.on_upstream_log(self._upstream_log)
         portal.on_resource_updated(self._resource_updated)
@@ -264,11 +276,36 @@ class PortalServer(Server[Any]):
 
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         user, principal = user_of(ctx), principal_of(ctx)
+        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        approver = approver_for(ctx, params, user, self.approval_ledger, timeout_s)
+        result: types.CallToolResult | None = None
+        # A direct call on a 2026-era request that needs approval: ask in this round's result.
+        with suppress(ApprovalPending):
+            result = await self._answer_call(ctx, params, user, principal, approver)
+        if isinstance(approver, Rounds) and approver.asking is not None:
+            # A run that stopped to ask, too: its result is replaced by the question.
+            return approver.input_required()
+        assert result is not None  # only a 2026-era approver raises ApprovalPending
+        return result
+
+    async def _answer_call(
+        self,
+        ctx: Ctx,
+        params: types.CallToolRequestParams,
+        user: str | None,
+        principal: Principal | None,
+        approver: Eliciting | Rounds,
+    ) -> types.CallToolResult:
         if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
-                self.surface, params.name, params.arguments, user=user, principal=principal
+                self.surface,
+                params.name,
+                params.arguments,
+                user=user,
+                principal=principal,
+                approver=approver,
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -285,6 +322,7 @@ class PortalServer(Server[Any]):
                 user=user,
                 principal=principal,
                 on_log=on_log,
+                approver=approver,
             )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:

@@ -5,7 +5,8 @@
 
 Tools: `tool_00`..`tool_24` (filler, so listings paginate: 10 tools per page), `echo`, `fail`
 (returns `isError`), `slow` (sleeps `seconds`), `mutate` (adds a tool or prompt at run time and
-announces it with list_changed), `stats` (counters of `slow` calls, to observe cancellation),
+announces it with list_changed), `stats` (counters of `slow` calls, to observe cancellation,
+and of `echo` calls),
 `crash` (the process exits at once). Prompts `greet` and `review`, one per page.
 
 HTTP only: `--token` demands `Authorization: Bearer <token>` on /mcp (401 otherwise);
@@ -65,7 +66,12 @@ class DemoState:
     tools: list[types.Tool] = field(default_factory=list)
     prompts: list[types.Prompt] = field(default_factory=list)
     counters: dict[str, int] = field(
-        default_factory=lambda: {"slow_started": 0, "slow_finished": 0, "slow_cancelled": 0}
+        default_factory=lambda: {
+            "slow_started": 0,
+            "slow_finished": 0,
+            "slow_cancelled": 0,
+            "echo_calls": 0,
+        }
     )
     bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     cursor_loop: bool = False
@@ -175,6 +181,7 @@ def build_server(state: DemoState) -> DemoServer:
         if name.startswith("tool_") or name.startswith("added_"):
             return _text(f"{name} ok")
         if name == "echo":
+            state.counters["echo_calls"] += 1
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=json.dumps(args))],
                 structured_content=args,

@@ -382,3 +382,25 @@ def test_a_failed_apply_rolls_the_store_write_back(cf: Running) -> None:
     assert messages == ["portals: refused by a test hook"]
     assert _config_rows(cf) == before and "doomed" not in cf.gateway.portals
     assert httpx_get(cf, "/api/audit?limit=1").json()["result"] == audit_before
+
+
+def test_require_approval_is_written_and_shown(cf: Running) -> None:
+    got = cf.http("GET", "/portals/main", "reader").json()["result"]
+    (ref,) = got["servers"]
+    tool = ref["tools"][0]["name"]
+    ref["require_approval"] = False
+    ref["updated_tools"] = [{"name": tool, "require_approval": True}]
+    put = cf.http("PUT", "/portals/main", json=got)
+    assert put.status_code == 200, put.text
+    (shown,) = put.json()["result"]["servers"]
+    assert shown["require_approval"] is False
+    assert {"name": tool, "require_approval": True} in shown["updated_tools"]
+    curated = cf.gateway.portal("main").view.curation.tools
+    assert [t.upstream_name for t in curated if t.require_approval] == [tool]
+    ref["require_approval"], ref["updated_tools"] = True, []
+    put = cf.http("PUT", "/portals/main", json=got)
+    assert put.status_code == 200, put.text
+    curated = cf.gateway.portal("main").view.curation.tools
+    assert curated and all(t.require_approval for t in curated)
+    ref["require_approval"] = False
+    assert cf.http("PUT", "/portals/main", json=got).status_code == 200
