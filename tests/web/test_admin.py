@@ -58,6 +58,7 @@ def test_openapi_document_is_public(served: Served) -> None:
         "/api/portals/{portal_id}",
         "/api/servers/{server_id}/sync",
         "/api/logs",
+        "/api/audit",
     }
 
 
