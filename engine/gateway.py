@@ -23,7 +23,8 @@ the removed servers then close in the background.
 
 With `[identity]` or `[admin]` set the gateway also opens the store (`engine.store`: people,
 OAuth clients, grants, tokens, admin tokens) on entry and closes it on exit: `gateway.store`
-(None without either).
+(None without either). When portals and servers live in the store, writes made by other
+processes sharing it are followed and applied here (`engine.config_follow`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from engine.validation import ArgumentValidator
 from sandbox import Sandbox
 
 if TYPE_CHECKING:
+    from engine.config_follow import ConfigFollower
     from engine.store import Store
 
 log = logging.getLogger("codemode.reload")
@@ -88,6 +90,7 @@ class Gateway:
         self._apply_lock = anyio.Lock()
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
+        self._follower: ConfigFollower | None = None
 
     @classmethod
     @asynccontextmanager
@@ -139,6 +142,11 @@ class Gateway:
             raise
         for portal in self.portals.values():
             portal.refresh()
+        if self.store is not None and self.config.config_in_store:
+            from engine.config_follow import ConfigFollower  # SQLAlchemy: only with a store
+
+            self._follower = ConfigFollower(self)
+            self._follower.start()
         return self
 
     async def __aexit__(
@@ -148,6 +156,8 @@ class Gateway:
         tb: TracebackType | None,
     ) -> None:
         try:
+            if self._follower is not None:
+                await self._follower.stop()
             await self.catalog.__aexit__(exc_type, exc, tb)
         finally:
             if self._own_sandbox:

@@ -26,6 +26,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.credentials import StoredCredentials
+from engine.store.changes import announce
 from engine.store.db import now_utc, read, write
 from engine.store.schema import config_audit, config_objects
 from engine.store.secrets import Cipher
@@ -170,6 +171,7 @@ class ConfigStore:
             if not entries:
                 entries.append(AuditEntry(now, by, action or "unchanged", "config", "", {}))
             await conn.execute(insert(config_audit), [self._audit_row(e) for e in entries])
+            await announce(conn)  # delivered at commit, to every replica (engine.store.changes)
             yield entries
 
     async def _put(
