@@ -50,12 +50,14 @@ class ConfigFollower:
 
     async def _on_change(self) -> None:
         try:
-            await self.catch_up()
+            async with self._gateway.config_lock:
+                await self.catch_up()
         except Exception:  # a bug here must not end the following: logged, next change retries
             log.exception("config: following the store's configuration failed")
 
     async def catch_up(self) -> bool:
-        """Apply the store's config if it differs from the running one; whether it did."""
+        """Apply the store's config if it differs from the running one; whether it did.
+        The caller holds `gateway.config_lock`, so no write of this process is half done."""
         gateway = self._gateway
         store = gateway.store
         if store is None:

@@ -91,6 +91,9 @@ class Gateway:
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
         self._follower: ConfigFollower | None = None
+        # Held by a config write (admin API) from computing the change to its commit, and by
+        # the follower from reading the store to applying it: neither sees the other's half.
+        self.config_lock = anyio.Lock()
 
     @classmethod
     @asynccontextmanager
@@ -165,6 +168,12 @@ class Gateway:
             self.calls.request_log.close()
             telemetry.stop()
             await self._close_store()
+
+    async def catch_up_with_store(self) -> None:
+        """Run the store's portals and servers if another process changed them and this one
+        has not applied that yet (no-op without a store config). Call holding `config_lock`."""
+        if self._follower is not None:
+            await self._follower.catch_up()
 
     def on_reload(self, hook: ReloadHook) -> None:
         """Have `hook(config)` prepare, on each `reload`, what its owner derives from the

@@ -1,15 +1,16 @@
 """Applying one admin-API write: the whole new config validated, stored and run, or nothing.
 
-One lock serializes writes, so the last complete write wins and no two interleave: inside
-it the change is computed from the config running now, validated whole
-(`engine.config_store.with_entries`: `Config` validation and `cross_problems`), written to
-the store in a transaction, and run by `Gateway.apply` before that transaction commits; if
-the apply fails the store write is rolled back and the running config is untouched.
+One lock (`Gateway.config_lock`, shared with `engine.config_follow`) serializes writes, so
+the last complete write wins and no two interleave: inside it the store's latest config is
+caught up with (written by another process), then the change is computed from the config
+running now, validated whole (`engine.config_store.with_entries`: `Config` validation and
+`cross_problems`), written to the store in a transaction, and run by `Gateway.apply` before
+that transaction commits; if the apply fails the store write is rolled back and the running
+config is untouched.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,7 +113,6 @@ class ConfigWriter:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._lock = asyncio.Lock()
 
     async def stamps(self) -> dict[tuple[str, str], Stamp]:
         store = self.gateway.store
@@ -125,7 +125,9 @@ class ConfigWriter:
     ) -> Config:
         """Run the config `make(current, secrets)` describes, stored; raise `ApiProblems`
         (400) listing every problem, or `ApiError` (nothing changed in either case)."""
-        async with self._lock:
+        async with self.gateway.config_lock:
+            # Another replica's write not yet followed here would otherwise be overwritten.
+            await self.gateway.catch_up_with_store()
             current = self.gateway.config
             reason = read_only_reason(current)
             store = self.gateway.store
