@@ -22,6 +22,8 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from engine import Config
+from engine.config_store import import_config
+from engine.store import open_store
 from tests.pg_cluster import PgCluster
 from tests.web.cf_write_helpers import PREFIX, Running, run_portal, seed_config, stdio_demo
 from tests.web.conftest import _poll
@@ -95,12 +97,28 @@ def _check(one: Running, two: Running, portal: BlockingPortal, what: str) -> Non
     assert [s.server_id for s in two.gateway.config.portal("main").servers] == ["time", "local"]
 
 
+async def _import_reaches(tmp: Path, two: Running) -> None:
+    """`codemode import` (its function, on a store handle of its own) of a config without
+    `local` takes `local`'s tools away from a client of a running replica."""
+    inbox = Inbox()
+    async with connect(f"{two.base}/p/main/mcp", inbox) as client:
+        assert "local_echo" in await _names(client)
+        imported = _config(tmp, str(two.gateway.config.settings.database_url))
+        async with open_store(imported.settings) as store:
+            assert await import_config(store, imported) > 0
+        with anyio.fail_after(WAIT_S):
+            while "local_echo" in await _names(client):
+                await inbox.wait_changed(time.monotonic())
+
+
 def test_write_reaches_other_replica_sqlite(
     blocking_portal: BlockingPortal, tmp_path: Path
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     with two_replicas(blocking_portal, tmp_path, url) as (one, two):
         _check(one, two, blocking_portal, "SQLite, polled")
+        blocking_portal.call(_import_reaches, tmp_path, two)
+        assert [s.server_id for s in one.gateway.config.portal("main").servers] == ["time"]
 
 
 def test_write_reaches_other_replica_postgresql_after_outage(
