@@ -13,6 +13,7 @@ from pathlib import Path
 
 import wasmtime
 
+from sandbox.fastcall import Signature
 from sandbox.stackpatch import export_stack_pointer
 
 EPOCH_TICK_S = 0.005
@@ -38,6 +39,8 @@ class WasmModule:
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self.module = self._load(export_stack_pointer(_wasm_bytes()))
+        self.signatures: dict[str, Signature] = {}
+        """Each export's `fastcall.signature`, read once per process rather than per instance."""
         self._ticker = threading.Thread(target=self._tick, name="codemode-epoch", daemon=True)
         self._ticker.start()
 
