@@ -7,6 +7,9 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -41,6 +44,8 @@ class WasmModule:
         self.module = self._load(export_stack_pointer(_wasm_bytes()))
         self.signatures: dict[str, Signature] = {}
         """Each export's `fastcall.signature`, read once per process rather than per instance."""
+        self._running = 0
+        self._changed = threading.Condition()
         self._ticker = threading.Thread(target=self._tick, name="codemode-epoch", daemon=True)
         self._ticker.start()
 
@@ -68,9 +73,26 @@ class WasmModule:
         except OSError:
             pass  # a read-only home only costs the compile time on the next start
 
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """The epoch ticks while a run's guest executes on some thread; with none running the
+        ticker sleeps, instead of waking the process (and taking the GIL) 200 times a second
+        for nothing. Held by the pumping thread itself, so a thread abandoned on cancellation
+        keeps the ticks that stop it."""
+        with self._changed:
+            self._running += 1
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
+
     def _tick(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(EPOCH_TICK_S):
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._running > 0)
+            time.sleep(EPOCH_TICK_S)
             self.engine.increment_epoch()
 
 
