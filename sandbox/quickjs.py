@@ -184,6 +184,11 @@ class QuickJS:
         baseline = self.memory.data_len(self.store)
         self.store.set_limits(memory_size=min(store_memory_limit, baseline + memory_limit))
 
+    def bind_export(self, name: str) -> None:
+        """Make an export outside `_EXPORTS` callable through `fn` / `guarded`."""
+        if name not in self.fn:
+            self.fn[name] = self._bind(name)
+
     def _bind(self, name: str) -> RawCall:
         func = _func(self._exports, name)
         sig = self._signatures.get(name)
@@ -367,8 +372,7 @@ class QuickJS:
     def memory_usage(self) -> MemoryUsage:
         """What the QuickJS heap holds after a full GC (a diagnostic: a few ms, off hot paths)."""
         for name in ("JS_RunGC", "JS_ComputeMemoryUsage"):
-            if name not in self.fn:
-                self.fn[name] = self._bind(name)
+            self.bind_export(name)
         self.guarded("JS_RunGC", self.rt)
         at = self.fn["malloc"](_USAGE_BYTES)  # the C allocator: not counted in QuickJS's heap
         if not at:
