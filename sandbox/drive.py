@@ -25,7 +25,6 @@ from sandbox.limits import Limits
 from sandbox.quickjs import EVAL_ASYNC, EVAL_GLOBAL, TAG_EXCEPTION, Interrupted, Trapped
 from sandbox.result import LogEntry
 from sandbox.shape import AGENT_FILE, Prepared, as_function_body, as_script, needs_function_body
-from sandbox.wasm import shared_module
 
 log = logging.getLogger("codemode.sandbox")
 
@@ -141,10 +140,6 @@ class Driver:
             if self.cancelled:
                 return Step.DONE
             self._pumping = True
-        with shared_module().ticking():  # the module every guest comes from
-            return self._pump()
-
-    def _pump(self) -> Step:
         self._section_start = time.thread_time()
         try:
             if not self.started:

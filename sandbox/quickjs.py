@@ -141,6 +141,7 @@ class QuickJS:
     """A bare QuickJS context (no std/os, no print) in a fresh wasmtime Store."""
 
     def __init__(self, wasm: WasmModule, *, memory_limit: int, store_memory_limit: int) -> None:
+        self._wasm = wasm
         self.store = wasmtime.Store(wasm.engine)
         self.store.set_limits(memory_size=store_memory_limit)
         self.store.set_wasi(wasmtime.WasiConfig())  # no args, env, preopens or stdin
@@ -250,12 +251,16 @@ class QuickJS:
         return callback  # kept alive as long as the store
 
     def guarded(self, name: str, *args: int) -> int:
-        """Call an export, turning traps into `Interrupted` / `Trapped`."""
+        """Call an export, turning traps into `Interrupted` / `Trapped`. The epoch ticks
+        meanwhile (`WasmModule.enter`), so a stop can land in it."""
+        self._wasm.enter()
         try:
             out = self.fn[name](*args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             self._after_call(exc)
             raise  # unreachable: _after_call raised
+        finally:
+            self._wasm.leave()
         self._after_call(None)
         return out
 
@@ -391,11 +396,14 @@ class QuickJS:
         """Run pending promise jobs until none is left."""
         job = self.fn["JS_ExecutePendingJob"]
         out = self.scratch + 8
+        self._wasm.enter()
         try:
             while job(self.rt, out) > 0:
                 pass
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             self._after_call(exc)
+        finally:
+            self._wasm.leave()
         self._after_call(None)
 
     def close(self) -> None:

@@ -45,7 +45,8 @@ class WasmModule:
         self.signatures: dict[str, Signature] = {}
         """Each export's `fastcall.signature`, read once per process rather than per instance."""
         self._running = 0
-        self._changed = threading.Condition()
+        self._count_lock = threading.Lock()
+        self._wake = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="codemode-epoch", daemon=True)
         self._ticker.start()
 
@@ -73,27 +74,38 @@ class WasmModule:
         except OSError:
             pass  # a read-only home only costs the compile time on the next start
 
+    def enter(self) -> None:
+        """Wasm that may run long (agent JavaScript, a large free) starts on this thread: the
+        epoch ticks until the matching `leave`. With nothing running the ticker sleeps instead
+        of waking the process (and taking the GIL) 200 times a second. Cheap: a lock, and an
+        event set only when the count leaves zero."""
+        with self._count_lock:
+            self._running += 1
+            first = self._running == 1
+        if first:
+            self._wake.set()
+
+    def leave(self) -> None:
+        with self._count_lock:
+            self._running -= 1
+
     @contextmanager
     def ticking(self) -> Iterator[None]:
-        """The epoch ticks while a run's guest executes on some thread; with none running the
-        ticker sleeps, instead of waking the process (and taking the GIL) 200 times a second
-        for nothing. Held by the pumping thread itself, so a thread abandoned on cancellation
-        keeps the ticks that stop it."""
-        with self._changed:
-            self._running += 1
-            self._changed.notify()
+        self.enter()
         try:
             yield
         finally:
-            with self._changed:
-                self._running -= 1
+            self.leave()
 
     def _tick(self) -> None:
         while True:
-            with self._changed:
-                self._changed.wait_for(lambda: self._running > 0)
-            time.sleep(EPOCH_TICK_S)
-            self.engine.increment_epoch()
+            if self._running:  # read without the lock: a stale value costs one tick or wait
+                time.sleep(EPOCH_TICK_S)
+                self.engine.increment_epoch()
+            else:
+                # An `enter` after this check sets the event, so the wait returns at once.
+                self._wake.wait()
+                self._wake.clear()
 
 
 @lru_cache(maxsize=1)
