@@ -38,14 +38,30 @@ except (ImportError, AttributeError, KeyError):  # pragma: no cover - depends on
     FAST_PATH = False
 
 
-def bind(store: wasmtime.Store, func: wasmtime.Func, *, fast: bool = FAST_PATH) -> RawCall:
-    """Return a callable for `func` in `store`; every export we use has i32/i64 values only."""
+Signature = tuple[int, str | None]
+"""A function's parameter count and its result type (`"i32"`, `"i64"`) or None."""
+
+
+def signature(store: wasmtime.Store, func: wasmtime.Func) -> Signature:
+    """Reading a function's type costs more than binding it: cache it per module and name."""
     ty = func.type(store)
-    params = len(ty.params)
     results = [str(r) for r in ty.results]
+    return len(ty.params), results[0] if results else None
+
+
+def bind(
+    store: wasmtime.Store,
+    func: wasmtime.Func,
+    *,
+    fast: bool = FAST_PATH,
+    sig: Signature | None = None,
+) -> RawCall:
+    """Return a callable for `func` in `store`; every export we use has i32/i64 values only.
+    `sig`: the function's `signature`, when known."""
+    params, result = sig if sig is not None else signature(store, func)
     if fast:
-        return _bind_fast(store, func, params, results[0] if results else None)
-    return _bind_checked(store, func, bool(results))
+        return _bind_fast(store, func, params, result)
+    return _bind_checked(store, func, result is not None)
 
 
 def _bind_checked(store: wasmtime.Store, func: wasmtime.Func, has_result: bool) -> RawCall:

@@ -6,9 +6,9 @@ import json
 from importlib import resources
 from typing import NoReturn
 
+from sandbox import bytecode
 from sandbox.limits import Limits
 from sandbox.quickjs import (
-    EVAL_GLOBAL,
     TAG_EXCEPTION,
     TAG_INT,
     Owned,
@@ -32,14 +32,15 @@ class Guest:
             wasm, memory_limit=limits.memory_bytes, store_memory_limit=limits.store_memory_bytes
         )
         try:
-            self._load_prelude()
+            self._load_prelude(wasm)
         except BaseException:
             self.js.close()
             raise
 
-    def _load_prelude(self) -> None:
+    def _load_prelude(self, wasm: WasmModule) -> None:
         js = self.js
-        with js.eval(_PRELUDE, _PRELUDE_FILE, EVAL_GLOBAL) as bridge:
+        code = bytecode.compiled(wasm, _PRELUDE, _PRELUDE_FILE)
+        with bytecode.run(js, code) as bridge:
             if bridge.tag == TAG_EXCEPTION:
                 raise Trapped(f"the sandbox prelude failed to evaluate: {js.exception_info()}")
             # Held for the instance's life: dropped with its store, never freed one by one.

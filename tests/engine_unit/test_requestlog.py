@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -241,3 +242,33 @@ def test_a_file_that_is_not_a_database_is_reported_at_open(tmp_path: Path) -> No
     assert str(raised.value) == (
         f"settings.request_log_path: cannot open the request log {notes}: file is not a database"
     )
+
+
+class _CountingLog(SqliteRequestLog):
+    """Counts the writer's batches; a window long enough that only `flush` ends it."""
+
+    gather_s = 30.0
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        super().__init__()
+
+    def _write(self, batch: Sequence[RequestRecord]) -> None:
+        self.batches.append(len(batch))
+        super()._write(batch)
+
+
+def test_entries_recorded_apart_are_written_in_one_batch_and_flush_ends_the_wait() -> None:
+    """The writer does not wake (a thread switch, a transaction) for every call's entry: it
+    gathers them, and a reader's flush writes what has gathered at once."""
+    with _CountingLog() as log:
+        log.record(entry(0))
+        time.sleep(0.05)  # the writer has had time to wake for the first entry
+        log.record(entry(1))
+        log.flush()
+        assert log.batches == [2]
+        assert log.count() == 2
+        log.record(entry(2))
+    with pytest.raises(RequestLogClosed):
+        log.record(entry(3))
+    assert log.batches == [2, 1]  # close wrote the last one without waiting the window
