@@ -37,6 +37,11 @@ from engine.server.signals import Stop
 from engine.server.signin import IdentityError
 
 reload_log = logging.getLogger("codemode.reload")
+KEEP_ALIVE_S = 75
+"""How long an idle client connection is kept open. Longer than a load balancer keeps its
+idle connections to us (HAProxy purges them within seconds; AWS ALB's idle timeout is 60 s):
+with uvicorn's default 5 s, a balancer could reuse a connection just as we closed it, and the
+request on it fails with nothing sent back (HAProxy `SD--`), which it does not retry."""
 drain_log = logging.getLogger("codemode.drain")
 
 
@@ -159,6 +164,7 @@ async def serve_http(
             log_level="debug" if verbose else "warning",
             access_log=verbose,
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_S,
             # Drain requests in flight; whatever still runs after this is cut.
             timeout_graceful_shutdown=grace_s,  # type: ignore[arg-type]  # a float works: it is a wait timeout
         ),

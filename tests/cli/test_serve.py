@@ -3,6 +3,7 @@ SIGTERM shuts the server down cleanly and no upstream process outlives it."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import queue
 import signal
@@ -234,3 +235,24 @@ def test_public_host_is_accepted_and_other_hosts_are_refused(tmp_path: Path) -> 
         assert server.process.wait(timeout=EXIT_TIMEOUT_S) == 0
     finally:
         server.stop()
+
+
+def test_an_idle_connection_outlives_uvicorns_default_keep_alive(
+    served: tuple[Served, int],
+) -> None:
+    """A balancer reuses its idle connections to a replica: the portal must not close them
+    first (uvicorn's default is 5 s; a request sent as it closes gets no answer)."""
+    server, port = served
+    server.wait_for_line("portal demo")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() == b'{"status":"ok"}'
+        assert conn.sock is not None
+        local = conn.sock.getsockname()
+        time.sleep(6.5)  # past uvicorn's default keep-alive of 5 s
+        conn.request("GET", "/healthz")  # on the same socket: it fails if the portal closed it
+        assert conn.getresponse().read() == b'{"status":"ok"}'
+        assert conn.sock is not None and conn.sock.getsockname() == local
+    finally:
+        conn.close()
