@@ -53,9 +53,12 @@ def _factor(points: Sequence[Point], one: str, two: str) -> str:
 
 def findings(points: Sequence[Point]) -> list[str]:
     errors = sum(p.outcome.errors for p in points)
+    samples = [
+        f"{p.layout.name} at {p.concurrency}: {s}" for p in points for s in p.outcome.error_samples
+    ]
     lines = [
         f"- Errors over all rows: {errors} (target 0)."
-        + (f" First: {points[0].outcome.error_samples[:1]}" if errors else ""),
+        + (f" For example: {'; '.join(samples[:3])}." if samples else ""),
         _factor(points, "1 worker", "2 workers"),
         _factor(points, "1 replica + HAProxy", "2 replicas + HAProxy"),
     ]
@@ -71,6 +74,7 @@ def findings(points: Sequence[Point]) -> list[str]:
             "and the database, and measure with your own upstreams: a slower upstream "
             "lowers the call rate, not the portal's cost per call."
         )
+    lines += contention(points)
     lines.append(
         "- On this 2-core machine the load generator, the upstreams and the portal share "
         "the same two cores, so 2 workers cannot get a core each: the scaling factor here is "
@@ -78,6 +82,21 @@ def findings(points: Sequence[Point]) -> list[str]:
         "elsewhere."
     )
     return lines
+
+
+def contention(points: Sequence[Point]) -> list[str]:
+    """Whether the measured processes could use the machine at all."""
+    cores = (os.cpu_count() or 1) * 100
+    most = max((sum(p.cpu_pct.values()) for p in points), default=0.0)
+    if most >= cores * 0.85:
+        return []
+    return [
+        f"- At most {most:.0f}% of {cores}% went to the measured processes in any row, and no "
+        "serving process reached one core, yet more connections brought no more calls/s: the "
+        "rest of the CPU went to other work on the machine (see the load average above). "
+        "These rows measure the share of a contended machine the benchmark got; the portal's "
+        "own ceiling is the sizing figure, from CPU time per call."
+    ]
 
 
 def plot(points: Sequence[Point], path: Path) -> None:
