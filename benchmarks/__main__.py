@@ -25,7 +25,7 @@ from benchmarks.sandbox import machine
 RESULTS = Path(__file__).parent / "results"
 SECTION = RESULTS / "README-section.md"
 # In README order; latency needs the HTTP server and is skipped while it does not exist.
-BENCHMARKS = ("context", "search", "latency", "sandbox", "stubs", "apply", "dlp")
+BENCHMARKS = ("context", "search", "latency", "sandbox", "stubs", "apply", "dlp", "scale")
 IN_SECTION = ("context", "search", "latency", "sandbox")
 _STAMP_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC; .*(Python [\d.]+\.|`\.)$")
 _PLOT_LINK = re.compile(r"\]\(([\w-]+\.png)\)")
