@@ -14,16 +14,16 @@ from typing import Any
 import httpx2
 import mcp_types as types
 import pytest
-from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
     OAuthToken,
 )
 
+from engine.upstream_oauth import MemoryTokenStorage
 from tests.identity_flow.conftest import Browser, form_value, query
 from tests.server.conftest import ServedPortal
 
@@ -35,26 +35,8 @@ pytestmark = [
 REDIRECT = "http://127.0.0.1:9/callback"  # never fetched: the browser stops there
 
 
-class Memory(TokenStorage):
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
 def oauth(
-    url: str, browser: Browser, email: str, storage: Memory, name: str = "Claude Code"
+    url: str, browser: Browser, email: str, storage: MemoryTokenStorage, name: str = "Claude Code"
 ) -> OAuthClientProvider:
     landed: dict[str, str] = {}
 
@@ -132,7 +114,7 @@ async def mcp_status(url: str, token: str | None) -> httpx2.Response:
 async def test_sign_in_consent_tools_refresh_and_sign_out(served: ServedPortal) -> None:
     url = f"{served.base}/p/team/mcp"
     browser = Browser(served.base)
-    storage = Memory()
+    storage = MemoryTokenStorage()
     try:
         auth = oauth(f"{url}?codemode=search_and_execute", browser, "ana@example.com", storage)
         async with connect(f"{url}?codemode=search_and_execute", auth) as client:
@@ -158,7 +140,7 @@ async def test_sign_in_consent_tools_refresh_and_sign_out(served: ServedPortal) 
                 data={
                     "grant_type": "refresh_token",
                     "refresh_token": first.refresh_token or "",
-                    "client_id": storage.client.client_id if storage.client else "",
+                    "client_id": storage.client_info.client_id if storage.client_info else "",
                 },
             )
         assert refreshed.status_code == 200, refreshed.text
@@ -195,7 +177,7 @@ async def test_sign_in_consent_tools_refresh_and_sign_out(served: ServedPortal) 
                 data={
                     "grant_type": "refresh_token",
                     "refresh_token": second.refresh_token or "",
-                    "client_id": storage.client.client_id if storage.client else "",
+                    "client_id": storage.client_info.client_id if storage.client_info else "",
                 },
             )
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
