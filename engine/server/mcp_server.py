@@ -105,6 +105,14 @@ def principal_of(ctx: Ctx) -> Principal | None:
     return None
 
 
+def origin_of(ctx: Ctx) -> str | None:
+    """The origin the client reached the portal at (None off HTTP)."""
+    request = ctx.request
+    if isinstance(request, Request):
+        return f"{request.url.scheme}://{request.url.netloc}".lower()
+    return None
+
+
 def user_of(ctx: Ctx) -> str | None:
     request = ctx.request
     if isinstance(request, Request):
@@ -306,6 +314,7 @@ class PortalServer(Server[Any]):
                 user=user,
                 principal=principal,
                 approver=approver,
+                origin=origin_of(ctx),
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -323,6 +332,7 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 on_log=on_log,
                 approver=approver,
+                origin=origin_of(ctx),
             )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
