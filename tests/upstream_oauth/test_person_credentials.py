@@ -257,6 +257,29 @@ def test_each_person_calls_with_their_own_token_also_concurrently(stack: Stack) 
     assert stack.held("ana@example.com") is not None and stack.held("bob@example.com")
 
 
+async def _code(url: str, bearer: str, code: str) -> tuple[bool, str]:
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), mode="auto") as client,
+    ):
+        result = await client.call_tool("code", {"code": code})
+    text = "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+    return bool(result.is_error), text
+
+
+def test_inside_code_the_call_carries_the_person_or_rejects_with_the_url(stack: Stack) -> None:
+    url = stack.mcp + "?codemode=search_and_execute"
+    ana = _token(stack, "ana@example.com")
+    ok = _run(_code, url, ana, "const r = await codemode.prot_whoami({}); return r;")
+    assert not ok[0] and "ana" in ok[1] and "alice" not in ok[1], ok
+    caught = "try { await codemode.prot_whoami({}); return 'no'; } catch (e) { return e.message; }"
+    is_error, text = _run(_code, url, _token(stack, "dan@example.com"), caught)
+    assert not is_error, text
+    connect = f"{stack.portal.origin}/connections?portal=main&server=prot"
+    assert connect in text and "you have not connected it yet" in text, text
+
+
 def test_bad_and_foreign_callbacks_are_refused_and_store_nothing(stack: Stack) -> None:
     ana, carol = Browser(stack, "ana@example.com"), Browser(stack, "carol@example.com")
     ana.sign_in()
