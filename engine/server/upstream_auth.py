@@ -288,7 +288,8 @@ class UpstreamAuthFlows:
             if person is None or person.person_id != flow.person_id:
                 # Finished in another browser session than the one that started it: the code
                 # would connect someone else's account to this person. Nothing is stored.
-                flow.result = UpstreamAuthError("finished in another person's browser session")
+                outside = "finished outside the browser session that started it"
+                flow.result = UpstreamAuthError(outside)
                 flow.code.set()
                 return _page(
                     "This authorization was started by another person (or signed-out "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -255,6 +256,40 @@ def test_each_person_calls_with_their_own_token_also_concurrently(stack: Stack) 
     found = _run(_concurrently, stack.mcp, {"ana": ana, "bob": bob})
     assert found == {"ana": [(False, "ana")] * ROUNDS, "bob": [(False, "bob")] * ROUNDS}
     assert stack.held("ana@example.com") is not None and stack.held("bob@example.com")
+
+
+def _held_client(stack: Stack, email: str) -> str:
+    async def load() -> str:
+        async with open_store(Config.load(stack.portal.config_path).settings) as store:
+            person = await store.people.by_email(email)
+            assert person is not None
+            held = await store.upstream_tokens.load("prot", person.id)
+            assert held.client_info is not None
+            return held.client_info.client_id
+
+    return _run(load)
+
+
+def test_expired_beyond_refresh_asks_to_reconnect_and_reconnecting_works(stack: Stack) -> None:
+    held = stack.held("ana@example.com")
+    assert held is not None and held.refresh_token
+    revoked = httpx2.post(
+        f"{stack.up.issuer}/token/revocation",
+        data={"token": held.refresh_token, "client_id": _held_client(stack, "ana@example.com")},
+        timeout=60,
+    )
+    assert revoked.status_code == 200
+    time.sleep(TTL_S + 0.5)  # the access token lapses: the next call must refresh, and cannot
+    is_error, text = whoami(stack, _token(stack, "ana@example.com"))
+    assert is_error and "expired and could not be refreshed" in text, text
+    assert "/connections?portal=main&server=prot" in text
+    ana = Browser(stack, "ana@example.com")
+    ana.sign_in()
+    assert 'data-state="expired"' in ana.page()
+    answer = ana.connect()
+    assert answer.status_code == 200 and "is connected" in answer.text, answer.text
+    assert whoami(stack, _token(stack, "ana@example.com")) == (False, "ana")
+    assert whoami(stack, _token(stack, "bob@example.com")) == (False, "bob")
 
 
 async def _code(url: str, bearer: str, code: str) -> tuple[bool, str]:
