@@ -24,7 +24,7 @@ from engine.catalog import Catalog
 from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
 from engine.dlp import DlpPolicy, Finding, Rules, Verdict
-from engine.person_sessions import connect_url
+from engine.person_sessions import Connector, UpstreamConnectRequired, connect_url
 from engine.requestlog import DlpEntry, RequestLog, RequestRecord
 from engine.status import ErrorDetails, UpstreamError
 
@@ -64,6 +64,9 @@ class Caller:
     who: str = "this caller"
     origin: str | None = None
     """The portal's origin as the client reached it: the connect page's URL is built on it."""
+    connector: Connector | None = None
+    """Asks the person to connect a server through their client (URL elicitation); None:
+    the call fails with the connect page's URL instead."""
 
 
 class ToolCalls:
@@ -162,9 +165,20 @@ class ToolCalls:
                 server_id, ErrorDetails(cause=cause, is_upstream=False, retryable=False)
             )
         url = connect_url(caller.origin, caller.portal, server_id)
-        return await self.catalog.call_tool(
-            server_id, tool.upstream_name, arguments, person_id=caller.person_id, connect_url=url
-        )
+        for attempt in range(2):
+            try:
+                return await self.catalog.call_tool(
+                    server_id,
+                    tool.upstream_name,
+                    arguments,
+                    person_id=caller.person_id,
+                    connect_url=url,
+                )
+            except UpstreamConnectRequired as exc:
+                # Once: the person was asked, connected, and the call is made again.
+                if attempt or caller.connector is None or not await caller.connector(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _log_call(
         self,

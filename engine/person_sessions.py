@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -51,6 +52,10 @@ CONNECTIONS_PATH: Final = "/connections"
 
 Key = tuple[str, int]
 """(server id, person id)."""
+
+Connector = Callable[["UpstreamConnectRequired"], Awaitable[bool]]
+"""Asks the person, through their MCP client, to connect (URL elicitation); whether they
+did, so the call can be made again. `engine.server.url_connect` makes them."""
 
 
 def connect_url(origin: str | None, portal_id: str, server_id: str) -> str:
@@ -102,6 +107,9 @@ class PersonSessions:
         self.expired: set[Key] = set()
         """Connections whose refresh was refused in this process (the page says "expired")."""
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._generation: dict[Key, int] = {}
+        """Times a new token was stored per key in this process (`wait_connected`)."""
+        self._waiters: dict[Key, anyio.Event] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -129,8 +137,28 @@ class PersonSessions:
 
     def connected(self, key: Key) -> None:
         """A new token was stored for `key`: the open session holds the old one."""
+        self.forget(key)
+        self._generation[key] = self._generation.get(key, 0) + 1
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None:
+            waiter.set()
+
+    def forget(self, key: Key) -> None:
+        """The token of `key` was dropped or replaced: close its session."""
         self.expired.discard(key)
         self.close(server_id=key[0], person_id=key[1])
+
+    def generation(self, key: Key) -> int:
+        return self._generation.get(key, 0)
+
+    async def wait_connected(self, key: Key, since: int, timeout_s: float) -> bool:
+        """Whether a new token is stored for `key` (after `generation(key)` was `since`)
+        within `timeout_s`."""
+        with anyio.move_on_after(timeout_s):
+            while self.generation(key) == since:
+                await self._waiters.setdefault(key, anyio.Event()).wait()
+            return True
+        return False
 
     async def call_tool(
         self,

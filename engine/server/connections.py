@@ -82,7 +82,7 @@ async def disconnect(
     RFC 7009); close their session. Whether a token was held."""
     held = await tokens.delete(server.id, person_id)
     if gateway.catalog.people is not None:
-        gateway.catalog.people.connected((server.id, person_id))
+        gateway.catalog.people.forget((server.id, person_id))
     if held.tokens is not None and server.url is not None:
         async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
             await revoke_tokens(http, server.url, held.tokens, held.client_info)

@@ -56,6 +56,7 @@ from starlette.requests import Request
 from engine import surfaces
 from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
+from engine.person_sessions import Connector
 from engine.portal import Portal, PortalError
 from engine.server.approvals import (
     STATE_TTL_S,
@@ -68,6 +69,7 @@ from engine.server.approvals import (
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
+from engine.server.url_connect import connector_for
 from engine.status import UpstreamError
 from engine.surfaces import Surface
 
@@ -315,6 +317,7 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 approver=approver,
                 origin=origin_of(ctx),
+                connector=self._connector(ctx, principal),
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -333,7 +336,12 @@ class PortalServer(Server[Any]):
                 on_log=on_log,
                 approver=approver,
                 origin=origin_of(ctx),
+                connector=self._connector(ctx, principal),
             )
+
+    def _connector(self, ctx: Ctx, principal: Principal | None) -> Connector | None:
+        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        return connector_for(ctx, self.portal.services.catalog.people, principal, timeout_s)
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The lowest level to send for this call; None: send no log lines."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import anyio
+import anyio.to_thread
 import httpx2
 import mcp_types as types
 import pytest
@@ -313,6 +314,54 @@ def test_inside_code_the_call_carries_the_person_or_rejects_with_the_url(stack: 
     assert not is_error, text
     connect = f"{stack.portal.origin}/connections?portal=main&server=prot"
     assert connect in text and "you have not connected it yet" in text, text
+
+
+async def _legacy_whoami(stack: Stack, email: str, accept: bool) -> tuple[bool, str, list[str]]:
+    """A 2025-11-25 session whose client answers URL elicitation by opening the URL in the
+    person's browser and connecting there (`accept`), or declining."""
+    seen: list[str] = []
+
+    async def elicited(_ctx: object, params: types.ElicitRequestParams) -> types.ElicitResult:
+        assert isinstance(params, types.ElicitRequestURLParams)
+        seen.append(f"elicit {params.url}")
+        if not accept:
+            return types.ElicitResult(action="decline")
+        browser = Browser(stack, email)
+
+        def open_and_connect() -> None:
+            browser.sign_in()
+            assert browser.connect().status_code == 200
+
+        await anyio.to_thread.run_sync(open_and_connect)
+        return types.ElicitResult(action="accept")
+
+    async def messages(message: object) -> None:
+        if isinstance(message, types.ElicitCompleteNotification):
+            seen.append("complete")
+
+    headers = {"Authorization": f"Bearer {_token(stack, email)}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(
+            streamable_http_client(stack.mcp, http_client=http),
+            mode="legacy",
+            elicitation_callback=elicited,
+            message_handler=messages,
+        ) as client,
+    ):
+        result = await client.call_tool("prot_whoami", {})
+    text = "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+    return bool(result.is_error), text, seen
+
+
+def test_a_2025_client_is_asked_by_url_elicitation_and_the_call_goes_on(stack: Stack) -> None:
+    page = f"{stack.portal.origin}/connections?portal=main&server=prot"
+    declined = _run(_legacy_whoami, stack, "fay@example.com", False)
+    assert declined[0] and page in declined[1] and declined[2] == [f"elicit {page}"], declined
+    assert stack.held("fay@example.com") is None
+    is_error, text, seen = _run(_legacy_whoami, stack, "erin@example.com", True)
+    assert (is_error, text) == (False, "erin")
+    assert seen == [f"elicit {page}", "complete"], seen
 
 
 def test_bad_and_foreign_callbacks_are_refused_and_store_nothing(stack: Stack) -> None:
