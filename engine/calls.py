@@ -24,7 +24,12 @@ from engine.catalog import Catalog
 from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
 from engine.dlp import DlpPolicy, Finding, Rules, Verdict
-from engine.person_sessions import Connector, UpstreamConnectRequired, connect_url
+from engine.person_sessions import (
+    Connector,
+    ConnectPending,
+    UpstreamConnectRequired,
+    connect_url,
+)
 from engine.requestlog import DlpEntry, RequestLog, RequestRecord
 from engine.status import ErrorDetails, UpstreamError
 
@@ -138,7 +143,7 @@ class ToolCalls:
         except UpstreamError as exc:
             error = exc.message
             raise
-        except ApprovalPending:
+        except (ApprovalPending, ConnectPending):
             logged = False  # not made yet: the retry carrying the answer logs it
             raise
         except BaseException:

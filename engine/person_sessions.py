@@ -83,6 +83,16 @@ class UpstreamConnectRequired(UpstreamError):
         self.expired = expired
 
 
+class ConnectPending(Exception):
+    """2026 era: the person must connect before the call; this round of the request ends with
+    an `InputRequiredResult` carrying the URL (`engine.server.url_connect`), and the client's
+    retry makes the call again."""
+
+    def __init__(self, needed: UpstreamConnectRequired) -> None:
+        super().__init__(needed.message)
+        self.needed = needed
+
+
 @dataclass(eq=False)
 class _Session:
     key: Key

@@ -316,9 +316,12 @@ def test_inside_code_the_call_carries_the_person_or_rejects_with_the_url(stack: 
     assert connect in text and "you have not connected it yet" in text, text
 
 
-async def _legacy_whoami(stack: Stack, email: str, accept: bool) -> tuple[bool, str, list[str]]:
-    """A 2025-11-25 session whose client answers URL elicitation by opening the URL in the
-    person's browser and connecting there (`accept`), or declining."""
+async def _eliciting_whoami(
+    stack: Stack, email: str, accept: bool, mode: str = "legacy"
+) -> tuple[bool, str, list[str]]:
+    """A client (`legacy`: a 2025-11-25 session; `auto`: 2026-07-28 requests) that answers
+    URL elicitation by opening the URL in the person's browser and connecting there
+    (`accept`), or declining."""
     seen: list[str] = []
 
     async def elicited(_ctx: object, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -344,7 +347,7 @@ async def _legacy_whoami(stack: Stack, email: str, accept: bool) -> tuple[bool, 
         httpx2.AsyncClient(headers=headers, timeout=60) as http,
         Client(
             streamable_http_client(stack.mcp, http_client=http),
-            mode="legacy",
+            mode=mode,
             elicitation_callback=elicited,
             message_handler=messages,
         ) as client,
@@ -356,12 +359,21 @@ async def _legacy_whoami(stack: Stack, email: str, accept: bool) -> tuple[bool, 
 
 def test_a_2025_client_is_asked_by_url_elicitation_and_the_call_goes_on(stack: Stack) -> None:
     page = f"{stack.portal.origin}/connections?portal=main&server=prot"
-    declined = _run(_legacy_whoami, stack, "fay@example.com", False)
+    declined = _run(_eliciting_whoami, stack, "fay@example.com", False)
     assert declined[0] and page in declined[1] and declined[2] == [f"elicit {page}"], declined
     assert stack.held("fay@example.com") is None
-    is_error, text, seen = _run(_legacy_whoami, stack, "erin@example.com", True)
+    is_error, text, seen = _run(_eliciting_whoami, stack, "erin@example.com", True)
     assert (is_error, text) == (False, "erin")
     assert seen == [f"elicit {page}", "complete"], seen
+
+
+def test_a_2026_client_gets_the_url_in_an_input_required_round(stack: Stack) -> None:
+    page = f"{stack.portal.origin}/connections?portal=main&server=prot"
+    declined = _run(_eliciting_whoami, stack, "hal@example.com", False, "auto")
+    assert declined[0] and page in declined[1] and declined[2] == [f"elicit {page}"], declined
+    assert stack.held("hal@example.com") is None
+    is_error, text, seen = _run(_eliciting_whoami, stack, "gus@example.com", True, "auto")
+    assert (is_error, text, seen) == (False, "gus", [f"elicit {page}"])
 
 
 def test_bad_and_foreign_callbacks_are_refused_and_store_nothing(stack: Stack) -> None:
