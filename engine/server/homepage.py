@@ -334,6 +334,8 @@ def homepage_routes(gateway: Gateway, form_sources: list[str] | None = None) -> 
         refused = person is not None and access is not None and not access.allowed
         no_access = gateway.config.identity.no_access_message if refused else None
         view["account"] = await account_view(gateway, request, request.url.path, no_access)
+        if person is not None and portal.on_behalf():  # servers that act with their account
+            view["account"]["connections"] = f"/connections?{urlencode({'portal': portal.id})}"
         return _render(request, "homepage.html", view, 200)
 
     async def root(request: Request) -> Response:

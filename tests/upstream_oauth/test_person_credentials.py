@@ -251,6 +251,8 @@ def test_each_person_calls_with_their_own_token_also_concurrently(stack: Stack) 
         answer = browser.connect()
         assert answer.status_code == 200 and "is connected" in answer.text, answer.text
         assert 'data-state="connected"' in browser.page()
+    home = browser.http.get(f"{stack.portal.origin}/").text
+    assert 'id="connections" href="/connections?portal=main"' in home
     ana, bob = _token(stack, "ana@example.com"), _token(stack, "bob@example.com")
     assert whoami(stack, ana) == (False, "ana")
     assert whoami(stack, bob) == (False, "bob")
