@@ -6,7 +6,10 @@ person's browser (an HTTP client keeping that person's cookies).
 
 In order, on one stack: the admin credential syncs the catalog; a person not connected gets
 an isError result naming the connect page; ana and bob connect on that page and each one's
-`whoami` answers with their own subject, also under concurrent calls; a callback with a
+`whoami` answers with their own subject, also under concurrent calls; a connection revoked
+at the authorization server asks to reconnect; inside `code` the call carries the person's
+token or rejects with the URL; a 2025 client is asked by URL elicitation and the call goes
+on, a 2026 client gets an InputRequiredResult with the URL; a callback with a
 forged state, one finished in another person's session and a replay are refused and store
 nothing; Log out forgets and revokes the token (the next call asks to connect again); an API
 key is refused on the on_behalf server; sign-out disconnects the person's servers and says
@@ -367,6 +370,7 @@ def test_a_2025_client_is_asked_by_url_elicitation_and_the_call_goes_on(stack: S
     is_error, text, seen = _run(_eliciting_whoami, stack, "erin@example.com", True)
     assert (is_error, text) == (False, "erin")
     assert seen == [f"elicit {page}", "complete"], seen
+    assert stack.held("erin@example.com") is not None  # recorded for the leak check
 
 
 def test_a_2026_client_gets_the_url_in_an_input_required_round(stack: Stack) -> None:
@@ -376,6 +380,7 @@ def test_a_2026_client_gets_the_url_in_an_input_required_round(stack: Stack) -> 
     assert stack.held("hal@example.com") is None
     is_error, text, seen = _run(_eliciting_whoami, stack, "gus@example.com", True, "auto")
     assert (is_error, text, seen) == (False, "gus", [f"elicit {page}"])
+    assert stack.held("gus@example.com") is not None
 
 
 def test_bad_and_foreign_callbacks_are_refused_and_store_nothing(stack: Stack) -> None:
