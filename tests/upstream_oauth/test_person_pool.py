@@ -1,8 +1,9 @@
 """The per-person session pool (`engine.person_sessions.PersonSessions`) on real parts: the
 test MCP server behind its real authorization server, tokens obtained by the SDK's flow for
 two people and kept in a real store. The pool stays at its cap (the least recently used idle
-session is closed), closes idle sessions, closes a server's sessions on request, and a person
-without a token gets `UpstreamConnectRequired` without any session being opened."""
+session is closed), closes idle sessions, closes a server's sessions on request and (through
+the catalog) when the server's config changes, and a person without a token gets
+`UpstreamConnectRequired` without any session being opened."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult
 
+from engine.catalog import Catalog
 from engine.config import Config, ServerConfig
 from engine.person_sessions import PersonSessions, UpstreamConnectRequired
 from engine.store import Store, open_store
@@ -120,4 +122,35 @@ def test_the_pool_is_bounded_closes_idle_sessions_and_never_opens_without_a_toke
         "after idle 0",
         "bob",
         "closed 1, open 0",
+    ]
+
+
+async def _catalog_scenario(directory: Path, up: Protected) -> list[str]:
+    url = f"sqlite+aiosqlite:///{directory}/db"
+    settings = Config.from_dict({"settings": {"database_url": url}}, base_dir=directory).settings
+    server = ServerConfig(id="prot", url=up.url, auth_type="oauth")
+    steps: list[str] = []
+    async with open_store(settings) as store:
+        ana = await store.people.sign_in("test", "ana", email="ana@example.com")
+        await _connect(store, up, ana.id, "ana")
+        catalog = Catalog([server])
+        catalog.use_upstream_tokens(store.upstream_tokens)
+        async with catalog:
+            assert catalog.people is not None
+            result = await catalog.call_tool("prot", "whoami", {}, person_id=ana.id)
+            steps.append(f"{_text(result)}, open {len(catalog.people)}")
+            changed = server.model_copy(update={"call_timeout_s": 30.0})
+            detached = catalog.replace([changed], ["prot"])  # its config changed
+            steps.append(f"after the change, open {len(catalog.people)}")
+            await catalog.close(detached)
+            result = await catalog.call_tool("prot", "whoami", {}, person_id=ana.id)
+            steps.append(f"{_text(result)}, open {len(catalog.people)}")
+    return steps
+
+
+def test_a_config_change_closes_the_servers_person_sessions(up: Protected, tmp_path: Path) -> None:
+    assert _run(_catalog_scenario, tmp_path, up) == [
+        "ana, open 1",
+        "after the change, open 0",
+        "ana, open 1",
     ]
