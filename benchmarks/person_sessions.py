@@ -22,8 +22,7 @@ from benchmarks.sandbox import machine
 from engine.config import Config, ServerConfig
 from engine.person_sessions import PersonSessions
 from engine.store import open_store
-from tests.upstream_oauth.harness import Protected, protected_upstream
-from tests.upstream_oauth.test_person_pool import _connect
+from tests.upstream_oauth.harness import Protected, connect_person, protected_upstream
 
 RESULTS = Path(__file__).resolve().parent / "results" / "person_sessions.md"
 PEOPLE = 8
@@ -44,7 +43,7 @@ async def measure(directory: Path, up: Protected) -> str:
         ids = []
         for n in range(PEOPLE):
             person = await store.people.sign_in("bench", f"p{n}", email=f"p{n}@example.com")
-            await _connect(store, up, person.id, f"p{n}")
+            await connect_person(store, up, person.id, f"p{n}")
             ids.append(person.id)
         pool = PersonSessions(store.upstream_tokens)
         first: list[float] = []

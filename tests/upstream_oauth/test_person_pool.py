@@ -11,23 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import httpx2
 import mcp_types as types
 import pytest
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult
 
 from engine.catalog import Catalog
 from engine.config import Config, ServerConfig
 from engine.person_sessions import PersonSessions, UpstreamConnectRequired
-from engine.store import Store, open_store
-from engine.upstream_oauth import OAuthClientSettings, headless_authorize, make_provider
+from engine.store import open_store
 from tests.identity.harness import missing_tools
-from tests.upstream_oauth.harness import Protected, protected_upstream
+from tests.upstream_oauth.harness import Protected, connect_person, protected_upstream
 from tests.upstream_oauth.test_admin_credential import _run
 
-REDIRECT = "http://127.0.0.1:9/callback"
 IDLE_S = 0.5
 WAIT_STEPS = 100
 """Polls of 0.05 s for the idle close (bounded)."""
@@ -40,27 +34,6 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Protected]:
         pytest.skip(reason)
     with protected_upstream(tmp_path_factory.mktemp("person-pool"), ttl_s=60) as protected:
         yield protected
-
-
-async def _connect(store: Store, up: Protected, person_id: int, account: str) -> None:
-    """The SDK's flow for `account`, its tokens stored in the person's row."""
-    http = httpx2.AsyncClient(timeout=30)
-    found: list[str] = []
-
-    async def redirect(url: str) -> None:
-        found.append(url + f"&login_hint={account}")
-
-    async def callback() -> AuthorizationCodeResult:
-        return await headless_authorize(http, found[-1], REDIRECT)
-
-    storage = store.upstream_tokens.storage("prot", person_id)
-    auth = make_provider(up.url, REDIRECT, OAuthClientSettings(), storage, redirect, callback)
-    async with (
-        http,
-        httpx2.AsyncClient(auth=auth, timeout=30) as authed,
-        Client(streamable_http_client(up.url, http_client=authed)) as client,
-    ):
-        await client.list_tools()
 
 
 def _text(result: types.CallToolResult) -> str:
@@ -77,8 +50,8 @@ async def _scenario(directory: Path, up: Protected) -> list[str]:
         ana = await store.people.sign_in("test", "ana", email="ana@example.com")
         bob = await store.people.sign_in("test", "bob", email="bob@example.com")
         cy = await store.people.sign_in("test", "cy", email="cy@example.com")
-        await _connect(store, up, ana.id, "ana")
-        await _connect(store, up, bob.id, "bob")
+        await connect_person(store, up, ana.id, "ana")
+        await connect_person(store, up, bob.id, "bob")
         pool = PersonSessions(store.upstream_tokens, cap=1, idle_s=IDLE_S)
         async with anyio.create_task_group() as tg:
             tg.start_soon(pool.run)
@@ -132,7 +105,7 @@ async def _catalog_scenario(directory: Path, up: Protected) -> list[str]:
     steps: list[str] = []
     async with open_store(settings) as store:
         ana = await store.people.sign_in("test", "ana", email="ana@example.com")
-        await _connect(store, up, ana.id, "ana")
+        await connect_person(store, up, ana.id, "ana")
         catalog = Catalog([server])
         catalog.use_upstream_tokens(store.upstream_tokens)
         async with catalog:
