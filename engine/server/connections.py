@@ -62,9 +62,10 @@ async def person_connections(
     access = portal.access(person.principal)
     visible = access.visible if access is not None and access.allowed else frozenset()
     people = gateway.catalog.people
+    mine = portal.on_behalf() & visible
     found = []
     for server in gateway.config.servers:
-        if server.id not in portal.on_behalf() or server.id not in visible:
+        if server.id not in mine:
             continue
         key = (server.id, person.person_id)
         held = await tokens.load(*key)
