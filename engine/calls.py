@@ -24,8 +24,14 @@ from engine.catalog import Catalog
 from engine.config_dlp import DlpAction
 from engine.curation import CuratedTool
 from engine.dlp import DlpPolicy, Finding, Rules, Verdict
+from engine.person_sessions import (
+    Connector,
+    ConnectPending,
+    UpstreamConnectRequired,
+    connect_url,
+)
 from engine.requestlog import DlpEntry, RequestLog, RequestRecord
-from engine.status import UpstreamError
+from engine.status import ErrorDetails, UpstreamError
 
 INLINE_SCAN_BYTES: Final = 64 * 1024
 """Arguments or results up to this size are checked by DLP on the event loop; larger ones in
@@ -54,6 +60,18 @@ class Caller:
     approver: Approver | None = None
     """Asks this caller's person to approve `require_approval` tools (`engine.approval`);
     None: nobody can be asked, so such calls are refused."""
+    on_behalf: frozenset[str] = frozenset()
+    """Servers whose calls must carry this caller's own upstream token (`on_behalf` OAuth
+    servers of the portal); empty for the local operator, who uses the admin credential."""
+    person_id: int | None = None
+    """The signed-in person making the call, whose token those servers get; None: not a
+    person (an API key, an anonymous caller), who may not call them."""
+    who: str = "this caller"
+    origin: str | None = None
+    """The portal's origin as the client reached it: the connect page's URL is built on it."""
+    connector: Connector | None = None
+    """Asks the person to connect a server through their client (URL elicitation); None:
+    the call fails with the connect page's URL instead."""
 
 
 class ToolCalls:
@@ -113,7 +131,7 @@ class ToolCalls:
                 if refused is not None:
                     error = refused
                     return results.tool_error(refused)
-            result = await self.catalog.call_tool(tool.server_id, tool.upstream_name, verdict.value)
+            result = await self._upstream_call(caller, tool, verdict.value)
             if rules.results:
                 result, blocked = await self._check_result(rules, result, findings)
                 if blocked is not None:
@@ -125,7 +143,7 @@ class ToolCalls:
         except UpstreamError as exc:
             error = exc.message
             raise
-        except ApprovalPending:
+        except (ApprovalPending, ConnectPending):
             logged = False  # not made yet: the retry carrying the answer logs it
             raise
         except BaseException:
@@ -134,6 +152,38 @@ class ToolCalls:
         finally:
             if logged:
                 self._log_call(caller, tool, started, status, error, size, result, findings)
+
+    async def _upstream_call(
+        self, caller: Caller, tool: CuratedTool, arguments: dict[str, Any]
+    ) -> CallToolResult:
+        """The call with the admin credential, or for an `on_behalf` server with the
+        person's own token (never anyone else's: without one it fails, naming the page)."""
+        server_id = tool.server_id
+        if server_id not in caller.on_behalf:
+            return await self.catalog.call_tool(server_id, tool.upstream_name, arguments)
+        if caller.person_id is None:
+            cause = (
+                f"this server acts with each person's own account, and {caller.who} is not "
+                "a signed-in person: connect to the portal as a person to call it"
+            )
+            raise UpstreamError(
+                server_id, ErrorDetails(cause=cause, is_upstream=False, retryable=False)
+            )
+        url = connect_url(caller.origin, caller.portal, server_id)
+        for attempt in range(2):
+            try:
+                return await self.catalog.call_tool(
+                    server_id,
+                    tool.upstream_name,
+                    arguments,
+                    person_id=caller.person_id,
+                    connect_url=url,
+                )
+            except UpstreamConnectRequired as exc:
+                # Once: the person was asked, connected, and the call is made again.
+                if attempt or caller.connector is None or not await caller.connector(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def _log_call(
         self,

@@ -14,6 +14,7 @@ import mcp_types as types
 
 from engine.config import ServerConfig
 from engine.egress import EgressProxy
+from engine.person_sessions import PersonSessions
 from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
 
@@ -65,6 +66,8 @@ class Catalog:
         self._upstreams: dict[str, Upstream] = {}
         self._routes: dict[str, EgressProxy] = dict(egress or {})
         self._tokens: UpstreamTokenStore | None = None
+        self.people: PersonSessions | None = None
+        """Sessions carrying people's own tokens to `on_behalf` servers (with the store)."""
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
@@ -88,6 +91,7 @@ class Catalog:
         """Where `oauth` servers find their admin credentials (those added later too);
         before entering."""
         self._tokens = tokens
+        self.people = PersonSessions(tokens)
         for upstream in self._upstreams.values():
             upstream.tokens = tokens
 
@@ -95,6 +99,8 @@ class Catalog:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        if self.people is not None:
+            task_group.start_soon(self.people.run, name="per-person upstream sessions")
         for upstream in self._upstreams.values():
             self._start(upstream)
         try:
@@ -186,16 +192,27 @@ class Catalog:
         arguments: dict[str, Any] | None,
         *,
         timeout_s: float | None = None,
+        person_id: int | None = None,
+        connect_url: str = "",
     ) -> types.CallToolResult:
-        """Call an upstream tool. `isError` results are returned, not raised.
+        """Call an upstream tool. `isError` results are returned, not raised. With
+        `person_id`: over that person's own session (`PersonSessions`), never the admin's;
+        `connect_url` is where they connect the server when they have not.
 
         Raises:
             UpstreamError: the server is not Ready, could not be reached, timed out (after
                 `timeout_s`, default the server's `call_timeout_s`), or answered with a
-                protocol error.
+                protocol error; `UpstreamConnectRequired` for a person not connected.
             KeyError: no server has this id.
         """
-        return await self._get(server_id).call_tool(name, arguments, timeout_s)
+        upstream = self._get(server_id)
+        if person_id is None:
+            return await upstream.call_tool(name, arguments, timeout_s)
+        assert self.people is not None, "per-person calls need the store"
+        config, egress = upstream.config, upstream.egress
+        return await self.people.call_tool(
+            config, egress, person_id, connect_url, name, arguments, timeout_s
+        )
 
     async def get_prompt(
         self, server_id: str, name: str, arguments: dict[str, str] | None
@@ -224,6 +241,9 @@ class Catalog:
         if egress is not None:
             self._routes = dict(egress)
         detached = [self._upstreams.pop(sid) for sid in remove]
+        for sid in remove:
+            if self.people is not None:  # their sessions hold the old config's address
+                self.people.close(server_id=sid)
         reopened = {s.id for s in add}
         for upstream in detached:
             upstream.retire(replaced=upstream.config.id in reopened)

@@ -362,7 +362,7 @@ class PortalServerRef(StrictModel):
         default=None, description="Overrides the server's default_disabled in this portal."
     )
     on_behalf: bool = False
-    """Accepted from the admin API and returned; no effect here."""
+    """For an `oauth` server: each person's calls carry their own upstream token."""
     updated_tools: list[ToolOverride] = Field(default_factory=list)
     """Portal-level curation of this server's tools; beats the server-level entries."""
     require_approval: bool = False

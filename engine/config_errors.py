@@ -105,6 +105,8 @@ _KEY_HINTS: dict[str, str] = {
     "id": 'unknown key; a portal\'s server entry names its server with "server_id"',
     **{key: f"unknown key; {_READ_ONLY[0]}" for key in _READ_ONLY[1]},
     **{key: f"unknown key; {_UNSUPPORTED[0]}" for key in _UNSUPPORTED[1]},
+    "on_behalf": f"unknown key; {_UNSUPPORTED[0]} (it belongs on a portal's server entry: "
+    'servers = [{ server_id = "...", on_behalf = true }])',
 }
 
 

@@ -49,6 +49,7 @@ from engine.catalog import Catalog
 from engine.config import Config, PortalConfig
 from engine.curation import CuratedTool, curate_portal
 from engine.executor import CodeExecutor
+from engine.person_sessions import Connector
 from engine.requestlog import RequestRecord
 from engine.resource_bridge import MAX_FOUND_LISTED, resources_found
 from engine.resource_curation import (
@@ -212,12 +213,17 @@ class Portal:
         principal: Principal | None = None,
         on_log: Callable[[LogEntry], None] | None = None,
         approver: Approver | None = None,
+        origin: str | None = None,
+        connector: Connector | None = None,
     ) -> CallToolResult:
         """Answer `tools/call` for `surface`, as `principal` may (None: the local operator,
         who sees every server). Never raises for bad input or upstream trouble: the agent
         gets an `isError` result that says what went wrong. `user` names the caller in the
         request log; by default the principal's email or API key name. `approver` asks the
         person about `require_approval` tools (`engine.approval`; None: such calls fail).
+        `origin`: this portal's origin as the client reached it, for the URL of the page where
+        a person connects an `on_behalf` server; `connector` asks them to, through their
+        client (URL elicitation), when they have not.
 
         Raises:
             ApprovalPending: a 2026-era approver needs the person's answer in a new round.
@@ -232,7 +238,7 @@ class Portal:
                 return results.tool_error(refusal)
         view = self.view_for(access)
         servers = access.visible if access is not None else None
-        caller = Caller(self.id, user, approver)
+        caller = self._caller(user, principal, approver, origin, connector)
         if surfaces.is_code_tool(surface, name):
             with telemetry.span(telemetry.CODE_RUN):
                 return await self._run_code(name, view, arguments, caller, on_log, servers)
@@ -243,6 +249,32 @@ class Portal:
             if tool is not None:
                 return await self._call_direct(tool, arguments, caller)
         return results.tool_error(self._unknown_tool(surface, name, view, servers))
+
+    def on_behalf(self) -> frozenset[str]:
+        """The `oauth` servers this portal calls with each person's own token."""
+        oauth = {s.id for s in self.services.config.servers if s.auth_type == "oauth"}
+        return frozenset(r.server_id for r in self.config.servers if r.on_behalf) & oauth
+
+    def _caller(
+        self,
+        user: str | None,
+        principal: Principal | None,
+        approver: Approver | None,
+        origin: str | None,
+        connector: Connector | None = None,
+    ) -> Caller:
+        if principal is None:  # the local operator: the admin credential, as before
+            return Caller(self.id, user, approver)
+        return Caller(
+            self.id,
+            user,
+            approver,
+            on_behalf=self.on_behalf(),
+            person_id=principal.person_id if principal.kind == "person" else None,
+            who=principal.describe(),
+            origin=origin,
+            connector=connector,
+        )
 
     def _unknown_tool(
         self, surface: Surface, name: str, view: PortalView, servers: frozenset[str] | None

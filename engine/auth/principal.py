@@ -19,12 +19,16 @@ class Principal:
     """A person's groups (the `groups_claim` of `[identity]`)."""
     service: str | None = None
     """A service's name: its API key's `name`, or `key:<first 8 hex digits>` when unnamed."""
+    person_id: int | None = None
+    """A signed-in person's id in the store (their upstream connections are kept under it)."""
 
     @classmethod
-    def person(cls, email: str, groups: Iterable[str] = ()) -> Principal:
+    def person(
+        cls, email: str, groups: Iterable[str] = (), person_id: int | None = None
+    ) -> Principal:
         if not email:
             raise ValueError("a person is known by an email address")
-        return cls("person", email=email, groups=frozenset(groups))
+        return cls("person", email=email, groups=frozenset(groups), person_id=person_id)
 
     @classmethod
     def for_service(cls, name: str) -> Principal:

@@ -69,6 +69,7 @@ from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.server.admin import AdminAuth, admin_routes
+from engine.server.connections import ConnectionsPage
 from engine.server.health import HEALTH_PATHS, Health, store_unavailable
 from engine.server.homepage import homepage_routes
 from engine.server.mcp_server import (
@@ -520,6 +521,9 @@ def create_app(
         auth = AuthServer(gateway.store, router.portal_for)
         web = IdentityWeb(gateway, gateway.store, router.portal_for)
         identity_routes = [*auth.routes(), *web.routes()]
+        if flows is not None:
+            page = ConnectionsPage(gateway, gateway.store.upstream_tokens, flows)
+            identity_routes += page.routes()
         form_sources = web.form_sources()
         middleware.append(Middleware(SchemeSessions, secret_key=gateway.store.cookie_key()))
     health = Health(gateway)

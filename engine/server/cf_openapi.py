@@ -57,7 +57,10 @@ def _portal_body(required: list[str]) -> dict[str, Any]:
         "properties": {
             "server_id": _ID,
             "default_disabled": {"type": "boolean"},
-            "on_behalf": {"type": "boolean", "description": "Stored and returned; no effect."},
+            "on_behalf": {
+                "type": "boolean",
+                "description": "oauth servers: each person's calls carry their own token.",
+            },
             "updated_tools": {"type": "array", "items": _override()},
             "updated_prompts": {"type": "array", "items": _override()},
             "updated_resources": {"type": "array", "items": _override()},

@@ -333,7 +333,11 @@ def homepage_routes(gateway: Gateway, form_sources: list[str] | None = None) -> 
         access = portal.access(principal)
         refused = person is not None and access is not None and not access.allowed
         no_access = gateway.config.identity.no_access_message if refused else None
-        view["account"] = await account_view(gateway, request, request.url.path, no_access)
+        account = await account_view(gateway, request, request.url.path, no_access)
+        # Servers that act with each person's own account: where they connect them.
+        mine = person is not None and portal.on_behalf()
+        account["connections"] = f"/connections?{urlencode({'portal': portal.id})}" if mine else ""
+        view["account"] = account
         return _render(request, "homepage.html", view, 200)
 
     async def root(request: Request) -> Response:

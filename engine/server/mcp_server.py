@@ -56,6 +56,7 @@ from starlette.requests import Request
 from engine import surfaces
 from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
+from engine.person_sessions import Connector, ConnectPending
 from engine.portal import Portal, PortalError
 from engine.server.approvals import (
     STATE_TTL_S,
@@ -68,6 +69,8 @@ from engine.server.approvals import (
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
+from engine.server.url_connect import connector_for
+from engine.server.url_connect import input_required as connect_input_required
 from engine.status import UpstreamError
 from engine.surfaces import Surface
 
@@ -102,6 +105,14 @@ def principal_of(ctx: Ctx) -> Principal | None:
     if isinstance(request, Request):
         principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
         return principal if isinstance(principal, Principal) else ANONYMOUS
+    return None
+
+
+def origin_of(ctx: Ctx) -> str | None:
+    """The origin the client reached the portal at (None off HTTP)."""
+    request = ctx.request
+    if isinstance(request, Request):
+        return f"{request.url.scheme}://{request.url.netloc}".lower()
     return None
 
 
@@ -283,7 +294,10 @@ class PortalServer(Server[Any]):
         result: types.CallToolResult | None = None
         # A direct call on a 2026-era request that needs approval: ask in this round's result.
         with suppress(ApprovalPending):
-            result = await self._answer_call(ctx, params, user, principal, approver)
+            try:
+                result = await self._answer_call(ctx, params, user, principal, approver)
+            except ConnectPending as pending:  # 2026 era: ask for the connection this round
+                return connect_input_required(pending)
         if isinstance(approver, Rounds) and approver.asking is not None:
             # A run that stopped to ask, too: its result is replaced by the question.
             return approver.input_required()
@@ -306,6 +320,8 @@ class PortalServer(Server[Any]):
                 user=user,
                 principal=principal,
                 approver=approver,
+                origin=origin_of(ctx),
+                connector=self._connector(ctx, params, principal, runs_code=False),
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -323,7 +339,21 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 on_log=on_log,
                 approver=approver,
+                origin=origin_of(ctx),
+                connector=self._connector(ctx, params, principal, runs_code=True),
             )
+
+    def _connector(
+        self,
+        ctx: Ctx,
+        params: types.CallToolRequestParams,
+        principal: Principal | None,
+        *,
+        runs_code: bool,
+    ) -> Connector | None:
+        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        people = self.portal.services.catalog.people
+        return connector_for(ctx, params, people, principal, timeout_s, runs_code=runs_code)
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The lowest level to send for this call; None: send no log lines."""

@@ -38,7 +38,7 @@ class TokenPeople:
         principal = (
             None
             if person is None or not person.email
-            else Principal.person(person.email, person.groups)
+            else Principal.person(person.email, person.groups, info.person_id)
         )
         if len(self._people) >= MAX_PEOPLE:
             self._people.clear()

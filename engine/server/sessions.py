@@ -56,7 +56,7 @@ class SignedIn:
 
     @property
     def principal(self) -> Principal:
-        return Principal.person(self.email, self.groups)
+        return Principal.person(self.email, self.groups, self.person_id)
 
 
 def _session(conn: HTTPConnection) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -37,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 
 from engine.config import IdentityConfig
 from engine.gateway import Gateway
+from engine.server.connections import disconnect_all
 from engine.server.homepage import page_response
 from engine.server.oauth import CONSENT_PATH, PendingAuthorization, Resolve, request_origin
 from engine.server.sessions import (
@@ -362,10 +364,16 @@ class IdentityWeb:
         person = signed_in(request)
         request.session.clear()
         if person is not None:
+            # Revoked at the upstreams first: revoke_person deletes what is left of the rows.
+            servers = await disconnect_all(
+                self.gateway, self.store.upstream_tokens, person.person_id
+            )
             summary = await self.store.grants.revoke_person(person.person_id)
+            summary = replace(summary, upstream_states_removed=len(servers))
             request.session["signed_out"] = {
                 "email": person.email,
                 "summary": summary.describe(),
+                "servers": servers,
             }
         if self.idp is not None:
             try:
@@ -389,6 +397,8 @@ class IdentityWeb:
         done = request.session.pop("signed_out", None)
         if isinstance(done, dict) and done.get("email"):
             message = f"Signed out {done['email']} — {done.get('summary', '')}."
+            if done.get("servers"):
+                message += f" Disconnected servers: {', '.join(map(str, done['servers']))}."
         else:
             message = "You are signed out."
         return self._message(

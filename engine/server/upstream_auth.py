@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 from engine.config import ServerConfig
 from engine.credentials import CredentialError
 from engine.server.admin import AdminAuth, ApiError, _endpoint
+from engine.server.sessions import signed_in
 from engine.upstream_oauth import (
     OAuthClientSettings,
     UpstreamAuthError,
@@ -62,6 +63,9 @@ FLOW_TIMEOUT_S: Final = 600.0
 @dataclass
 class _Flow:
     server_id: str
+    person_id: int | None = None
+    """Whose credential: None the admin's; a person's flow is finished only in their session."""
+    return_to: str = "/"
     url: anyio.Event = field(default_factory=anyio.Event)
     authorization_url: str = ""
     state: str = ""
@@ -106,8 +110,8 @@ class _NewTokens:
 class UpstreamAuthFlows:
     def __init__(self, gateway: Gateway, tokens: UpstreamTokenStore) -> None:
         self.gateway, self.tokens = gateway, tokens
-        self._flows: dict[str, _Flow] = {}
-        """By server id: the flow in progress or last finished."""
+        self._flows: dict[tuple[str, int | None], _Flow] = {}
+        """By (server id, person id or None): the flow in progress or last finished."""
         self._by_state: dict[str, _Flow] = {}
         """Waiting for their callback, by state: popped on first use."""
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -150,25 +154,42 @@ class UpstreamAuthFlows:
         except CredentialError as exc:
             raise ApiError(409, str(exc)) from None
         callback = f"{request.url.scheme}://{request.url.netloc}{CALLBACK_PATH}"
-        current = self._flows.get(server.id)
+        try:
+            url = await self.start(server, settings, callback, None)
+        except UpstreamAuthError as exc:
+            raise ApiError(502, str(exc)) from None
+        return _envelope({"authorization_url": url})
+
+    async def start(
+        self,
+        server: ServerConfig,
+        settings: OAuthClientSettings,
+        callback: str,
+        person_id: int | None,
+        return_to: str = "/",
+    ) -> str:
+        """Start an authorization for the server's admin credential (`person_id` None) or a
+        person's; the URL to send the browser to. Raises UpstreamAuthError (no answer)."""
+        key = (server.id, person_id)
+        current = self._flows.get(key)
         if current is not None and not current.done.is_set():
             # A new URL replaces the unused one: its state stops working, its flow ends.
             self._by_state.pop(current.state, None)
-            current.result = UpstreamAuthError("replaced by a newer `codemode auth`")
+            current.result = UpstreamAuthError("replaced by a newer authorization")
             current.code.set()
-        flow = _Flow(server.id)
-        self._flows[server.id] = flow
+        flow = _Flow(server.id, person_id, return_to)
+        self._flows[key] = flow
         assert self._tasks is not None
         self._tasks.start_soon(self._run, server, settings, callback, flow)
         with anyio.move_on_after(server.connect_timeout_s):
             await flow.url.wait()
         if not flow.authorization_url:
-            raise ApiError(502, flow.error or "the authorization server did not answer in time")
-        return _envelope({"authorization_url": flow.authorization_url})
+            raise UpstreamAuthError(flow.error or "the authorization server did not answer in time")
+        return flow.authorization_url
 
     async def _show(self, request: Request) -> Response:
         server = self._server(request)
-        flow = self._flows.get(server.id)
+        flow = self._flows.get((server.id, None))
         held = await self.tokens.load(server.id)
         if flow is not None and not flow.done.is_set():
             state = "pending"
@@ -195,7 +216,7 @@ class UpstreamAuthFlows:
         self, server: ServerConfig, settings: OAuthClientSettings, callback: str, flow: _Flow
     ) -> None:
         assert server.url is not None
-        stored = self.tokens.storage(server.id)
+        stored = self.tokens.storage(server.id, flow.person_id)
         client = preregistered_client(callback, settings)
         held = await stored.get_client_info()
         fresh = held is not None and AnyUrl(callback) not in (held.redirect_uris or [])
@@ -222,24 +243,34 @@ class UpstreamAuthFlows:
                 Client(streamable_http_client(server.url, http_client=http)) as mcp,
             ):
                 await mcp.list_tools()
-            await self._connected(server, stored, storage.replaced)
+            await self._connected(server, stored, storage.replaced, flow.person_id)
         except Exception as exc:
             flow.error = _reason(exc)
-            logger.warning("upstream %s: authorization failed: %s", server.id, flow.error)
+            who = "" if flow.person_id is None else f" (person {flow.person_id})"
+            logger.warning("upstream %s: authorization failed%s: %s", server.id, who, flow.error)
         finally:
             self._by_state.pop(flow.state, None)
             flow.url.set()
             flow.done.set()
 
     async def _connected(
-        self, server: ServerConfig, stored: StoredTokens, replaced: OAuthToken | None
+        self,
+        server: ServerConfig,
+        stored: StoredTokens,
+        replaced: OAuthToken | None,
+        person_id: int | None,
     ) -> None:
-        """After a new credential: revoke the tokens it replaced, sync the server with it."""
+        """After a new credential: revoke the tokens it replaced; sync the server with an
+        admin credential, or close the person's session that holds the old token."""
         assert server.url is not None
         if replaced is not None:
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
                 await revoke_tokens(http, server.url, replaced, await stored.get_client_info())
-        await self.gateway.catalog.reconnect(server.id)
+        people = self.gateway.catalog.people
+        if person_id is not None and people is not None:
+            people.connected((server.id, person_id))
+        elif person_id is None:
+            await self.gateway.catalog.reconnect(server.id)
 
     # ----- the browser's return -----
 
@@ -252,6 +283,19 @@ class UpstreamAuthFlows:
                 "nothing was stored. Run `codemode auth <server>` again.",
                 400,
             )
+        if flow.person_id is not None:
+            person = signed_in(request)
+            if person is None or person.person_id != flow.person_id:
+                # Finished in another browser session than the one that started it: the code
+                # would connect someone else's account to this person. Nothing is stored.
+                outside = "finished outside the browser session that started it"
+                flow.result = UpstreamAuthError(outside)
+                flow.code.set()
+                return _page(
+                    "This authorization was started by another person (or signed-out "
+                    "session): nothing was stored. Start again from your own session.",
+                    403,
+                )
         try:
             flow.result = callback_result(str(request.url))
         except UpstreamAuthError as exc:
@@ -261,6 +305,8 @@ class UpstreamAuthFlows:
             await flow.done.wait()
         if flow.error is not None:
             return _page(f"Server {flow.server_id!r} was not connected: {flow.error}", 400)
+        if flow.person_id is not None:
+            return _page(f"Server {flow.server_id!r} is connected.", 200, back=flow.return_to)
         return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
 
 
@@ -285,6 +331,9 @@ def _envelope(result: Any) -> Response:
     return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
 
 
-def _page(text: str, status: int) -> HTMLResponse:
+def _page(text: str, status: int, back: str | None = None) -> HTMLResponse:
     body = f"<!doctype html><title>codemode</title><p>{html.escape(text)}</p>"
+    if back is not None:
+        body += f'<p><a id="back" href="{html.escape(back)}">Back to your servers</a></p>'
+
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -489,6 +489,7 @@ def test_exported_admin_api_fields_get_specific_hints() -> None:
     assert '"url"' in found["servers[0].hostname"]
     assert "reported by the gateway" in found["servers[0].status"]
     assert "not supported" in found["servers[0].on_behalf"]
+    assert "portal's server entry" in found["servers[0].on_behalf"]
     assert '"server_id"' in found["portals[0].servers[0].id"]
     assert found["portals[0].servers[0].server_id"] == "required key is missing"
 

@@ -12,10 +12,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult
+
+from engine.store import Store
+from engine.upstream_oauth import OAuthClientSettings, headless_authorize, make_provider
 from tests.identity.harness import Process, node
 from tests.upstreams.harness import free_port
 
 HERE = Path(__file__).resolve().parent
+PERSON_REDIRECT = "http://127.0.0.1:9/callback"
+"""The redirect URI of `connect_person`'s flow (never requested: the flow stops there)."""
 AS_SCRIPT = HERE / "as.mjs"
 
 
@@ -58,6 +67,29 @@ def protected_upstream(
             server.stop()
     finally:
         auth_server.stop()
+
+
+async def connect_person(store: Store, up: Protected, person_id: int, account: str) -> None:
+    """The SDK's flow for `account`, its tokens stored in the person's row."""
+    http = httpx2.AsyncClient(timeout=30)
+    found: list[str] = []
+
+    async def redirect(url: str) -> None:
+        found.append(url + f"&login_hint={account}")
+
+    async def callback() -> AuthorizationCodeResult:
+        return await headless_authorize(http, found[-1], PERSON_REDIRECT)
+
+    storage = store.upstream_tokens.storage("prot", person_id)
+    auth = make_provider(
+        up.url, PERSON_REDIRECT, OAuthClientSettings(), storage, redirect, callback
+    )
+    async with (
+        http,
+        httpx2.AsyncClient(auth=auth, timeout=30) as authed,
+        Client(streamable_http_client(up.url, http_client=authed)) as client,
+    ):
+        await client.list_tools()
 
 
 @contextmanager
