@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Final
 
 import anyio
@@ -90,7 +89,8 @@ class StreamGuard:
         if not self._open:
             return 0
         try:
-            invalid = await invalid_among(self._store.engine, set(self._open), datetime.now(UTC))
+            now = self._store.grants.now()
+            invalid = await invalid_among(self._store.engine, set(self._open), now)
         except StoreUnavailable as exc:
             log.debug("stream guard: skipped a check: %s", exc)
             return 0
