@@ -1,9 +1,9 @@
 """Revocation across replicas: two portal replicas on one PostgreSQL database (no balancer:
 the test picks the replica, sending the Host a balancer would). A client has a `tools/call`
-open on replica 1, held at the upstream's gate (`tests.upstreams.counting`); its grant is
-revoked on replica 2 (`/revoke` with its refresh token, as a client signing out does). Then
-replica 1 ends the open request though the upstream never answers (`StreamGuard`), and
-after 1 s refuses the token (401)."""
+open on replica 1, held at the upstream's gate (`tests.upstreams.counting`), and a 2025-era
+session's standing GET stream; its grant is revoked on replica 2 (`/revoke` with its refresh
+token, as a client signing out does). Then replica 1 ends both, though the upstream never
+answers (`StreamGuard`), and after 1 s refuses the token (401)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ pytestmark = pytest.mark.anyio
 REVOCATION_BOUND_S = 1.0
 ENDED_BOUND_S = 20.0  # liveness only: the gate stays closed, so only the guard can end it
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+LEGACY = "2025-11-25"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": LEGACY,
+        "capabilities": {},
+        "clientInfo": {"name": "revocation-test", "version": "1"},
+    },
+}
 
 
 @pytest.fixture
@@ -44,6 +55,31 @@ async def status_of_a_request(url: str, token: str, host: str) -> int:
     }
     async with httpx2.AsyncClient(timeout=30) as http:
         return (await http.post(url, json=LIST, headers=headers)).status_code
+
+
+async def standing_stream(url: str, token: str, opened: anyio.Event, ended: anyio.Event) -> None:
+    """A 2025-era session's standing GET stream on `url`: `opened` is set once it is open;
+    returns when the portal ends it."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=None)) as http:
+        init = await http.post(url, json=INITIALIZE, headers=headers)
+        assert init.status_code == 200, init.text
+        headers |= {
+            "Mcp-Session-Id": init.headers["mcp-session-id"],
+            "Mcp-Protocol-Version": LEGACY,
+        }
+        done = await http.post(
+            url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+        )
+        assert done.status_code == 202, done.text
+        headers["Accept"] = "text/event-stream"
+        async with http.stream("GET", url, headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            opened.set()
+            async for _ in stream.aiter_bytes():
+                pass
+    ended.set()
 
 
 async def test_a_revocation_on_replica_2_ends_the_open_call_on_replica_1(
@@ -78,8 +114,19 @@ async def test_a_revocation_on_replica_2_ends_the_open_call_on_replica_1(
             finally:
                 ended.set()
 
+        stream_opened = anyio.Event()
+        stream_ended = anyio.Event()
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(held_call)
+            tasks.start_soon(
+                standing_stream,
+                f"{first_url}/mcp",
+                tokens.access_token,
+                stream_opened,
+                stream_ended,
+            )
+            with anyio.fail_after(ENDED_BOUND_S):
+                await stream_opened.wait()
 
             async def held() -> bool:
                 return bool((await upstream_state(upstream))["held"].get("r1"))
@@ -93,8 +140,10 @@ async def test_a_revocation_on_replica_2_ends_the_open_call_on_replica_1(
                 )
             assert revoked.status_code == 200, revoked.text
             revoked_at = time.monotonic()
+            assert not stream_ended.is_set()  # open until the revocation
             with anyio.fail_after(ENDED_BOUND_S):
                 await ended.wait()
+                await stream_ended.wait()
         assert outcome != ["answered"], outcome
         assert (await upstream_state(upstream))["finished"] == 0  # the gate never opened
 
