@@ -155,6 +155,11 @@ class BatchedLog(RequestLog):
     def _release(self) -> None:
         """Called on the writer thread after the last batch."""
 
+    def _held_back(self) -> bool:
+        """Whether entries of earlier batches wait to be written again (a sink that keeps
+        them through an outage): then a flush or close tries them even with no new entry."""
+        return False
+
     def record(self, entry: RequestRecord) -> None:
         # Under the lock so no entry can slip in behind the stop marker.
         with self._close_lock:
@@ -196,7 +201,7 @@ class BatchedLog(RequestLog):
                 except queue.Empty:
                     break
             batch = [i for i in items if isinstance(i, RequestRecord)]
-            if batch:
+            if batch or self._held_back():
                 self._write_safely(batch)
             for item in items:
                 if isinstance(item, _Flush):

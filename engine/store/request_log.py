@@ -5,13 +5,15 @@ Like the SQLite file log (`engine.requestlog`), `record()` only enqueues; a writ
 inserts what gathered in one transaction per batch (50 ms, at most 512 entries), on a
 synchronous engine of its own, so the event loop never waits on the database. A process
 killed outright loses what it had not written yet: at most one batch, the entries of its
-last 50 ms. While the database is down a batch cannot be written: it is dropped and the loss
-logged (the requests themselves get 503 then, `StoreUnavailable`).
+last 50 ms. While the database is unreachable the entries are kept (at most `MAX_HELD`, the
+newest) and written with the next batch, flush or close after it is back; the outage is
+logged once. (Requests that need the store get 503 meanwhile, `StoreUnavailable`.)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -20,10 +22,21 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, insert, select, true
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from engine.requestlog import BatchedLog, DlpEntry, RequestRecord
-from engine.store.db import BUSY_TIMEOUT_MS, PG_CONNECT_TIMEOUT_S, PG_POOL_TIMEOUT_S
+from engine.store.db import (
+    BUSY_TIMEOUT_MS,
+    PG_CONNECT_TIMEOUT_S,
+    PG_POOL_TIMEOUT_S,
+    _outage_as_unavailable,
+)
 from engine.store.schema import request_log as table
+
+logger = logging.getLogger("engine.requestlog")
+MAX_HELD = 100_000
+"""Entries kept through a database outage (about 100 s of a busy replica's calls); beyond it
+the oldest are dropped, and the number logged."""
 
 # Columns read back, in RequestRecord's field order.
 _FIELDS = (
@@ -40,6 +53,10 @@ _FIELDS = (
     "error",
     "dlp",
 )
+
+
+class _Held(Exception):
+    """A batch kept for later because the database is unreachable."""
 
 
 def _sync_engine(url: URL) -> Engine:
@@ -67,15 +84,43 @@ class StoreRequestLog(BatchedLog):
     def __init__(self, url: URL) -> None:
         self._url = url
         self._engine = _sync_engine(url)
+        self._held: list[dict[str, Any]] = []
+        self._outage = False
         super().__init__(name=f"requestlog-store:{url.get_backend_name()}")
 
     def __repr__(self) -> str:
         return f"StoreRequestLog({self._url.render_as_string(hide_password=True)!r})"
 
     def _write(self, batch: Sequence[RequestRecord]) -> None:
-        rows = [_to_row(r) for r in batch]
-        with self._engine.begin() as conn:
-            conn.execute(insert(table), rows)
+        # Writer thread only: `_held` needs no lock.
+        rows = self._held + [_to_row(r) for r in batch]
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(table), rows)
+        except (OperationalError, InterfaceError) as exc:
+            # Unreachable (the same errors the store reports as StoreUnavailable): keep the
+            # rows for the next batch, flush or close, up to MAX_HELD of the newest.
+            self._held = rows[-MAX_HELD:]
+            if not self._outage:
+                logger.warning("request log: the database cannot be reached, holding entries")
+            self._outage = True
+            if len(rows) > MAX_HELD:
+                logger.error("request log: %d entries dropped", len(rows) - MAX_HELD)
+            raise _Held(f"{type(exc).__name__}") from None
+        if self._outage:
+            logger.warning("request log: the database is back, %d entries written", len(rows))
+        self._held, self._outage = [], False
+
+    def _held_back(self) -> bool:
+        return bool(self._held)
+
+    def _write_safely(self, batch: Sequence[RequestRecord]) -> None:
+        try:
+            self._write(batch)
+        except _Held:
+            pass  # reported once by `_write`
+        except Exception:
+            logger.exception("request log %s: %d entries could not be written", self, len(batch))
 
     def _release(self) -> None:
         self._engine.dispose()
@@ -97,7 +142,7 @@ class StoreRequestLog(BatchedLog):
             .order_by(table.c.time.desc(), table.c.id.desc())
             .limit(max(0, limit))
         )
-        with self._engine.connect() as conn:
+        with _outage_as_unavailable(self._engine), self._engine.connect() as conn:
             rows = conn.execute(statement).all()
         return [_from_row(row._tuple()) for row in rows]
 
@@ -105,7 +150,7 @@ class StoreRequestLog(BatchedLog):
         self.flush()
         self._check_open()
         statement = select(func.count()).select_from(table).where(_where(portal, server, None))
-        with self._engine.connect() as conn:
+        with _outage_as_unavailable(self._engine), self._engine.connect() as conn:
             return int(conn.execute(statement).scalar_one())
 
 

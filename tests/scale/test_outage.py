@@ -6,7 +6,6 @@ back, service resumes by itself, with no restart of the portal. Once step by ste
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,11 +118,8 @@ CALL_BOUND_S = 30.0  # liveness: above the pool's connect (5 s) and checkout (10
 OUTAGE_S = 5.0
 
 
-def logged_since(cluster: PgCluster, database: str, since: float) -> int:
-    statement = (
-        "SELECT count(*) FROM request_log WHERE kind = 'tool_call' AND status = 'ok' "
-        f"AND time >= to_timestamp({since})"
-    )
+def logged(cluster: PgCluster, database: str) -> int:
+    statement = "SELECT count(*) FROM request_log WHERE kind = 'tool_call' AND status = 'ok'"
     return int(cluster.sql(statement, database))
 
 
@@ -133,7 +129,8 @@ async def test_five_seconds_without_postgresql_under_load(
     """Workers call all along; PostgreSQL is stopped for 5 s under them. Every request is
     answered within a bound (a hang fails `fail_after`), with 200 or 503 + Retry-After, never
     500; once it is back every worker gets through again without a portal restart, and what
-    they called then is in the request log (in the same database)."""
+    every call a client saw answered, before, during or after, is in the request log (in the
+    same database)."""
     url = own_cluster.new_database()
     database = url.rsplit("/", 1)[1]
     os.environ[SECRET_ENV] = SECRET_KEY
@@ -143,14 +140,16 @@ async def test_five_seconds_without_postgresql_under_load(
         tokens = await connect_client(served.base, "ana@example.com")
         statuses = Statuses()
         back = anyio.Event()
-        back_at: list[float] = []
         after: list[int] = []  # per worker: calls that succeeded, started after the return
+        answered_calls: list[int] = []  # every call a client saw answered, outage or not
 
         async def worker() -> None:
             for _ in range(CALLS_PER_WORKER):
                 started_after = back.is_set()
                 with anyio.fail_after(CALL_BOUND_S):
                     answered = await call_time(served.url, tokens.access_token, statuses)
+                if answered:
+                    answered_calls.append(1)
                 if answered and started_after:
                     after.append(1)
                     return
@@ -164,20 +163,20 @@ async def test_five_seconds_without_postgresql_under_load(
             await anyio.to_thread.run_sync(own_cluster.stop)
             await anyio.sleep(OUTAGE_S)
             await anyio.to_thread.run_sync(own_cluster.start)
-            back_at.append(time.time())
             back.set()
 
         assert len(after) == WORKERS
         refused = [retry for status, retry in statuses.seen if status == 503]
         assert refused and set(refused) == {"5"}, statuses.seen
         assert {s for s, _ in statuses.seen} <= {200, 202, 503}, statuses.seen
-        # The request log writer reconnected too: the calls made since are in the log.
+        # Every call a client saw answered is in the request log, those answered while the
+        # database was down too (cached token checks): the writer held them until it was back.
         for _ in range(RECOVERY_TRIES):
-            n = await anyio.to_thread.run_sync(logged_since, own_cluster, database, back_at[0])
-            if n >= WORKERS:
+            n = await anyio.to_thread.run_sync(logged, own_cluster, database)
+            if n >= len(answered_calls):
                 break
             await anyio.sleep(0.25)
-        assert n >= WORKERS
+        assert n >= len(answered_calls) > WORKERS
     finally:
         served.stop()
         os.environ.pop(SECRET_ENV, None)
