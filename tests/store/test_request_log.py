@@ -10,15 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 from engine import Config
 from engine.gateway import Gateway
 from engine.requestlog import DlpEntry, RequestLogClosed, RequestRecord
-from engine.store import Store
+from engine.store import Store, StoreUnavailable, open_store
 from engine.store.request_log import StoreRequestLog
 from tests.pg_cluster import PgCluster
-from tests.store.conftest import PG_SECRET_KEY
+from tests.store.conftest import PG_SECRET_KEY, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +150,28 @@ async def test_gateways_on_postgresql_share_the_request_log(
         assert [e.portal for e in two.request_log.query()] == ["two", "one"]
     # Not the SQLite file: that one was never created.
     assert "requests.sqlite3" not in names_in(tmp_path)
+
+
+async def test_entries_recorded_while_postgresql_is_down_are_written_when_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEMODE_SECRET_KEY", PG_SECRET_KEY)
+    with PgCluster.started() as cluster:
+        settings = settings_for(tmp_path, database_url=cluster.new_database())
+        async with open_store(settings) as store:  # migrated
+            url = store.engine.url
+        log = StoreRequestLog(url)
+        try:
+            log.record(entry(0))
+            log.flush()
+            await anyio.to_thread.run_sync(cluster.stop)
+            for i in range(1, 4):
+                log.record(entry(i))
+            log.flush()  # the writer tried, and holds them
+            with pytest.raises(StoreUnavailable):
+                log.count()
+            await anyio.to_thread.run_sync(cluster.start)
+            log.flush()  # no new entry: the flush alone writes what was held
+            assert [e.capability for e in log.query()] == [f"time_tool_{i}" for i in (3, 2, 1, 0)]
+        finally:
+            log.close()
