@@ -186,6 +186,10 @@ async def test_killing_a_replica_under_load(
                 "the survivor's entries in the request log",
             )
             assert logged_calls(pg_cluster, database) == len(outcomes.ok)
+            print(
+                f"replica killed holding {on_first} calls: {len(outcomes.ok)} succeeded, "
+                f"{len(outcomes.failed)} failed, none twice, all {len(outcomes.ok)} logged"
+            )
     finally:
         first.stop()
         if second is not None:

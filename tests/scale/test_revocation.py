@@ -144,6 +144,10 @@ async def test_a_revocation_on_replica_2_ends_the_open_call_on_replica_1(
             with anyio.fail_after(ENDED_BOUND_S):
                 await ended.wait()
                 await stream_ended.wait()
+            print(
+                f"revoked on replica 2 -> both ended on replica 1: "
+                f"{(time.monotonic() - revoked_at) * 1000:.0f} ms"
+            )
         assert outcome != ["answered"], outcome
         assert (await upstream_state(upstream))["finished"] == 0  # the gate never opened
 
