@@ -131,7 +131,7 @@ class Gateway:
             await manager.__aexit__(None, None, None)
 
     async def _enter(self) -> Gateway:
-        log = telemetry.with_export(self._given_log or open_request_log(self.config.settings))
+        log = telemetry.with_export(self._given_log or self._open_request_log())
         self.calls.bind(log)
         self.catalog.on_change(self._changed)
         self.catalog.on_log(self._upstream_log)
@@ -151,6 +151,15 @@ class Gateway:
             self._follower = ConfigFollower(self)
             self._follower.start()
         return self
+
+    def _open_request_log(self) -> RequestLog:
+        """On PostgreSQL the request log is a table of the store, which every replica writes
+        and reads; otherwise the SQLite file of `settings.request_log_path`."""
+        if self.store is None or self.store.engine.url.get_backend_name() != "postgresql":
+            return open_request_log(self.config.settings)
+        from engine.store.request_log import StoreRequestLog  # SQLAlchemy: only with a store
+
+        return open_request_log(self.config.settings, StoreRequestLog(self.store.engine.url))
 
     async def __aexit__(
         self,

@@ -136,7 +136,7 @@ class _Flush:
 _STOP = object()
 
 
-class _ThreadedLog(RequestLog):
+class BatchedLog(RequestLog):
     """Shared queue and writer thread; subclasses write one batch at a time."""
 
     gather_s = _GATHER_S
@@ -154,6 +154,11 @@ class _ThreadedLog(RequestLog):
 
     def _release(self) -> None:
         """Called on the writer thread after the last batch."""
+
+    def _held_back(self) -> bool:
+        """Whether entries of earlier batches wait to be written again (a sink that keeps
+        them through an outage): then a flush or close tries them even with no new entry."""
+        return False
 
     def record(self, entry: RequestRecord) -> None:
         # Under the lock so no entry can slip in behind the stop marker.
@@ -196,7 +201,7 @@ class _ThreadedLog(RequestLog):
                 except queue.Empty:
                     break
             batch = [i for i in items if isinstance(i, RequestRecord)]
-            if batch:
+            if batch or self._held_back():
                 self._write_safely(batch)
             for item in items:
                 if isinstance(item, _Flush):
@@ -237,7 +242,7 @@ _COLUMNS = (
 )
 
 
-class SqliteRequestLog(_ThreadedLog):
+class SqliteRequestLog(BatchedLog):
     """The default sink: one SQLite file (or `:memory:`), written in batches by a thread."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
@@ -358,7 +363,7 @@ def _from_row(row: tuple[Any, ...]) -> RequestRecord:
     )
 
 
-class JsonlRequestLog(_ThreadedLog):
+class JsonlRequestLog(BatchedLog):
     """Appends one JSON object per line: easy to ship to other tools. Queries scan the file."""
 
     def __init__(self, path: str | Path) -> None:
@@ -444,11 +449,12 @@ class RequestLogError(ConfigError):
     setting (`settings.request_log_path`)."""
 
 
-def open_request_log(settings: Settings) -> RequestLog:
-    """The log the settings ask for: SQLite, plus a JSON-lines file when configured.
+def open_request_log(settings: Settings, primary: RequestLog | None = None) -> RequestLog:
+    """The log the settings ask for: `primary` if given (the store's table, for replicas on
+    PostgreSQL), else SQLite; plus a JSON-lines file when configured.
 
     Raises RequestLogError when a file cannot be created or written."""
-    sqlite_log = _open("request_log_path", settings.request_log_path or ":memory:")
+    sqlite_log = primary or _open("request_log_path", settings.request_log_path or ":memory:")
     if settings.request_log_jsonl_path is None:
         return sqlite_log
     try:

@@ -84,6 +84,7 @@ from engine.server.people import TokenPeople
 from engine.server.request_ids import RequestIdCheck
 from engine.server.sessions import SchemeSessions
 from engine.server.signin import IdentityWeb
+from engine.server.stream_guard import StreamGuard
 from engine.server.upstream_auth import UpstreamAuthFlows
 from engine.store import StoreUnavailable
 from engine.surfaces import SURFACE_PARAMETERS, Surface, SurfaceError, surface_for
@@ -149,6 +150,7 @@ class PortalRouter:
         self.max_body_bytes = max_body_bytes
         signs_in = gateway.store is not None and gateway.config.identity is not None
         self.people = TokenPeople(gateway.store) if signs_in and gateway.store else None
+        self.guard = StreamGuard(gateway.store) if signs_in and gateway.store else None
         self.key_names = _key_names(gateway.config)
         gateway.on_reload(self._reloaded)
         self._security = security
@@ -238,6 +240,8 @@ class PortalRouter:
         async with anyio.create_task_group() as task_group:
             for endpoint in list(self.endpoints.values()):
                 await task_group.start(self._run_endpoint, endpoint)
+            if self.guard is not None:
+                task_group.start_soon(self.guard.patrol)
             self._task_group = task_group
             try:
                 yield
@@ -272,7 +276,11 @@ class PortalRouter:
             return
         handler = RequestIdCheck(endpoint.manager.handle_request, self.max_body_bytes)
         with endpoint.server.sessions.busy(session_id):
-            await handler(scope, receive, watched)
+            if self.guard is None or principal.kind != "person":
+                await handler(scope, receive, watched)
+            else:  # a portal token's request: ended if it is revoked (on any replica)
+                _, _, token = request.headers.get("authorization", "").partition(" ")
+                await self.guard.serve(token.strip(), handler, scope, receive, watched)
         # Ended by the client, or unknown to the transport (it ended the session itself).
         if session_id and (request.method == "DELETE" or status == 404):
             endpoint.server.sessions.forget(session_id)

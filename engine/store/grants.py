@@ -525,6 +525,10 @@ class GrantStore:
             expires_at=row.expires_at,
         )
 
+    def now(self) -> datetime:
+        """The store's clock (aware UTC): what expiries are compared with."""
+        return self._now()
+
     async def verify_access_token(
         self, token: str, *, resource: str | None = None
     ) -> TokenInfo | None:

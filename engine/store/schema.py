@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -204,4 +206,29 @@ config_audit = Table(
     Column("object_id", String(32), nullable=False),
     Column("changes_json", Text, nullable=False, comment="field: [before, after]; no secret"),
     Index(None, "at"),
+)
+
+LOG_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""Request log row ids: 64-bit on PostgreSQL (a busy log passes 2**31 rows), SQLite's
+INTEGER on SQLite (only that is its auto-incrementing row id)."""
+
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("id", LOG_ID, primary_key=True, autoincrement=True),
+    Column("time", UTCDateTime, nullable=False),
+    Column("portal", Text, nullable=False),
+    Column("user", Text, nullable=True, comment="who called, as the request log names them"),
+    Column("kind", String(16), nullable=False, comment="tool_call | code_run | ..."),
+    Column("status", String(8), nullable=False, comment="ok | error"),
+    Column("server", Text, nullable=True),
+    Column("capability", Text, nullable=False, comment="tool name, code/execute, or URI"),
+    Column("duration_ms", Float, nullable=False),
+    Column("request_bytes", BigInteger, nullable=False),
+    Column("response_bytes", BigInteger, nullable=False),
+    Column("error", Text, nullable=True, comment="short cause of a failure"),
+    Column("dlp", Text, nullable=True, comment="DLP findings as JSON, never matched text"),
+    Index(None, "portal", "time"),
+    Index(None, "server", "time"),
+    Index(None, "time"),
 )

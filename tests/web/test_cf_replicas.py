@@ -118,7 +118,12 @@ def test_write_reaches_other_replica_sqlite(
     with two_replicas(blocking_portal, tmp_path, url) as (one, two):
         _check(one, two, blocking_portal, "SQLite, polled")
         blocking_portal.call(_import_reaches, tmp_path, two)
-        assert [s.server_id for s in one.gateway.config.portal("main").servers] == ["time"]
+        # Replica 1 polls on its own 1 s schedule: it may see the import after replica 2.
+        blocking_portal.call(
+            _poll,
+            lambda: [s.server_id for s in one.gateway.config.portal("main").servers] == ["time"],
+            "replica 1 to apply the import",
+        )
 
 
 def test_write_reaches_other_replica_postgresql_after_outage(
