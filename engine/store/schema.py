@@ -205,3 +205,18 @@ config_audit = Table(
     Column("changes_json", Text, nullable=False, comment="field: [before, after]; no secret"),
     Index(None, "at"),
 )
+
+client_server_selections = Table(
+    "client_server_selections",
+    metadata,
+    Column(
+        "grant_id",
+        String(32),
+        ForeignKey("grants.id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="the client grant whose choice this is",
+    ),
+    Column("portal_id", String(32), primary_key=True),
+    Column("server_id", String(255), primary_key=True, comment="a server turned off"),
+    Column("disabled_at", UTCDateTime, nullable=False),
+)

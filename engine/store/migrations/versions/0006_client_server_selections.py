@@ -1,0 +1,48 @@
+"""Per-client server selection: the servers a person turned off for one client grant in one
+portal (`portal_servers` / `codemode.portal.disable`). A row is a disabled server; no row,
+the server is on. Rows go with their grant.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from engine.store.schema import UTCDateTime
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "client_server_selections",
+        sa.Column(
+            "grant_id",
+            sa.String(32),
+            nullable=False,
+            comment="the client grant whose choice this is",
+        ),
+        sa.Column("portal_id", sa.String(32), nullable=False),
+        sa.Column("server_id", sa.String(255), nullable=False, comment="a server turned off"),
+        sa.Column("disabled_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grant_id"],
+            ["grants.id"],
+            name="fk_client_server_selections_grant_id_grants",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "grant_id", "portal_id", "server_id", name="pk_client_server_selections"
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("client_server_selections")
