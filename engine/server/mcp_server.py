@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, Final
@@ -57,6 +57,7 @@ from engine import surfaces
 from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
 from engine.portal import Portal, PortalError
+from engine.selection import Selections
 from engine.server.approvals import (
     STATE_TTL_S,
     Eliciting,
@@ -66,6 +67,7 @@ from engine.server.approvals import (
     sealed_state,
 )
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.portal_servers import PORTAL_SERVERS, PORTAL_SERVERS_TOOL, ServerChoices
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
 from engine.status import UpstreamError
@@ -126,6 +128,7 @@ class PortalServer(Server[Any]):
         *,
         progress_interval_s: float,
         session_idle_timeout_s: float | None,
+        selections: Selections | None = None,
     ) -> None:
         self.portal = portal
         self.surface = surface
@@ -136,6 +139,7 @@ class PortalServer(Server[Any]):
         )
         self.watch = ResourceWatch(portal)
         self.listen = ResourceListenHandler(self.bus, portal, principal_of)
+        self.choices = ServerChoices(portal, surface, selections, principal_of)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
         self._resource_streams: set[MemoryObjectSendStream[_ResourceEvent]] = set()
@@ -164,6 +168,7 @@ class PortalServer(Server[Any]):
         # deprecation warning: 2025-era clients still use it and it is still advertised.
         self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         self.middleware.append(self.sessions.middleware)
+        self.middleware.append(self.choices.middleware)
         # 2026-era approval rounds: the request state the client echoes is sealed and bound.
         self.middleware.append(sealed_state(f"codemode/{portal.id}/{surface.value}", user_of))
         self.approval_ledger = Ledger(ttl_s=STATE_TTL_S + 60)
@@ -199,7 +204,11 @@ class PortalServer(Server[Any]):
     async def _list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self.portal.list_tools(self.surface, principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        tools = self.portal.list_tools(self.surface, principal_of(ctx), disabled)
+        if self.choices.listed(ctx):
+            tools.append(PORTAL_SERVERS_TOOL)
+        return types.ListToolsResult(tools=tools)
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The inputSchema of tool `name` as the caller's `tools/list` shows it, for the SDK's
@@ -222,13 +231,18 @@ class PortalServer(Server[Any]):
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=self.portal.list_prompts(principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        return types.ListPromptsResult(
+            prompts=self.portal.list_prompts(principal_of(ctx), disabled)
+        )
 
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         try:
-            return await self.portal.get_prompt(params.name, params.arguments, principal_of(ctx))
+            return await self.portal.get_prompt(
+                params.name, params.arguments, principal_of(ctx), await self.choices.disabled(ctx)
+            )
         except PortalError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except UpstreamError as exc:
@@ -237,19 +251,25 @@ class PortalServer(Server[Any]):
     async def _list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=self.portal.list_resources(principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        resources = self.portal.list_resources(principal_of(ctx), disabled)
+        return types.ListResourcesResult(resources=resources)
 
     async def _list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        templates = self.portal.list_resource_templates(principal_of(ctx))
+        disabled = await self.choices.disabled(ctx)
+        templates = self.portal.list_resource_templates(principal_of(ctx), disabled)
         return types.ListResourceTemplatesResult(resource_templates=templates)
 
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         try:
-            return await self.portal.read_resource(params.uri, principal_of(ctx), user_of(ctx))
+            disabled = await self.choices.disabled(ctx)
+            return await self.portal.read_resource(
+                params.uri, principal_of(ctx), user_of(ctx), disabled
+            )
         except PortalError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except UpstreamError as exc:
@@ -298,6 +318,9 @@ class PortalServer(Server[Any]):
         principal: Principal | None,
         approver: Eliciting | Rounds,
     ) -> types.CallToolResult:
+        if params.name == PORTAL_SERVERS and self.choices.listed(ctx):
+            return await self.choices.call_tool(ctx, params.arguments)
+        disabled = await self.choices.disabled(ctx)
         if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
                 self.surface,
@@ -306,6 +329,8 @@ class PortalServer(Server[Any]):
                 user=user,
                 principal=principal,
                 approver=approver,
+                disabled=disabled,
+                portal_ops=self.choices.ops(ctx),
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -323,6 +348,8 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 on_log=on_log,
                 approver=approver,
+                disabled=disabled,
+                portal_ops=self.choices.ops(ctx),
             )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
@@ -394,6 +421,7 @@ class PortalServer(Server[Any]):
         self._queue_resource_event((server_id, upstream_uri))
 
     def _session_ended(self, key: str) -> None:
+        self.choices.forget(key)
         self._queue_resource_event(("", key))
 
     def _queue_resource_event(self, event: _ResourceEvent) -> None:
@@ -415,6 +443,12 @@ class PortalServer(Server[Any]):
             await self.watch.deliver(server_id, value, self.sessions.session)
             await self.listen.publish_updated(server_id, value)
 
+    async def _announce_choice(self, only: Callable[[str], bool]) -> None:
+        """A client's server selection changed: its sessions' lists changed (every part)."""
+        for change in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+            await self.bus.publish(change)
+        await self.sessions.announce(tools=True, prompts=True, resources=True, only=only)
+
     @asynccontextmanager
     async def announcing(self) -> AsyncIterator[None]:
         """Announce list changes and pass upstream logs on while this is entered (the server's
@@ -434,7 +468,8 @@ class PortalServer(Server[Any]):
             self._log_streams.add(send_log)
             self._resource_streams.add(send_res)
             try:
-                yield
+                async with self.choices.announcing(self._announce_choice):
+                    yield
             finally:
                 self._change_streams.discard(send)
                 self._log_streams.discard(send_log)
@@ -458,18 +493,21 @@ def build_server(
     *,
     progress_interval_s: float = 1.0,
     session_idle_timeout_s: float | None = None,
+    selections: Selections | None = None,
 ) -> PortalServer:
     """The MCP server for `portal` in `surface` (serve over HTTP via `engine.server.app`, or stdio).
 
     `progress_interval_s`: how often a long `code`/`execute` run sends a progress heartbeat
     to a client that sent a progressToken. `session_idle_timeout_s`: the HTTP transport's
-    idle timeout, so sessions it ended stop being tracked (None over stdio).
+    idle timeout, so sessions it ended stop being tracked (None over stdio). `selections`:
+    the per-client server selection (`engine.selection`; None: no client chooses).
     """
     return PortalServer(
         portal,
         surface,
         progress_interval_s=progress_interval_s,
         session_idle_timeout_s=session_idle_timeout_s,
+        selections=selections,
     )
 
 
