@@ -59,7 +59,7 @@ from engine.resource_curation import (
     qualify_contents,
     split_qualified,
 )
-from engine.selection import PortalOps, disabled_tool_message, portal_found
+from engine.selection import PortalOps, disabled_note, disabled_tool_message, portal_found
 from engine.status import ServerState, ServerStatus, UpstreamError
 from engine.surfaces import Surface
 from engine.validation import ArgumentError, ArgumentValidator
@@ -254,7 +254,7 @@ class Portal:
         if surfaces.is_code_tool(surface, name):
             with telemetry.span(telemetry.CODE_RUN):
                 return await self._run_code(
-                    name, view, arguments, caller, on_log, servers, portal_ops
+                    name, view, arguments, caller, on_log, servers, portal_ops, disabled
                 )
         if name in surfaces.engine_tools(surface):  # `query`
             return self._query(view, arguments, selectable=portal_ops is not None)
@@ -337,6 +337,7 @@ class Portal:
         on_log: Callable[[LogEntry], None] | None,
         servers: frozenset[str] | None,
         portal_ops: PortalOps | None,
+        disabled: frozenset[str],
     ) -> CallToolResult:
         code = arguments.get("code")
         if not isinstance(code, str) or set(arguments) - {"code"}:
@@ -351,7 +352,7 @@ class Portal:
                 self.services.calls,
                 caller,
                 on_log,
-                unavailable=self._unavailable_note(servers).strip(),
+                unavailable=(self._unavailable_note(servers) + disabled_note(disabled)).strip(),
                 portal_ops=portal_ops,
             )
             failure = f"{error.kind.value}: {error.message}" if error else None

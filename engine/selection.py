@@ -82,6 +82,17 @@ def disabled_tool_message(tool: str, server_id: str) -> str:
     )
 
 
+def disabled_note(disabled: frozenset[str]) -> str:
+    """Added to the error for a `codemode.<name>` that is not there: it may be a tool of a
+    server turned off for this client."""
+    if not disabled:
+        return ""
+    return (
+        f" Disabled for this client, their tools are not available: {', '.join(sorted(disabled))}"
+        " (await codemode.portal.enable(id) turns one on for the next run)."
+    )
+
+
 def portal_found(query: str) -> str:
     """What `codemode.search` and `query` add for a query about choosing servers."""
     if not _SELECTION_WORDS & set(_WORDS.findall(query.lower())):
@@ -244,6 +255,7 @@ __all__ = [
     "SelectionError",
     "Selections",
     "ServerChoice",
+    "disabled_note",
     "disabled_tool_message",
     "portal_found",
 ]
