@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, Final
@@ -140,6 +140,7 @@ class PortalServer(Server[Any]):
         self.watch = ResourceWatch(portal)
         self.listen = ResourceListenHandler(self.bus, portal, principal_of)
         self.choices = ServerChoices(portal, surface, selections, principal_of)
+        self.choices.announce_on(self.bus, self.sessions)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
         self._resource_streams: set[MemoryObjectSendStream[_ResourceEvent]] = set()
@@ -443,12 +444,6 @@ class PortalServer(Server[Any]):
             await self.watch.deliver(server_id, value, self.sessions.session)
             await self.listen.publish_updated(server_id, value)
 
-    async def _announce_choice(self, only: Callable[[str], bool]) -> None:
-        """A client's server selection changed: its sessions' lists changed (every part)."""
-        for change in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
-            await self.bus.publish(change)
-        await self.sessions.announce(tools=True, prompts=True, resources=True, only=only)
-
     @asynccontextmanager
     async def announcing(self) -> AsyncIterator[None]:
         """Announce list changes and pass upstream logs on while this is entered (the server's
@@ -468,7 +463,7 @@ class PortalServer(Server[Any]):
             self._log_streams.add(send_log)
             self._resource_streams.add(send_res)
             try:
-                async with self.choices.announcing(self._announce_choice):
+                async with self.choices.announcing():
                     yield
             finally:
                 self._change_streams.discard(send)

@@ -24,6 +24,12 @@ import anyio
 import mcp_types as types
 from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.context import CallNext, HandlerResult
+from mcp.server.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    SubscriptionBus,
+    ToolsListChanged,
+)
 from starlette.requests import Request
 
 from engine.auth import Principal
@@ -35,7 +41,7 @@ from engine.selection import (
     SelectionError,
     Selections,
 )
-from engine.server.live_sessions import Ctx, session_key
+from engine.server.live_sessions import Ctx, LiveSessions, session_key
 from engine.surfaces import Surface
 
 GRANT_SCOPE_KEY: Final = "codemode.grant"
@@ -105,6 +111,8 @@ class ServerChoices:
         self._principal_of = principal_of
         self._owners: OrderedDict[str, str] = OrderedDict()  # session key -> grant id
         self._changed: MemoryObjectSendStream[str] | None = None
+        self._bus: SubscriptionBus | None = None
+        self._sessions: LiveSessions | None = None
         if selections is not None:
             selections.on_change(self._selection_changed)
 
@@ -197,17 +205,29 @@ class ServerChoices:
 
         return owned
 
+    def announce_on(self, bus: SubscriptionBus, sessions: LiveSessions) -> None:
+        """Where changes are announced: the server's 2026-era listen bus and its 2025-era
+        sessions."""
+        self._bus, self._sessions = bus, sessions
+
+    async def _announce(self, grant: str) -> None:
+        """A client's selection changed: every list of its sessions may have (tools, prompts,
+        resources all come from the servers it sees)."""
+        if self._bus is not None:
+            for change in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+                await self._bus.publish(change)
+        if self._sessions is not None:
+            owned = self._owned_by(grant)
+            await self._sessions.announce(tools=True, prompts=True, resources=True, only=owned)
+
     @asynccontextmanager
-    async def announcing(
-        self, announce: Callable[[Callable[[str], bool]], Awaitable[None]]
-    ) -> AsyncIterator[None]:
-        """While entered, call `announce(only)` for each change, `only` accepting the session
-        keys of the grant whose choice changed."""
+    async def announcing(self) -> AsyncIterator[None]:
+        """Announce the changes of this portal's selections while entered."""
         send, receive = anyio.create_memory_object_stream[str](1000)
 
         async def loop() -> None:
             async for grant in receive:
-                await announce(self._owned_by(grant))
+                await self._announce(grant)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(loop)
