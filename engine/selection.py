@@ -56,9 +56,12 @@ NOT_AVAILABLE: Final = (
 )
 
 _WORDS = re.compile(r"[a-z]+")
-_SELECTION_WORDS = frozenset(
-    {"server", "servers", "enable", "disable", "selection", "select", "portal", "turn"}
+# A query about choosing servers names an action and what it acts on ("disable my Jira
+# server"); "how the server is built" is not one.
+_SELECTION_VERBS = frozenset(
+    {"enable", "disable", "select", "selection", "turn", "choose", "switch", "list"}
 )
+_SELECTION_NOUNS = frozenset({"server", "servers", "portal"})
 
 
 class SelectionError(ValueError):
@@ -95,7 +98,8 @@ def disabled_note(disabled: frozenset[str]) -> str:
 
 def portal_found(query: str) -> str:
     """What `codemode.search` and `query` add for a query about choosing servers."""
-    if not _SELECTION_WORDS & set(_WORDS.findall(query.lower())):
+    words = set(_WORDS.findall(query.lower()))
+    if not (words & _SELECTION_VERBS and words & _SELECTION_NOUNS):
         return ""
     return "\n// Choose the servers this client uses:\n" + PORTAL_DECLARATION
 
