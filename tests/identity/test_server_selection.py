@@ -80,12 +80,12 @@ def token_of(stack: Stack, account: str) -> str:
 async def test_disable_and_enable_a_server_from_the_client(flow: Stack) -> None:
     url = flow.portal.mcp_url("team")
     ana, ana_elsewhere = token_of(flow, "ana@example.com"), token_of(flow, "ana@example.com")
-    inbox = Inbox()
+    inbox, elsewhere = Inbox(), Inbox()
     async with (
         connect(url, ana, inbox) as client,
         connect(flow.portal.mcp_url("team", CODE), ana) as coder,
         connect(flow.portal.mcp_url("team", MINIMIZED), ana) as minimized,
-        connect(url, ana_elsewhere) as other_client,
+        connect(url, ana_elsewhere, elsewhere) as other_client,
     ):
         before = await names(client)
         assert {"portal_servers", "demo_echo", "time_get_current_time"} <= before, before
@@ -133,6 +133,14 @@ async def test_disable_and_enable_a_server_from_the_client(flow: Stack) -> None:
         assert not echoed.is_error, text_of(echoed)
         failed, said = await code(coder, present)
         assert not failed and json.loads(said)["result"] == [True, True], said
+
+        # The other grant's session heard none of that: its first list_changed is for its own
+        # change (announcements go out in order, so one for ana's changes would be before it).
+        mine = await choose(other_client, action="disable", server="time")
+        assert not mine.is_error, text_of(mine)
+        await eventually(lambda: LIST_CHANGED in elsewhere.methods, "its own list_changed")
+        assert elsewhere.methods.count(LIST_CHANGED) == 1, elsewhere.methods
+        assert "time_get_current_time" in await names(client)
 
 
 async def test_selection_survives_a_2026_reconnect_and_is_not_shared(flow: Stack) -> None:
