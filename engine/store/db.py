@@ -395,6 +395,7 @@ async def open_store(
             yield store
         finally:
             tokens.close()
+            selections.close()
             await grants.close()
     finally:
         await engine.dispose()

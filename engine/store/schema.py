@@ -217,6 +217,6 @@ client_server_selections = Table(
         comment="the client grant whose choice this is",
     ),
     Column("portal_id", String(32), primary_key=True),
-    Column("server_id", String(255), primary_key=True, comment="a server turned off"),
-    Column("disabled_at", UTCDateTime, nullable=False),
+    Column("disabled_json", Text, nullable=False, comment="ids of the servers turned off"),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -23,6 +23,10 @@ async def test_disabled_per_grant_and_portal(store: Store) -> None:
     assert await selections.disabled(mine.grant_id, "team") == {"demo"}
     assert await selections.disabled(mine.grant_id, "eng") == frozenset()
     assert await selections.disabled(other.grant_id, "team") == frozenset()
+    assert await selections.set_enabled(mine.grant_id, "team", "time", False)
+    assert await selections.disabled(mine.grant_id, "team") == {"demo", "time"}
+    assert await selections.set_enabled(mine.grant_id, "team", "time", True)
+    assert await selections.disabled(mine.grant_id, "team") == {"demo"}
     assert await selections.set_enabled(mine.grant_id, "team", "demo", True)
     assert not await selections.set_enabled(mine.grant_id, "team", "demo", True)
     assert await selections.disabled(mine.grant_id, "team") == frozenset()

@@ -1,6 +1,6 @@
 """Per-client server selection: the servers a person turned off for one client grant in one
-portal (`portal_servers` / `codemode.portal.disable`). A row is a disabled server; no row,
-the server is on. Rows go with their grant.
+portal (`portal_servers` / `codemode.portal.disable`): one row per (grant, portal), read in
+one point read on the request path; no row, every server is on. Rows go with their grant.
 
 Revision ID: 0006
 Revises: 0005
@@ -30,17 +30,17 @@ def upgrade() -> None:
             comment="the client grant whose choice this is",
         ),
         sa.Column("portal_id", sa.String(32), nullable=False),
-        sa.Column("server_id", sa.String(255), nullable=False, comment="a server turned off"),
-        sa.Column("disabled_at", UTCDateTime(), nullable=False),
+        sa.Column(
+            "disabled_json", sa.Text(), nullable=False, comment="ids of the servers turned off"
+        ),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["grant_id"],
             ["grants.id"],
             name="fk_client_server_selections_grant_id_grants",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "grant_id", "portal_id", "server_id", name="pk_client_server_selections"
-        ),
+        sa.PrimaryKeyConstraint("grant_id", "portal_id", name="pk_client_server_selections"),
     )
 
 
