@@ -461,10 +461,12 @@ class Portal:
             result = qualify_contents(result, route.server_id)
         return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
 
-    async def subscribe_resource(self, uri: str, principal: Principal | None = None) -> Route:
+    async def subscribe_resource(
+        self, uri: str, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> Route:
         """Subscribe upstream (counted: one upstream subscription serves every subscriber) and
         return where updates will come from. Raises as `read_resource`."""
-        route = self.route_resource(uri, principal)
+        route = self.route_resource(uri, principal, disabled)
         await self.services.catalog.subscribe(route.server_id, route.upstream_uri)
         return route
 

@@ -280,7 +280,8 @@ class PortalServer(Server[Any]):
         key = session_key(ctx)
         if key is None:
             raise MCPError(types.INVALID_REQUEST, "resources/subscribe needs a session")
-        await self.watch.subscribe(key, params.uri, principal_of(ctx))
+        disabled = await self.choices.disabled(ctx)
+        await self.watch.subscribe(key, params.uri, principal_of(ctx), disabled)
         return types.EmptyResult()
 
     async def _unsubscribe(

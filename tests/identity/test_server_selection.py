@@ -88,6 +88,7 @@ async def test_disable_and_enable_a_server_from_the_client(flow: Stack) -> None:
         connect(url, ana_elsewhere, elsewhere) as other_client,
     ):
         before = await names(client)
+        assert (await client.list_prompts()).prompts  # demo's (time has none)
         assert {"portal_servers", "demo_echo", "time_get_current_time"} <= before, before
         listed = await choose(client, action="list")
         assert not listed.is_error, text_of(listed)
@@ -103,6 +104,7 @@ async def test_disable_and_enable_a_server_from_the_client(flow: Stack) -> None:
         after = await names(client)
         assert not any(n.startswith("demo_") for n in after), after
         assert "time_get_current_time" in after and "portal_servers" in after
+        assert (await client.list_prompts()).prompts == []  # its prompts left too
 
         direct = await client.call_tool("demo_echo", {"value": 1})
         assert direct.is_error
