@@ -5,7 +5,8 @@ its input schema, calls the upstream through the catalog (credentials stay here)
 the upstream's answer into a value or a rejection. `codemode.search` and `codemode.describe`
 are answered from the portal's snapshot without leaving the host. `codemode.resources.*` lists
 the snapshot's resources and reads one through the same logged path
-(`engine.resource_bridge`).
+(`engine.resource_bridge`). `codemode.portal.*` (which servers this client uses) is answered
+by the `portal_ops` the run is given (`engine.selection`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from engine import results
 from engine.approval import ApprovalPending
 from engine.calls import Caller, CallsUpstream
 from engine.resource_bridge import resources_call, resources_found
+from engine.selection import PortalOps, portal_found
 from engine.status import UpstreamError
 from engine.validation import ArgumentError, ArgumentValidator
 from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
 from sandbox import ErrorKind, Limits, LogEntry, Sandbox, SandboxError, ToolError
-from stubs import HELPER_NAMES, RESOURCE_METHODS, RESOURCES_DECLARATION, StripError, strip_types
+from stubs import (
+    HELPER_NAMES,
+    PORTAL_DECLARATION,
+    PORTAL_METHODS,
+    RESOURCE_METHODS,
+    RESOURCES_DECLARATION,
+    StripError,
+    strip_types,
+)
 
 
 class CodeExecutor:
@@ -49,6 +59,7 @@ class CodeExecutor:
         caller: Caller,
         on_log: Callable[[LogEntry], None] | None = None,
         unavailable: str = "",
+        portal_ops: PortalOps | None = None,
     ) -> tuple[CallToolResult, SandboxError | None]:
         """Run `code`; the tool result for the agent, and the error (for the request log).
 
@@ -71,8 +82,8 @@ class CodeExecutor:
                 column=exc.column,
             )
             return results.error_output(error), error
-        bridge = _Bridge(view, calls, caller, self.validator)
-        names = [*view.by_js_name, *HELPER_NAMES, *RESOURCE_METHODS]
+        bridge = _Bridge(view, calls, caller, self.validator, portal_ops)
+        names = [*view.by_js_name, *HELPER_NAMES, *RESOURCE_METHODS, *PORTAL_METHODS]
         on_log = _well_formed_logs(on_log)
         run = await self.sandbox.run(
             javascript,
@@ -111,12 +122,18 @@ class _Bridge:
     """The host callable one run's `codemode.*` calls arrive at."""
 
     def __init__(
-        self, view: PortalView, calls: CallsUpstream, caller: Caller, validator: ArgumentValidator
+        self,
+        view: PortalView,
+        calls: CallsUpstream,
+        caller: Caller,
+        validator: ArgumentValidator,
+        portal_ops: PortalOps | None,
     ) -> None:
         self.view = view
         self.calls = calls
         self.caller = caller
         self.validator = validator
+        self.portal_ops = portal_ops
 
     async def __call__(self, js_name: str, args: Any) -> Any:
         if js_name == "search":
@@ -125,6 +142,8 @@ class _Bridge:
             return self._describe(args)
         if js_name in RESOURCE_METHODS:
             return await resources_call(js_name, args, self.view, self.calls, self.caller)
+        if js_name in PORTAL_METHODS:
+            return await self._portal(js_name, args)
         tool = self.view.by_js_name[js_name]  # the sandbox only calls names it was given
         # A lone surrogate in the arguments would break the upstream connection's encoder.
         args = results.well_formed(args)
@@ -148,10 +167,20 @@ class _Bridge:
             raise ToolError(results.text_of(result))
         return results.sandbox_value(result)
 
+    async def _portal(self, js_name: str, args: Any) -> Any:
+        if self.portal_ops is None:
+            raise ToolError(
+                f"codemode.{js_name} is not available here: choosing servers is for a client "
+                "signed in to a portal over HTTP"
+            )
+        return await self.portal_ops(js_name, args)
+
     def _search(self, args: Any) -> str:
         query, limit = _search_args(args)
         matches = self.view.search(query, limit)
         resources = resources_found(self.view, query, limit)
+        if self.portal_ops is not None:
+            resources += portal_found(query)
         if not matches:
             return "// " + self.view.no_match_hint(query) + resources
         return self.view.declarations([m.tool for m in matches]) + resources
@@ -165,6 +194,8 @@ class _Bridge:
         name = name.removeprefix("codemode.")
         if name == "resources" or name in RESOURCE_METHODS:
             return RESOURCES_DECLARATION
+        if name == "portal" or name in PORTAL_METHODS:
+            return PORTAL_DECLARATION
         tool = self.view.find(name)
         if tool is None:
             near = ", ".join(m.js_name for m in self.view.search(name, 3))

@@ -24,6 +24,7 @@ servers may have changed, and its view with them); a portal the new config drops
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from engine.resource_curation import (
     qualify_contents,
     split_qualified,
 )
+from engine.selection import PortalOps, disabled_note, disabled_tool_message, portal_found
 from engine.status import ServerState, ServerStatus, UpstreamError
 from engine.surfaces import Surface
 from engine.validation import ArgumentError, ArgumentValidator
@@ -107,11 +109,15 @@ class Portal:
 
     # -- who sees what ------------------------------------------------------------------------
 
-    def access(self, principal: Principal | None) -> Access | None:
-        """What `principal` may do here; None for the local operator (no principal)."""
+    def access(
+        self, principal: Principal | None, disabled: frozenset[str] = frozenset()
+    ) -> Access | None:
+        """What `principal` may do here; None for the local operator (no principal).
+        `disabled`: the servers the person turned off for this client (`engine.selection`)."""
         if principal is None:
             return None
-        return portal_access(self.services.config, self.config, principal)
+        access = portal_access(self.services.config, self.config, principal)
+        return dataclasses.replace(access, disabled=disabled) if disabled else access
 
     def view_for(self, access: Access | None) -> PortalView:
         """The current snapshot as `access` allows it to be seen (all of it for None)."""
@@ -120,14 +126,22 @@ class Portal:
 
     # -- what the portal shows ----------------------------------------------------------------
 
-    def list_tools(self, surface: Surface, principal: Principal | None = None) -> list[Tool]:
-        """The tools of `surface` as `principal` sees them. The engine's own tools (`query`,
-        `code`, `execute`) stay listed for a caller who sees no server: calling them tells
-        them why there is nothing (`NO_ALLOWED_SERVERS` and the policy ids)."""
-        return surfaces.list_tools(surface, self.view_for(self.access(principal)))
+    def list_tools(
+        self,
+        surface: Surface,
+        principal: Principal | None = None,
+        disabled: frozenset[str] = frozenset(),
+    ) -> list[Tool]:
+        """The tools of `surface` as `principal` sees them (without the servers `disabled`
+        for their client). The engine's own tools (`query`, `code`, `execute`) stay listed
+        for a caller who sees no server: calling them tells them why there is nothing
+        (`NO_ALLOWED_SERVERS` and the policy ids)."""
+        return surfaces.list_tools(surface, self.view_for(self.access(principal, disabled)))
 
-    def list_prompts(self, principal: Principal | None = None) -> list[Prompt]:
-        return [p.prompt for p in self.view_for(self.access(principal)).prompts]
+    def list_prompts(
+        self, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> list[Prompt]:
+        return [p.prompt for p in self.view_for(self.access(principal, disabled)).prompts]
 
     def status(self, servers: frozenset[str] | None = None) -> dict[str, ServerStatus]:
         """Each server's status (only those in `servers` when given)."""
@@ -215,6 +229,8 @@ class Portal:
         approver: Approver | None = None,
         origin: str | None = None,
         connector: Connector | None = None,
+        disabled: frozenset[str] = frozenset(),
+        portal_ops: PortalOps | None = None,
     ) -> CallToolResult:
         """Answer `tools/call` for `surface`, as `principal` may (None: the local operator,
         who sees every server). Never raises for bad input or upstream trouble: the agent
@@ -224,12 +240,14 @@ class Portal:
         `origin`: this portal's origin as the client reached it, for the URL of the page where
         a person connects an `on_behalf` server; `connector` asks them to, through their
         client (URL elicitation), when they have not.
+        `disabled`: the servers the person turned off for this client; `portal_ops` answers
+        `codemode.portal.*` inside code (`engine.selection`; None: not available).
 
         Raises:
             ApprovalPending: a 2026-era approver needs the person's answer in a new round.
         """
         arguments = arguments if arguments is not None else {}
-        access = self.access(principal)
+        access = self.access(principal, disabled)
         if user is None and principal is not None:
             user = principal.user
         if access is not None:
@@ -241,13 +259,18 @@ class Portal:
         caller = self._caller(user, principal, approver, origin, connector)
         if surfaces.is_code_tool(surface, name):
             with telemetry.span(telemetry.CODE_RUN):
-                return await self._run_code(name, view, arguments, caller, on_log, servers)
+                return await self._run_code(
+                    name, view, arguments, caller, on_log, servers, portal_ops, disabled
+                )
         if name in surfaces.engine_tools(surface):  # `query`
-            return self._query(view, arguments)
+            return self._query(view, arguments, selectable=portal_ops is not None)
         if surfaces.calls_upstream_directly(surface):
             tool = view.tool(name)
             if tool is not None:
                 return await self._call_direct(tool, arguments, caller)
+            off = self._disabled_server_of(name, access)
+            if off is not None:
+                return results.tool_error(disabled_tool_message(name, off))
         return results.tool_error(self._unknown_tool(surface, name, view, servers))
 
     def on_behalf(self) -> frozenset[str]:
@@ -276,6 +299,13 @@ class Portal:
             connector=connector,
         )
 
+    def _disabled_server_of(self, name: str, access: Access | None) -> str | None:
+        """The server of tool `name` when it is one the caller turned off for this client."""
+        if access is None or not access.disabled:
+            return None
+        tool = self.view_for(dataclasses.replace(access, disabled=frozenset())).tool(name)
+        return tool.server_id if tool is not None and tool.server_id in access.disabled else None
+
     def _unknown_tool(
         self, surface: Surface, name: str, view: PortalView, servers: frozenset[str] | None
     ) -> str:
@@ -303,7 +333,9 @@ class Portal:
         retry = " (retryable: they reconnect by themselves)" if hopeful else ""
         return f" Unavailable now, their tools are not listed: {described}{retry}."
 
-    def _query(self, view: PortalView, arguments: dict[str, Any]) -> CallToolResult:
+    def _query(
+        self, view: PortalView, arguments: dict[str, Any], *, selectable: bool = False
+    ) -> CallToolResult:
         try:
             self.services.validator.check("query", surfaces.QUERY_TOOL.input_schema, arguments)
         except ArgumentError as exc:
@@ -312,6 +344,8 @@ class Portal:
         limit = int(arguments.get("limit", DEFAULT_SEARCH_LIMIT))
         matches = view.search(query, limit)
         found = resources_found(view, query, limit)
+        if selectable:  # this client may choose its servers: show how, when asked about it
+            found += portal_found(query)
         if not matches and not found:
             return results.tool_error(view.no_match_hint(query))
         from mcp_types import TextContent
@@ -334,6 +368,8 @@ class Portal:
         caller: Caller,
         on_log: Callable[[LogEntry], None] | None,
         servers: frozenset[str] | None,
+        portal_ops: PortalOps | None,
+        disabled: frozenset[str],
     ) -> CallToolResult:
         code = arguments.get("code")
         if not isinstance(code, str) or set(arguments) - {"code"}:
@@ -348,7 +384,8 @@ class Portal:
                 self.services.calls,
                 caller,
                 on_log,
-                unavailable=self._unavailable_note(servers).strip(),
+                unavailable=(self._unavailable_note(servers) + disabled_note(disabled)).strip(),
+                portal_ops=portal_ops,
             )
             failure = f"{error.kind.value}: {error.message}" if error else None
             return result
@@ -394,8 +431,9 @@ class Portal:
         name: str,
         arguments: dict[str, str] | None,
         principal: Principal | None = None,
+        disabled: frozenset[str] = frozenset(),
     ) -> GetPromptResult:
-        access = self.access(principal)
+        access = self.access(principal, disabled)
         refusal = access.refusal() if access is not None else None
         if refusal is not None:
             raise PortalError(refusal)
@@ -411,17 +449,23 @@ class Portal:
 
     # -- resources ----------------------------------------------------------------------------
 
-    def list_resources(self, principal: Principal | None = None) -> list[Resource]:
-        return [r.resource for r in self.view_for(self.access(principal)).resources]
+    def list_resources(
+        self, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> list[Resource]:
+        return [r.resource for r in self.view_for(self.access(principal, disabled)).resources]
 
-    def list_resource_templates(self, principal: Principal | None = None) -> list[ResourceTemplate]:
-        return [t.template for t in self.view_for(self.access(principal)).templates]
+    def list_resource_templates(
+        self, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> list[ResourceTemplate]:
+        return [t.template for t in self.view_for(self.access(principal, disabled)).templates]
 
-    def route_resource(self, uri: str, principal: Principal | None = None) -> Route:
+    def route_resource(
+        self, uri: str, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> Route:
         """Where `uri` goes for `principal`. Raises `PortalError` for a refused caller and for a
         URI that no resource or template they may see stands for (a hidden server's resources
         are as unknown as ones that do not exist)."""
-        access = self.access(principal)
+        access = self.access(principal, disabled)
         refusal = access.refusal() if access is not None else None
         if refusal is not None:
             raise PortalError(refusal)
@@ -431,11 +475,15 @@ class Portal:
             raise PortalError(str(exc)) from None
 
     async def read_resource(
-        self, uri: str, principal: Principal | None = None, user: str | None = None
+        self,
+        uri: str,
+        principal: Principal | None = None,
+        user: str | None = None,
+        disabled: frozenset[str] = frozenset(),
     ) -> ReadResourceResult:
         """`resources/read` as `principal` may. Raises `PortalError` (see `route_resource`) or
         `UpstreamError` (the server is down, or refused the URI)."""
-        route = self.route_resource(uri, principal)
+        route = self.route_resource(uri, principal, disabled)
         if user is None and principal is not None:
             user = principal.user
         result = await self.services.calls.read_resource(
@@ -445,10 +493,12 @@ class Portal:
             result = qualify_contents(result, route.server_id)
         return result.model_copy(update={"meta": None})  # the upstream's _meta is not ours
 
-    async def subscribe_resource(self, uri: str, principal: Principal | None = None) -> Route:
+    async def subscribe_resource(
+        self, uri: str, principal: Principal | None = None, disabled: frozenset[str] = frozenset()
+    ) -> Route:
         """Subscribe upstream (counted: one upstream subscription serves every subscriber) and
         return where updates will come from. Raises as `read_resource`."""
-        route = self.route_resource(uri, principal)
+        route = self.route_resource(uri, principal, disabled)
         await self.services.catalog.subscribe(route.server_id, route.upstream_uri)
         return route
 

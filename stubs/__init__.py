@@ -7,17 +7,21 @@ TypeScript-tolerant agent code.
     js = strip_types(agent_code)       # fenced and/or TypeScript-annotated code -> JavaScript
     code = unfence(agent_code)         # only the markdown fence off (strip_types does it first)
     RESOURCES_DECLARATION              # the fixed declaration of codemode.resources
+    PORTAL_DECLARATION                 # the fixed declaration of codemode.portal
 """
 
 from stubs.declare import declare, declare_tool
 from stubs.errors import StripError, StubsError, ToolSpecError
 from stubs.names import HELPER_NAMES, RESERVED_NAMES, reverse_names, sanitize_name, sanitize_names
+from stubs.portal import PORTAL_DECLARATION, PORTAL_METHODS
 from stubs.resources import RESOURCE_METHODS, RESOURCES_DECLARATION
 from stubs.strip import strip_types, unfence
 from stubs.tokens import count_tokens
 
 __all__ = [
     "HELPER_NAMES",
+    "PORTAL_DECLARATION",
+    "PORTAL_METHODS",
     "RESERVED_NAMES",
     "RESOURCES_DECLARATION",
     "RESOURCE_METHODS",

@@ -23,8 +23,9 @@ JS_RESERVED_WORDS = frozenset(_JS_RESERVED_WORDS_TEXT.split())
 
 # Names the engine itself defines on `codemode`.
 HELPER_NAMES = frozenset({"search", "describe"})
-# Namespaces the engine defines on `codemode` (`codemode.resources.read`, `stubs.resources`).
-NAMESPACE_NAMES = frozenset({"resources"})
+# Namespaces the engine defines on `codemode` (`codemode.resources.read`, `stubs.resources`;
+# `codemode.portal.enable`, `stubs.portal`).
+NAMESPACE_NAMES = frozenset({"resources", "portal"})
 
 # Object.prototype members, and `then` (which would make `codemode` a thenable under `await`):
 # a tool under one of these names would break the object that carries the tools.

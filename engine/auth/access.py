@@ -40,6 +40,9 @@ class Access:
     portal_policies: tuple[str, ...]
     server_policies: tuple[tuple[str, tuple[str, ...]], ...]
     """(server id, its policy ids) for each of the portal's servers."""
+    disabled: frozenset[str] = frozenset()
+    """Servers of `servers` the person turned off for this client (`engine.selection`):
+    allowed, but hidden from this client until turned on again."""
 
     @property
     def allowed(self) -> bool:
@@ -47,7 +50,8 @@ class Access:
 
     @property
     def visible(self) -> frozenset[str]:
-        return frozenset(self.servers)
+        """The servers this client sees: allowed, and not turned off for it."""
+        return frozenset(self.servers) - self.disabled
 
     def refusal(self) -> str | None:
         """The error every call gets, or None when the caller sees at least one server."""
@@ -56,7 +60,7 @@ class Access:
                 f"{self.principal.describe()} may not use portal {self.portal!r}: "
                 f"{self.entry.reason}"
             )
-        if self.servers:
+        if self.servers:  # even all turned off: the client can turn them on again
             return None
         return f"{NO_ALLOWED_SERVERS} ({self.policy_summary()})"
 

@@ -68,6 +68,7 @@ from engine.config import CodeMode, Config, ConfigError, ConfigProblem
 from engine.credentials import CredentialError, api_key_names, hash_api_key
 from engine.gateway import Gateway
 from engine.portal import Portal
+from engine.selection import Selections
 from engine.server.admin import AdminAuth, admin_routes
 from engine.server.connections import ConnectionsPage
 from engine.server.health import HEALTH_PATHS, Health, store_unavailable
@@ -81,6 +82,7 @@ from engine.server.mcp_server import (
 )
 from engine.server.oauth import AuthServer, AuthTarget, request_origin
 from engine.server.people import TokenPeople
+from engine.server.portal_servers import GRANT_SCOPE_KEY
 from engine.server.request_ids import RequestIdCheck
 from engine.server.sessions import SchemeSessions
 from engine.server.signin import IdentityWeb
@@ -151,6 +153,9 @@ class PortalRouter:
         signs_in = gateway.store is not None and gateway.config.identity is not None
         self.people = TokenPeople(gateway.store) if signs_in and gateway.store else None
         self.guard = StreamGuard(gateway.store) if signs_in and gateway.store else None
+        self.selections = (
+            Selections(gateway.store.selections) if signs_in and gateway.store else None
+        )
         self.key_names = _key_names(gateway.config)
         gateway.on_reload(self._reloaded)
         self._security = security
@@ -170,6 +175,7 @@ class PortalRouter:
                 surface,
                 progress_interval_s=self._progress_interval_s,
                 session_idle_timeout_s=self._session_idle_timeout_s,
+                selections=self.selections,
             )
             manager = StreamableHTTPSessionManager(
                 server,
@@ -354,6 +360,7 @@ class PortalRouter:
             if people is not None:
                 person = await people.principal(key.strip(), _resource(request))
                 if person is not None:
+                    await self._note_grant(request, key.strip())
                     return person
                 return _unauthorized(request, "invalid_token", "the token is not valid here")
             return _unauthorized(request, "invalid_token", "the API key is not valid here")
@@ -362,6 +369,14 @@ class PortalRouter:
         return _unauthorized(
             request, None, f"portal {portal.id!r} needs an API key: Authorization: Bearer <key>"
         )
+
+    async def _note_grant(self, request: Request, token: str) -> None:
+        """Put the token's client grant in the scope, for the per-client server selection
+        (`engine.server.portal_servers`). The token was just verified: a cache hit."""
+        assert self.people is not None
+        info = await self.people.store.grants.verify_access_token(token)
+        if info is not None:
+            request.scope[GRANT_SCOPE_KEY] = info.grant_id
 
 
 def _key_names(config: Config) -> dict[str, dict[str, str]]:

@@ -160,10 +160,20 @@ class LiveSessions:
                 log.debug("session %s is gone; dropping it", key[:12], exc_info=True)
                 self.forget(key)
 
-    async def announce(self, *, tools: bool, prompts: bool, resources: bool = False) -> None:
-        """Send list_changed on every live session's standalone stream."""
+    async def announce(
+        self,
+        *,
+        tools: bool,
+        prompts: bool,
+        resources: bool = False,
+        only: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Send list_changed on every live session's standalone stream (those whose key
+        `only` accepts, when given)."""
         self.prune()
         for key, live in list(self._live.items()):
+            if only is not None and not only(key):
+                continue
             try:
                 if tools:
                     await live.session.send_tool_list_changed()

@@ -58,6 +58,7 @@ from engine.approval import ApprovalPending
 from engine.auth import ANONYMOUS, Principal
 from engine.person_sessions import Connector, ConnectPending
 from engine.portal import Portal, PortalError
+from engine.selection import Selections
 from engine.server.approvals import (
     STATE_TTL_S,
     Eliciting,
@@ -67,6 +68,7 @@ from engine.server.approvals import (
     sealed_state,
 )
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.portal_servers import PORTAL_SERVERS, PORTAL_SERVERS_TOOL, ServerChoices
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
 from engine.server.url_connect import connector_for
@@ -137,6 +139,7 @@ class PortalServer(Server[Any]):
         *,
         progress_interval_s: float,
         session_idle_timeout_s: float | None,
+        selections: Selections | None = None,
     ) -> None:
         self.portal = portal
         self.surface = surface
@@ -147,6 +150,8 @@ class PortalServer(Server[Any]):
         )
         self.watch = ResourceWatch(portal)
         self.listen = ResourceListenHandler(self.bus, portal, principal_of)
+        self.choices = ServerChoices(portal, surface, selections, principal_of)
+        self.choices.announce_on(self.bus, self.sessions)
         self._change_streams: set[MemoryObjectSendStream[None]] = set()
         self._log_streams: set[MemoryObjectSendStream[_UpstreamLog]] = set()
         self._resource_streams: set[MemoryObjectSendStream[_ResourceEvent]] = set()
@@ -175,6 +180,7 @@ class PortalServer(Server[Any]):
         # deprecation warning: 2025-era clients still use it and it is still advertised.
         self.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
         self.middleware.append(self.sessions.middleware)
+        self.middleware.append(self.choices.middleware)
         # 2026-era approval rounds: the request state the client echoes is sealed and bound.
         self.middleware.append(sealed_state(f"codemode/{portal.id}/{surface.value}", user_of))
         self.approval_ledger = Ledger(ttl_s=STATE_TTL_S + 60)
@@ -210,7 +216,11 @@ class PortalServer(Server[Any]):
     async def _list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self.portal.list_tools(self.surface, principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        tools = self.portal.list_tools(self.surface, principal_of(ctx), disabled)
+        if self.choices.listed(ctx):
+            tools.append(PORTAL_SERVERS_TOOL)
+        return types.ListToolsResult(tools=tools)
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The inputSchema of tool `name` as the caller's `tools/list` shows it, for the SDK's
@@ -233,13 +243,18 @@ class PortalServer(Server[Any]):
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=self.portal.list_prompts(principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        return types.ListPromptsResult(
+            prompts=self.portal.list_prompts(principal_of(ctx), disabled)
+        )
 
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
         try:
-            return await self.portal.get_prompt(params.name, params.arguments, principal_of(ctx))
+            return await self.portal.get_prompt(
+                params.name, params.arguments, principal_of(ctx), await self.choices.disabled(ctx)
+            )
         except PortalError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except UpstreamError as exc:
@@ -248,19 +263,25 @@ class PortalServer(Server[Any]):
     async def _list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=self.portal.list_resources(principal_of(ctx)))
+        disabled = await self.choices.disabled(ctx)
+        resources = self.portal.list_resources(principal_of(ctx), disabled)
+        return types.ListResourcesResult(resources=resources)
 
     async def _list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        templates = self.portal.list_resource_templates(principal_of(ctx))
+        disabled = await self.choices.disabled(ctx)
+        templates = self.portal.list_resource_templates(principal_of(ctx), disabled)
         return types.ListResourceTemplatesResult(resource_templates=templates)
 
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         try:
-            return await self.portal.read_resource(params.uri, principal_of(ctx), user_of(ctx))
+            disabled = await self.choices.disabled(ctx)
+            return await self.portal.read_resource(
+                params.uri, principal_of(ctx), user_of(ctx), disabled
+            )
         except PortalError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         except UpstreamError as exc:
@@ -270,7 +291,8 @@ class PortalServer(Server[Any]):
         key = session_key(ctx)
         if key is None:
             raise MCPError(types.INVALID_REQUEST, "resources/subscribe needs a session")
-        await self.watch.subscribe(key, params.uri, principal_of(ctx))
+        disabled = await self.choices.disabled(ctx)
+        await self.watch.subscribe(key, params.uri, principal_of(ctx), disabled)
         return types.EmptyResult()
 
     async def _unsubscribe(
@@ -312,6 +334,9 @@ class PortalServer(Server[Any]):
         principal: Principal | None,
         approver: Eliciting | Rounds,
     ) -> types.CallToolResult:
+        if params.name == PORTAL_SERVERS and self.choices.listed(ctx):
+            return await self.choices.call_tool(ctx, params.arguments)
+        disabled = await self.choices.disabled(ctx)
         if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
                 self.surface,
@@ -322,6 +347,8 @@ class PortalServer(Server[Any]):
                 approver=approver,
                 origin=origin_of(ctx),
                 connector=self._connector(ctx, params, principal, runs_code=False),
+                disabled=disabled,
+                portal_ops=self.choices.ops(ctx),
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -341,6 +368,8 @@ class PortalServer(Server[Any]):
                 approver=approver,
                 origin=origin_of(ctx),
                 connector=self._connector(ctx, params, principal, runs_code=True),
+                disabled=disabled,
+                portal_ops=self.choices.ops(ctx),
             )
 
     def _connector(
@@ -424,6 +453,7 @@ class PortalServer(Server[Any]):
         self._queue_resource_event((server_id, upstream_uri))
 
     def _session_ended(self, key: str) -> None:
+        self.choices.forget(key)
         self._queue_resource_event(("", key))
 
     def _queue_resource_event(self, event: _ResourceEvent) -> None:
@@ -464,7 +494,8 @@ class PortalServer(Server[Any]):
             self._log_streams.add(send_log)
             self._resource_streams.add(send_res)
             try:
-                yield
+                async with self.choices.announcing():
+                    yield
             finally:
                 self._change_streams.discard(send)
                 self._log_streams.discard(send_log)
@@ -488,18 +519,21 @@ def build_server(
     *,
     progress_interval_s: float = 1.0,
     session_idle_timeout_s: float | None = None,
+    selections: Selections | None = None,
 ) -> PortalServer:
     """The MCP server for `portal` in `surface` (serve over HTTP via `engine.server.app`, or stdio).
 
     `progress_interval_s`: how often a long `code`/`execute` run sends a progress heartbeat
     to a client that sent a progressToken. `session_idle_timeout_s`: the HTTP transport's
-    idle timeout, so sessions it ended stop being tracked (None over stdio).
+    idle timeout, so sessions it ended stop being tracked (None over stdio). `selections`:
+    the per-client server selection (`engine.selection`; None: no client chooses).
     """
     return PortalServer(
         portal,
         surface,
         progress_interval_s=progress_interval_s,
         session_idle_timeout_s=session_idle_timeout_s,
+        selections=selections,
     )
 
 

@@ -61,7 +61,13 @@ class ResourceWatch:
         self.portal = portal
         self._by_session: dict[str, dict[str, Route]] = {}
 
-    async def subscribe(self, key: str, uri: str, principal: Principal | None) -> None:
+    async def subscribe(
+        self,
+        key: str,
+        uri: str,
+        principal: Principal | None,
+        disabled: frozenset[str] = frozenset(),
+    ) -> None:
         held = self._by_session.setdefault(key, {})
         if uri in held:
             return
@@ -72,7 +78,7 @@ class ResourceWatch:
                 "unsubscribe from one first",
             )
         try:
-            held[uri] = await self.portal.subscribe_resource(uri, principal)
+            held[uri] = await self.portal.subscribe_resource(uri, principal, disabled)
         except (PortalError, UpstreamError, TooManySubscriptions) as exc:
             raise _refused(exc) from None
 

@@ -232,3 +232,18 @@ request_log = Table(
     Index(None, "server", "time"),
     Index(None, "time"),
 )
+
+client_server_selections = Table(
+    "client_server_selections",
+    metadata,
+    Column(
+        "grant_id",
+        String(32),
+        ForeignKey("grants.id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="the client grant whose choice this is",
+    ),
+    Column("portal_id", String(32), primary_key=True),
+    Column("disabled_json", Text, nullable=False, comment="ids of the servers turned off"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

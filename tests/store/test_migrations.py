@@ -24,7 +24,7 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest migration: every store, new or upgraded, ends there."""
 
 TABLES = {
@@ -39,6 +39,7 @@ TABLES = {
     "tokens",
     "upstream_oauth_states",
     "request_log",
+    "client_server_selections",
 }
 ROOT = Path(__file__).resolve().parents[2]
 
