@@ -113,6 +113,8 @@ def oauth_client_settings(
             ) from None
         if not secret:
             raise CredentialError(f"{who}: oauth_client_secret_file is empty")
+    elif server.stored_credentials is not None:
+        secret = server.stored_credentials.client_secret  # given through the admin API
     return OAuthClientSettings(server.oauth_client_id, secret, server.oauth_scopes)
 
 
