@@ -58,13 +58,28 @@ class Stack:
     browser: Browser
     logs: Path
 
-    def server_status(self) -> dict[str, object]:
+    def server_status(self, server_id: str = "inner") -> dict[str, object]:
         headers = {"Authorization": f"Bearer {ADMIN}"}
         answer = httpx2.get(self.outer.origin + "/api/portals", headers=headers, timeout=60)
-        [portal] = answer.json()["result"]
-        [server] = portal["servers"]
+        portals = answer.json()["result"]
+        [server] = [s for p in portals for s in p["servers"] if s["id"] == server_id]
         assert isinstance(server, dict)
         return server
+
+    def browser_authorizes(self, authorization_url: str) -> httpx2.Response:
+        """The admin in chromium: signs in at the IdP (unless still signed in), allows at the
+        inner portal's consent page; the redirect back to the outer portal is then loaded."""
+        report = self.browser.run(
+            url=authorization_url,
+            idp=self.idp.issuer,
+            portal=self.inner.origin,
+            account=PERSON,
+            consent="allow",
+            stopAt=f"{self.outer.origin}/oauth/upstream/callback",
+            state=self.browser.state_file(PERSON),
+        )
+        assert report.get("callback"), brief(report)
+        return httpx2.get(report["callback"], timeout=60)  # the browser's last hop
 
     def stored(self) -> OAuthToken | None:
         """The outer portal's admin credential at the inner portal."""
@@ -128,9 +143,18 @@ id = "inner"
 url = "{inner.mcp_url("team")}"
 auth_type = "oauth"
 
+[[servers]]
+id = "innercode"
+url = "{inner.mcp_url("team", "?codemode=search_and_execute")}"
+auth_type = "oauth"
+
 [[portals]]
 id = "main"
 servers = [{{ server_id = "inner" }}]
+
+[[portals]]
+id = "code"
+servers = [{{ server_id = "innercode" }}]
 """
 
 
@@ -181,7 +205,6 @@ def test_the_admin_authorizes_the_inner_portal_with_codemode_auth(stack: Stack) 
     process = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    callback = f"{stack.outer.origin}/oauth/upstream/callback"
     try:
         assert process.stdout is not None
         authorization_url = process.stdout.readline().strip()
@@ -190,17 +213,7 @@ def test_the_admin_authorizes_the_inner_portal_with_codemode_auth(stack: Stack) 
         )
         assert "code_challenge_method=S256" in authorization_url
         assert "resource=" in authorization_url
-        report = stack.browser.run(
-            url=authorization_url,
-            idp=stack.idp.issuer,
-            portal=stack.inner.origin,
-            account=PERSON,
-            consent="allow",
-            stopAt=callback,
-            state=stack.browser.state_file(PERSON),
-        )
-        assert report.get("callback"), brief(report)
-        page = httpx2.get(report["callback"], timeout=60)  # the browser's last hop
+        page = stack.browser_authorizes(authorization_url)
         assert page.status_code == 200 and "is connected" in page.text, page.text
         _out, err = process.communicate(timeout=120)
     finally:
@@ -262,6 +275,51 @@ def test_the_inner_request_log_shows_the_admins_identity(stack: Stack) -> None:
     assert len(calls) >= CALLS, records
     assert {r["user"] for r in calls} == {PERSON}, calls
     assert {r["status"] for r in calls} == {"ok"}, calls
+
+
+def test_re_authorizing_replaces_the_credential_and_the_new_one_works(stack: Stack) -> None:
+    old = stack.stored()
+    assert old is not None
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    started = httpx2.post(
+        f"{stack.outer.origin}/oauth/upstream/inner/authorize", headers=headers, timeout=60
+    ).json()
+    page = stack.browser_authorizes(started["result"]["authorization_url"])
+    assert page.status_code == 200 and "is connected" in page.text, page.text
+    new = stack.stored()
+    assert new is not None and new.refresh_token != old.refresh_token
+    # The replaced tokens were revoked at the inner portal; the new ones must still work.
+    _names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
+    assert len(texts) == 1
+    time.sleep(TTL_S + 0.5)  # and refresh
+    _names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
+    assert len(texts) == 1
+    assert stack.server_status()["status"] == "Ready"
+
+
+async def _run_code_inside(url: str) -> str:
+    async with Client(url) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        [tool] = [n for n in names if n.endswith("_code")] or [f"no code tool in {names}"]
+        code = "return await codemode.time_get_current_time({timezone: 'UTC'})"
+        result = await client.call_tool(tool, {"code": code})
+        text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+        assert not result.is_error, text
+        return text
+
+
+def test_the_inner_portals_code_mode_url_is_an_upstream_too(stack: Stack) -> None:
+    """The URL the inner portal prints for code mode carries a query string: discovery, the
+    resource indicator and the token's audience must all still agree."""
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    base = f"{stack.outer.origin}/oauth/upstream/innercode"
+    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60)
+    assert started.status_code == 200, started.text
+    page = stack.browser_authorizes(started.json()["result"]["authorization_url"])
+    assert page.status_code == 200 and "is connected" in page.text, page.text
+    assert stack.server_status("innercode")["status"] == "Ready"
+    text = _run(_run_code_inside, stack.outer.mcp_url("code"))
+    assert '"timezone": "UTC"' in text or "UTC" in text, text
 
 
 def test_dropping_the_credential_revokes_it_at_the_inner_portal(stack: Stack) -> None:
