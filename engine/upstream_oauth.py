@@ -42,6 +42,8 @@ from engine.config import ServerConfig
 from engine.credentials import CredentialError
 
 CLIENT_NAME: Final = "codemode"
+UNUSED_REDIRECT: Final = "http://127.0.0.1/unused"
+"""The redirect URI of a client record used where no redirect happens."""
 MAX_AUTHORIZE_HOPS: Final = 10
 """Redirects followed by `headless_authorize` before giving up (a loop is not an approval)."""
 
@@ -147,6 +149,35 @@ def preregistered_client(
         scope=settings.scopes,
         token_endpoint_auth_method="client_secret_basic" if settings.client_secret else "none",
     )
+
+
+class ConfiguredClientStorage:
+    """A stored credential's `TokenStorage` whose client is the configured pre-registered one
+    when the config names one. The SDK never stores a client it did not register, so without
+    this a static client's credential could not be refreshed; and a secret rotated in the
+    config or through the admin API applies to the next refresh."""
+
+    def __init__(self, inner: TokenStorage, client: OAuthClientInformationFull | None) -> None:
+        self._inner, self._client = inner, client
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return await self._inner.get_tokens()
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        await self._inner.set_tokens(tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self._client or await self._inner.get_client_info()
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        await self._inner.set_client_info(client_info)
+
+
+def configured_client(server: ServerConfig) -> OAuthClientInformationFull | None:
+    """The pre-registered client of `server`, its secret read now, for requests that need no
+    redirect (refresh, revocation); None when it registers dynamically. Raises
+    CredentialError when the secret cannot be read."""
+    return preregistered_client(UNUSED_REDIRECT, oauth_client_settings(server))
 
 
 def make_provider(
@@ -300,7 +331,7 @@ class HeadlessOAuth(OAuthClientProvider):
 
         super().__init__(
             server_url,
-            OAuthClientMetadata(redirect_uris=[AnyUrl("http://127.0.0.1/unused")]),
+            OAuthClientMetadata(redirect_uris=[AnyUrl(UNUSED_REDIRECT)]),
             storage,
             redirect_handler=no_person,
             callback_handler=never,

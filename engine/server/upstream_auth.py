@@ -42,6 +42,7 @@ from engine.upstream_oauth import (
     OAuthClientSettings,
     UpstreamAuthError,
     callback_result,
+    configured_client,
     describe_oauth_failure,
     make_provider,
     oauth_client_settings,
@@ -184,8 +185,9 @@ class UpstreamAuthFlows:
         held = await self.tokens.delete(server.id)
         revoked = False
         if held.tokens is not None and server.url is not None:
+            client = _client_of(server) or held.client_info
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-                revoked = await revoke_tokens(http, server.url, held.tokens, held.client_info)
+                revoked = await revoke_tokens(http, server.url, held.tokens, client)
         await self.gateway.catalog.reconnect(server.id)
         return _envelope({"dropped": held.tokens is not None, "revoked": revoked})
 
@@ -237,8 +239,9 @@ class UpstreamAuthFlows:
         """After a new credential: revoke the tokens it replaced, sync the server with it."""
         assert server.url is not None
         if replaced is not None:
+            client = _client_of(server) or await stored.get_client_info()
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-                await revoke_tokens(http, server.url, replaced, await stored.get_client_info())
+                await revoke_tokens(http, server.url, replaced, client)
         await self.gateway.catalog.reconnect(server.id)
 
     # ----- the browser's return -----
@@ -262,6 +265,14 @@ class UpstreamAuthFlows:
         if flow.error is not None:
             return _page(f"Server {flow.server_id!r} was not connected: {flow.error}", 400)
         return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
+
+
+def _client_of(server: ServerConfig) -> OAuthClientInformationFull | None:
+    """The configured pre-registered client (the SDK stores only clients it registered)."""
+    try:
+        return configured_client(server)
+    except CredentialError:
+        return None
 
 
 def _reason(exc: BaseException) -> str:

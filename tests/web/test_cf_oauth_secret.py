@@ -10,6 +10,7 @@ the secret never comes back from a read, nor sits in the clear in the database o
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from tests.web.cf_write_helpers import ACCOUNT, Running, log_file, run_portal, s
 CLIENT_ID = "codemode-static"
 SECRET = "static-client-secret-" + uuid.uuid4().hex
 WRONG = "not-the-secret-" + uuid.uuid4().hex
+TTL_S = 2
+"""The authorization server's access-token lifetime: refreshes come soon."""
 
 
 @dataclass
@@ -45,6 +48,15 @@ class Stack:
         assert url.startswith(self.up.issuer) and f"client_id={CLIENT_ID}" in url
         return httpx2.get(url, follow_redirects=True, timeout=60)
 
+    def stored(self) -> str:
+        """The access token the portal holds for `prot` (read from the store)."""
+
+        async def load() -> str:
+            held = await self.cf.gateway.store.upstream_tokens.load("prot")  # type: ignore[union-attr]
+            return held.tokens.access_token if held.tokens else ""
+
+        return self.cf.portal.call(load)
+
     def server(self) -> dict[str, Any]:
         response = self.cf.http("GET", "/servers/prot", "reader")
         assert response.status_code == 200, response.text
@@ -63,7 +75,9 @@ def stack(
     tmp = tmp_path_factory.mktemp("cf-oauth")
     with log_file(tmp / "codemode.log"), run_portal(blocking_portal, seed_config(tmp), tmp) as cf:
         callback = f"{cf.base}/oauth/upstream/callback"
-        with protected_upstream(tmp / "up", static_client=(CLIENT_ID, SECRET, callback)) as up:
+        with protected_upstream(
+            tmp / "up", ttl_s=TTL_S, static_client=(CLIENT_ID, SECRET, callback)
+        ) as up:
             yield Stack(cf, up)
 
 
@@ -102,6 +116,29 @@ def test_the_secret_from_the_sdk_update_connects_the_server(stack: Stack) -> Non
     stack.cf.wait_status("prot", "Ready")
     server = stack.server()
     assert {t["name"] for t in server["tools"]} == {"whoami", "echo"}
+    first = stack.stored()
+    time.sleep(TTL_S + 0.5)  # the access token lapses: the sync must refresh it, headless
+    synced = stack.cf.sdk().servers.sync("prot", account_id=ACCOUNT)
+    assert synced is not None and synced.status == "ready", synced
+    assert stack.stored() != first  # refreshed with the static client and its secret
+
+
+def test_a_secret_changed_through_the_api_is_used_by_the_next_refresh(stack: Stack) -> None:
+    mcp = stack.cf.sdk()
+    mcp.servers.update("prot", account_id=ACCOUNT, name="Protected", client_secret=WRONG)
+    time.sleep(TTL_S + 0.5)  # the access token lapses: the next request must refresh
+    synced = mcp.servers.sync("prot", account_id=ACCOUNT)
+    assert synced is not None and synced.status == "error", synced  # the new secret was sent
+    # The right secret again: the stored grant still works, no new authorization needed.
+    mcp.servers.update("prot", account_id=ACCOUNT, name="Protected", client_secret=SECRET)
+    stack.cf.wait_status("prot", "Ready")
+
+
+def test_dropping_the_credential_revokes_it_with_the_static_client(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {stack.cf.tokens['writer']}"}
+    url = f"{stack.cf.base}/oauth/upstream/prot"
+    dropped = httpx2.delete(url, headers=headers, timeout=60)
+    assert dropped.json()["result"] == {"dropped": True, "revoked": True}, dropped.text
 
 
 def test_the_secret_is_not_in_the_clear_in_the_database_or_the_log(stack: Stack) -> None:
