@@ -8,8 +8,11 @@ the resource indicator); the admin signs in at the provider and allows at the in
 consent page; the browser returns to the outer portal's callback and the outer portal syncs the
 inner one's tools. An MCP client of the outer portal then lists and calls a tool that lives in
 the inner portal's upstream (mcp-server-time), through both portals, across several expiries of
-the inner portal's 2 s access tokens (refreshed without anyone present); the inner portal's
-request log shows the calls as the admin."""
+the inner portal's 2 s access tokens (refreshed without anyone present) and a restart of the
+outer portal; the inner portal's request log shows the calls as the admin. Also: the inner
+portal's code-mode URL (a query string) as upstream, re-authorizing, dropping the credential
+(revoked at the inner portal), the admin signing out at the inner portal (the outer portal's
+server turns Error asking to re-authenticate), and no token in any file either portal wrote."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -57,6 +60,7 @@ class Stack:
     outer: Portal
     browser: Browser
     logs: Path
+    seen_tokens: set[str] = field(default_factory=set)
 
     def server_status(self, server_id: str = "inner") -> dict[str, object]:
         headers = {"Authorization": f"Bearer {ADMIN}"}
@@ -88,7 +92,10 @@ class Stack:
             async with open_store(Config.load(self.outer.config_path).settings) as store:
                 return (await store.upstream_tokens.load("inner")).tokens
 
-        return _run(load)
+        tokens = _run(load)
+        if tokens is not None:
+            self.seen_tokens |= {tokens.access_token, tokens.refresh_token or ""} - {""}
+        return tokens
 
     def client(self) -> OAuthClientInformationFull | None:
         """The client the outer portal registered at the inner portal."""
@@ -344,3 +351,46 @@ def test_dropping_the_credential_revokes_it_at_the_inner_portal(stack: Stack) ->
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant", refresh.text
     assert stack.stored() is None
     assert "authentication required" in str(stack.server_status()["error_details"])
+
+
+async def _call_once(url: str) -> tuple[bool, str]:
+    async with Client(url) as client:
+        result = await client.call_tool("inner_time_get_current_time", {"timezone": "UTC"})
+        text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+        return bool(result.is_error), text
+
+
+def test_signing_out_at_the_inner_portal_ends_the_outer_portals_access(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    started = httpx2.post(
+        f"{stack.outer.origin}/oauth/upstream/inner/authorize", headers=headers, timeout=60
+    ).json()
+    page = stack.browser_authorizes(started["result"]["authorization_url"])
+    assert page.status_code == 200 and "is connected" in page.text, page.text
+    assert _run(_call_once, stack.outer.mcp_url("main"))[0] is False
+    out = stack.browser.run(
+        mode="signout",
+        url=f"{stack.inner.origin}/p/team/",
+        idp=stack.idp.issuer,
+        portal=stack.inner.origin,
+        state=stack.browser.state_file(PERSON),
+    )
+    final = out["pages"][-1]
+    assert final["url"].startswith(f"{stack.inner.origin}/signed-out"), brief(out)
+    # Both of the outer portal's registrations (`inner` and `innercode`) were this person's.
+    assert "revoked 2 client sessions (codemode ×2)" in final["text"], final["text"]
+    is_error, text = _run(_call_once, stack.outer.mcp_url("main"))
+    assert is_error and "re-authenticate the server" in text, text
+    server = stack.server_status()
+    assert server["status"] == "Error"
+    assert "run `codemode auth inner`" in str(server["error_details"])
+
+
+def test_no_token_in_either_portals_output_request_log_or_database(stack: Stack) -> None:
+    assert len(stack.seen_tokens) >= 4
+    files = [p for p in stack.logs.rglob("*") if p.is_file() and not p.name.startswith("cookies-")]
+    assert any(p.name.startswith("codemode.db") for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for token in stack.seen_tokens:
+            assert token.encode() not in data, f"a token in {path.relative_to(stack.logs)}"
