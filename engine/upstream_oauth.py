@@ -12,6 +12,7 @@ Nothing here logs or puts a token or a client secret into a message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -294,6 +295,15 @@ def reauthenticate_message(server_id: str) -> str:
     )
 
 
+def client_refused_message(server_id: str) -> str:
+    return (
+        f"the authorization server refused the portal's client for server {server_id!r} "
+        "(invalid_client) when refreshing: check the client secret (oauth_client_secret_env, "
+        "oauth_client_secret_file or the admin API's client_secret); if the client was deleted "
+        f"there, re-authenticate the server (run `codemode auth {server_id}`)"
+    )
+
+
 @dataclass
 class _AheadContext(OAuthContext):
     """The SDK's context, with expiry moved ahead by `ahead_s` (half the lifetime at most)."""
@@ -321,9 +331,16 @@ class HeadlessOAuth(OAuthClientProvider):
     def __init__(self, server_url: str, server_id: str, storage: TokenStorage) -> None:
         self.failure: ReauthenticationRequired | None = None
         """Set when the flow needed a person (the SDK may wrap what it raises)."""
+        self._client_refused = False
+        """The last refresh failed with `invalid_client`: the client, not the grant."""
 
         async def no_person(_url: str) -> None:
-            self.failure = ReauthenticationRequired(reauthenticate_message(server_id))
+            message = (
+                client_refused_message(server_id)
+                if self._client_refused
+                else reauthenticate_message(server_id)
+            )
+            self.failure = ReauthenticationRequired(message)
             raise self.failure
 
         async def never() -> AuthorizationCodeResult:  # pragma: no cover - no_person raised
@@ -338,6 +355,14 @@ class HeadlessOAuth(OAuthClientProvider):
         )
         given = {f.name: getattr(self.context, f.name) for f in fields(OAuthContext) if f.init}
         self.context = _AheadContext(**given)
+
+    async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
+        self._client_refused = False
+        if response.status_code in (400, 401):
+            await response.aread()
+            with contextlib.suppress(ValueError, AttributeError):  # not a JSON object
+                self._client_refused = response.json().get("error") == "invalid_client"
+        return await super()._handle_refresh_response(response)
 
     async def _initialize(self) -> None:
         await super()._initialize()

@@ -129,6 +129,8 @@ def test_a_secret_changed_through_the_api_is_used_by_the_next_refresh(stack: Sta
     time.sleep(TTL_S + 0.5)  # the access token lapses: the next request must refresh
     synced = mcp.servers.sync("prot", account_id=ACCOUNT)
     assert synced is not None and synced.status == "error", synced  # the new secret was sent
+    assert "refused the portal's client for server 'prot' (invalid_client)" in str(synced.error)
+    assert "check the client secret" in str(synced.error)
     # The right secret again: the stored grant still works, no new authorization needed.
     mcp.servers.update("prot", account_id=ACCOUNT, name="Protected", client_secret=SECRET)
     stack.cf.wait_status("prot", "Ready")
