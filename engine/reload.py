@@ -12,7 +12,8 @@ connections follow it (`server_changes` says which to open, close or reopen).
 | adding or removing a server (it connects in the     | `[admin]`                        |
 |   background: Waiting, then Ready or Error; a       | `[identity]` itself (on/off),    |
 |   removed one's session or process is closed)       |   its `provider`, `issuer`,      |
-| a server's transport, auth, timeouts (reconnects)   |   `client_*`                     |
+| a server's transport, auth (a secret given through  |   `client_*`                     |
+|   the admin API too), timeouts (reconnects)         |                                  |
 | adding or removing a portal; its `hostname` and     |                                  |
 |   which servers it lists                            |                                  |
 | names, descriptions, `code_mode`, curation          |                                  |
@@ -135,6 +136,8 @@ def server_changes(running: Config, new: Config) -> ServerChanges:
             and (
                 _changed_keys(before[sid], server, SERVER_LIVE)
                 or routes_before.get(sid) != routes_after.get(sid)
+                # Secrets held by the store are no config field: a new one alone reconnects.
+                or before[sid].stored_credentials != server.stored_credentials
             )
         ),
     )

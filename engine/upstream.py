@@ -50,7 +50,7 @@ from engine.upstream_errors import (
     session_gone,
     with_stderr_tail,
 )
-from engine.upstream_oauth import HeadlessOAuth
+from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
 from engine.upstream_resources import (
     ResourceSubscriptions,
     cancel_on,
@@ -402,7 +402,10 @@ class Upstream:
             if cfg.auth_type == "bearer":
                 self._secret = read_secret(cfg)
             if cfg.auth_type == "oauth" and self.tokens is not None:
-                conn.oauth = HeadlessOAuth(cfg.url, cfg.id, self.tokens.storage(cfg.id))
+                stored = ConfiguredClientStorage(
+                    self.tokens.storage(cfg.id), configured_client(cfg)
+                )
+                conn.oauth = HeadlessOAuth(cfg.url, cfg.id, stored)
 
             async def record(response: httpx2.Response) -> None:
                 # The SDK folds HTTP failures into JSON-RPC errors: keep the status.

@@ -12,6 +12,7 @@ Nothing here logs or puts a token or a client secret into a message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -42,6 +43,8 @@ from engine.config import ServerConfig
 from engine.credentials import CredentialError
 
 CLIENT_NAME: Final = "codemode"
+UNUSED_REDIRECT: Final = "http://127.0.0.1/unused"
+"""The redirect URI of a client record used where no redirect happens."""
 MAX_AUTHORIZE_HOPS: Final = 10
 """Redirects followed by `headless_authorize` before giving up (a loop is not an approval)."""
 
@@ -113,6 +116,8 @@ def oauth_client_settings(
             ) from None
         if not secret:
             raise CredentialError(f"{who}: oauth_client_secret_file is empty")
+    elif server.stored_credentials is not None:
+        secret = server.stored_credentials.client_secret  # given through the admin API
     return OAuthClientSettings(server.oauth_client_id, secret, server.oauth_scopes)
 
 
@@ -145,6 +150,35 @@ def preregistered_client(
         scope=settings.scopes,
         token_endpoint_auth_method="client_secret_basic" if settings.client_secret else "none",
     )
+
+
+class ConfiguredClientStorage:
+    """A stored credential's `TokenStorage` whose client is the configured pre-registered one
+    when the config names one. The SDK never stores a client it did not register, so without
+    this a static client's credential could not be refreshed; and a secret rotated in the
+    config or through the admin API applies to the next refresh."""
+
+    def __init__(self, inner: TokenStorage, client: OAuthClientInformationFull | None) -> None:
+        self._inner, self._client = inner, client
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return await self._inner.get_tokens()
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        await self._inner.set_tokens(tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self._client or await self._inner.get_client_info()
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        await self._inner.set_client_info(client_info)
+
+
+def configured_client(server: ServerConfig) -> OAuthClientInformationFull | None:
+    """The pre-registered client of `server`, its secret read now, for requests that need no
+    redirect (refresh, revocation); None when it registers dynamically. Raises
+    CredentialError when the secret cannot be read."""
+    return preregistered_client(UNUSED_REDIRECT, oauth_client_settings(server))
 
 
 def make_provider(
@@ -261,6 +295,15 @@ def reauthenticate_message(server_id: str) -> str:
     )
 
 
+def client_refused_message(server_id: str) -> str:
+    return (
+        f"the authorization server refused the portal's client for server {server_id!r} "
+        "(invalid_client) when refreshing: check the client secret (oauth_client_secret_env, "
+        "oauth_client_secret_file or the admin API's client_secret); if the client was deleted "
+        f"there, re-authenticate the server (run `codemode auth {server_id}`)"
+    )
+
+
 @dataclass
 class _AheadContext(OAuthContext):
     """The SDK's context, with expiry moved ahead by `ahead_s` (half the lifetime at most)."""
@@ -288,9 +331,16 @@ class HeadlessOAuth(OAuthClientProvider):
     def __init__(self, server_url: str, server_id: str, storage: TokenStorage) -> None:
         self.failure: ReauthenticationRequired | None = None
         """Set when the flow needed a person (the SDK may wrap what it raises)."""
+        self._client_refused = False
+        """The last refresh failed with `invalid_client`: the client, not the grant."""
 
         async def no_person(_url: str) -> None:
-            self.failure = ReauthenticationRequired(reauthenticate_message(server_id))
+            message = (
+                client_refused_message(server_id)
+                if self._client_refused
+                else reauthenticate_message(server_id)
+            )
+            self.failure = ReauthenticationRequired(message)
             raise self.failure
 
         async def never() -> AuthorizationCodeResult:  # pragma: no cover - no_person raised
@@ -298,13 +348,21 @@ class HeadlessOAuth(OAuthClientProvider):
 
         super().__init__(
             server_url,
-            OAuthClientMetadata(redirect_uris=[AnyUrl("http://127.0.0.1/unused")]),
+            OAuthClientMetadata(redirect_uris=[AnyUrl(UNUSED_REDIRECT)]),
             storage,
             redirect_handler=no_person,
             callback_handler=never,
         )
         given = {f.name: getattr(self.context, f.name) for f in fields(OAuthContext) if f.init}
         self.context = _AheadContext(**given)
+
+    async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
+        self._client_refused = False
+        if response.status_code in (400, 401):
+            await response.aread()
+            with contextlib.suppress(ValueError, AttributeError):  # not a JSON object
+                self._client_refused = response.json().get("error") == "invalid_client"
+        return await super()._handle_refresh_response(response)
 
     async def _initialize(self) -> None:
         await super()._initialize()

@@ -523,7 +523,8 @@ def create_app(
     )
 
     flows = None
-    if gateway.store is not None and any(s.auth_type == "oauth" for s in gateway.config.servers):
+    # With the store, not only with an `oauth` server now: the admin API may add one later.
+    if gateway.store is not None:
         flows = UpstreamAuthFlows(gateway, gateway.store.upstream_tokens)
 
     @asynccontextmanager

@@ -98,7 +98,11 @@ def _server_body(required: list[str]) -> dict[str, Any]:
                 "type": "string",
                 "description": 'Write-only: a bearer token or {"headers": {...}} as JSON text.',
             },
-            "client_secret": {"type": "string", "description": "Write-only; stored, unused."},
+            "client_secret": {
+                "type": "string",
+                "description": "Write-only: the secret of the pre-registered OAuth client "
+                "`oauth_client_id` (auth_type oauth); stored encrypted, never returned.",
+            },
             "description": {"type": ["string", "null"], "maxLength": 512},
             "default_disabled": {"type": "boolean"},
             "is_shared_oauth_callback_enabled": {"type": "boolean"},

@@ -86,6 +86,8 @@ _SERVER_FIELDS = {
     "sync_interval_s",
     "connect_timeout_s",
     "policies",
+    "oauth_client_id",
+    "oauth_scopes",
 }
 _SERVER_READ_ONLY = {
     "created_at",
@@ -112,6 +114,8 @@ _SERVER_READ_ONLY = {
 }
 _TRANSPORT = ("url", "command", "args", "env", "cwd", "auth_type")
 _AUTH_REFS = ("bearer_token_env", "bearer_token_file", "credentials")
+_OAUTH_KEPT = ("oauth_client_id", "oauth_scopes")
+"""Our own fields the SDK's update cannot send: a PUT without them keeps them."""
 STDIO_PREFIX = "stdio:"
 
 
@@ -275,6 +279,10 @@ def _auth(
         if isinstance(given, str) and given:
             problems.append(("auth_credentials", f"needs auth_type bearer (it is {auth_type!r})"))
         refs, bearer, headers = {}, None, {}
+    if auth_type != "oauth":
+        if isinstance(secret, str) and secret:
+            problems.append(("client_secret", f"needs auth_type oauth (it is {auth_type!r})"))
+        client_secret = None
     stored = StoredCredentials(bearer, headers, client_secret)
     return refs, (stored if stored.has_auth_credentials or client_secret else None), problems
 
@@ -312,6 +320,17 @@ def server_entry(
         data["auth_type"] = auth_type
     if current is not None and "policies" not in body and current.policies:
         data["policies"] = list(current.policies)
+    if current is not None and auth_type == "oauth":
+        kept = entry(current)
+        data.update({k: kept[k] for k in _OAUTH_KEPT if k not in body and k in kept})
+    if secrets is not None and secrets.client_secret and not data.get("oauth_client_id"):
+        problems.append(
+            (
+                "client_secret",
+                "needs oauth_client_id: the id of the client registered at the upstream's "
+                "authorization server that this secret belongs to",
+            )
+        )
     if data.get("description") is None:
         data.pop("description", None)
     for key in ("updated_tools", "updated_prompts", "updated_resources"):

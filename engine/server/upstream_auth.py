@@ -43,6 +43,7 @@ from engine.upstream_oauth import (
     OAuthClientSettings,
     UpstreamAuthError,
     callback_result,
+    configured_client,
     describe_oauth_failure,
     make_provider,
     oauth_client_settings,
@@ -205,8 +206,9 @@ class UpstreamAuthFlows:
         held = await self.tokens.delete(server.id)
         revoked = False
         if held.tokens is not None and server.url is not None:
+            client = _client_of(server) or held.client_info
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-                revoked = await revoke_tokens(http, server.url, held.tokens, held.client_info)
+                revoked = await revoke_tokens(http, server.url, held.tokens, client)
         await self.gateway.catalog.reconnect(server.id)
         return _envelope({"dropped": held.tokens is not None, "revoked": revoked})
 
@@ -264,8 +266,9 @@ class UpstreamAuthFlows:
         admin credential, or close the person's session that holds the old token."""
         assert server.url is not None
         if replaced is not None:
+            client = _client_of(server) or await stored.get_client_info()
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-                await revoke_tokens(http, server.url, replaced, await stored.get_client_info())
+                await revoke_tokens(http, server.url, replaced, client)
         people = self.gateway.catalog.people
         if person_id is not None and people is not None:
             people.connected((server.id, person_id))
@@ -308,6 +311,14 @@ class UpstreamAuthFlows:
         if flow.person_id is not None:
             return _page(f"Server {flow.server_id!r} is connected.", 200, back=flow.return_to)
         return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
+
+
+def _client_of(server: ServerConfig) -> OAuthClientInformationFull | None:
+    """The configured pre-registered client (the SDK stores only clients it registered)."""
+    try:
+        return configured_client(server)
+    except CredentialError:
+        return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.config import Config, ConfigError
+from engine.credentials import StoredCredentials
 from engine.reload import ServerChanges, plan_reload, server_changes
 
 
@@ -142,6 +143,15 @@ def test_only_live_keys_of_a_server_keep_its_connection() -> None:
 
     running, report = plan(change)
     assert server_changes(running, report.config) == ServerChanges()
+
+
+def test_a_new_secret_given_through_the_admin_api_alone_reconnects_the_server() -> None:
+    running = Config.from_dict(base())
+    rotated = StoredCredentials(client_secret="rotated")
+    servers = [s.with_stored_credentials(rotated) if s.id == "b" else s for s in running.servers]
+    new = running.model_copy(update={"servers": servers})
+    assert server_changes(running, new).reconnected == ("b",)
+    assert server_changes(new, new) == ServerChanges()
 
 
 def test_turning_identity_off_needs_a_restart() -> None:

@@ -6,7 +6,9 @@
 // Prints "ready <issuer>" once listening; stops on SIGTERM/SIGINT.
 //
 // Environment: AS_PORT (required), AS_RESOURCE (the MCP server URL, required),
-// AS_TOKEN_TTL_S (access-token lifetime, default 60), AS_ACCOUNT (default "alice").
+// AS_TOKEN_TTL_S (access-token lifetime, default 60), AS_ACCOUNT (default "alice");
+// AS_CLIENT_ID, AS_CLIENT_SECRET, AS_REDIRECT_URIS (comma-separated): a pre-registered
+// confidential client (client_secret_basic), for clients without dynamic registration.
 import { createServer } from "node:http";
 import Provider, { errors } from "oidc-provider";
 
@@ -20,8 +22,20 @@ if (!Number.isInteger(port) || port <= 0 || !resource) {
 const ttl = Number(env.AS_TOKEN_TTL_S || 60);
 const issuer = `http://127.0.0.1:${port}`;
 const SCOPE = "mcp:tools";
+const clients = env.AS_CLIENT_ID
+  ? [
+      {
+        client_id: env.AS_CLIENT_ID,
+        client_secret: env.AS_CLIENT_SECRET,
+        redirect_uris: (env.AS_REDIRECT_URIS || "").split(","),
+        grant_types: ["authorization_code", "refresh_token"],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ]
+  : [];
 
 const provider = new Provider(issuer, {
+  clients,
   findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   scopes: ["openid", "offline_access", SCOPE],
   clientDefaults: { grant_types: ["authorization_code", "refresh_token"] },

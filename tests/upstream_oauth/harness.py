@@ -42,8 +42,14 @@ class Protected:
 
 @contextmanager
 def protected_upstream(
-    logs: Path, *, ttl_s: int = 60, account: str = "alice"
+    logs: Path,
+    *,
+    ttl_s: int = 60,
+    account: str = "alice",
+    static_client: tuple[str, str, str] | None = None,
 ) -> Iterator[Protected]:
+    """`static_client`: (id, secret, redirect URI) of a confidential client the AS knows
+    beforehand (it authenticates with HTTP Basic), beside dynamic registration."""
     as_port, rs_port = free_port(), free_port()
     issuer, url = f"http://127.0.0.1:{as_port}", f"http://127.0.0.1:{rs_port}/mcp"
     env = {
@@ -53,6 +59,13 @@ def protected_upstream(
         "AS_TOKEN_TTL_S": str(ttl_s),
         "AS_ACCOUNT": account,
     }
+    if static_client is not None:
+        client_id, secret, redirect_uri = static_client
+        env |= {
+            "AS_CLIENT_ID": client_id,
+            "AS_CLIENT_SECRET": secret,
+            "AS_REDIRECT_URIS": redirect_uri,
+        }
     auth_server = Process("as", [node(), str(AS_SCRIPT)], env, logs, ready="ready ")
     seen = logs / "seen.txt"
     argv = [sys.executable, "-m", "tests.upstream_oauth.protected", "--port", str(rs_port)]

@@ -285,6 +285,7 @@ def test_the_audit_log_records_who_when_what_without_secrets(
     body = {**http_upstream_body(upstream, "audited"), "auth_type": "oauth"}
     body.pop("auth_credentials")
     body["client_secret"] = CLIENT_SECRET
+    body["oauth_client_id"] = "audited-client"  # a secret belongs to a pre-registered client
     created = cf.http("POST", "/servers", json=body)
     assert created.status_code == 200, created.text
     assert created.json()["result"]["auth_config_summary"]["has_client_secret"] is True
