@@ -35,7 +35,7 @@ from engine.config import ServerConfig
 from engine.egress import EgressProxy, client_options
 from engine.status import ErrorDetails, UpstreamError
 from engine.upstream_errors import describe_failure
-from engine.upstream_oauth import HeadlessOAuth
+from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
 
 if TYPE_CHECKING:
     from engine.store.upstream_tokens import UpstreamTokenStore
@@ -242,8 +242,12 @@ class PersonSessions:
         self, session: _Session, config: ServerConfig, egress: EgressProxy | None
     ) -> None:
         assert config.url is not None
-        session.oauth = HeadlessOAuth(config.url, config.id, self.tokens.storage(*session.key))
         try:
+            # A pre-registered client (config or admin API) refreshes this person's token too.
+            stored = ConfiguredClientStorage(
+                self.tokens.storage(*session.key), configured_client(config)
+            )
+            session.oauth = HeadlessOAuth(config.url, config.id, stored)
             async with AsyncExitStack() as stack:
                 http = await stack.enter_async_context(
                     httpx2.AsyncClient(
