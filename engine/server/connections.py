@@ -36,7 +36,7 @@ from engine.person_sessions import CONNECTIONS_PATH, connect_url
 from engine.portal import Portal
 from engine.server.homepage import page_response
 from engine.server.sessions import CSRF_FIELD, SignedIn, csrf_ok, csrf_token, signed_in
-from engine.server.upstream_auth import CALLBACK_PATH, UpstreamAuthFlows
+from engine.server.upstream_auth import CALLBACK_PATH, UpstreamAuthFlows, client_of
 from engine.store.upstream_tokens import UpstreamTokenStore
 from engine.upstream_oauth import UpstreamAuthError, oauth_client_settings, revoke_tokens
 
@@ -86,7 +86,10 @@ async def disconnect(
         gateway.catalog.people.forget((server.id, person_id))
     if held.tokens is not None and server.url is not None:
         async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
-            await revoke_tokens(http, server.url, held.tokens, held.client_info)
+            # The SDK stores only clients it registered: a pre-registered one comes from the
+            # config, else the authorization server would not accept the revocation.
+            client = client_of(server) or held.client_info
+            await revoke_tokens(http, server.url, held.tokens, client)
     return held.tokens is not None
 
 

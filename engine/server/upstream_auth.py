@@ -206,7 +206,7 @@ class UpstreamAuthFlows:
         held = await self.tokens.delete(server.id)
         revoked = False
         if held.tokens is not None and server.url is not None:
-            client = _client_of(server) or held.client_info
+            client = client_of(server) or held.client_info
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
                 revoked = await revoke_tokens(http, server.url, held.tokens, client)
         await self.gateway.catalog.reconnect(server.id)
@@ -266,7 +266,7 @@ class UpstreamAuthFlows:
         admin credential, or close the person's session that holds the old token."""
         assert server.url is not None
         if replaced is not None:
-            client = _client_of(server) or await stored.get_client_info()
+            client = client_of(server) or await stored.get_client_info()
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
                 await revoke_tokens(http, server.url, replaced, client)
         people = self.gateway.catalog.people
@@ -313,7 +313,7 @@ class UpstreamAuthFlows:
         return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
 
 
-def _client_of(server: ServerConfig) -> OAuthClientInformationFull | None:
+def client_of(server: ServerConfig) -> OAuthClientInformationFull | None:
     """The configured pre-registered client (the SDK stores only clients it registered)."""
     try:
         return configured_client(server)

@@ -7,8 +7,8 @@ identity provider, npm oidc-provider with that client registered beforehand (HTT
 in front of the test MCP server, MCP clients of the `mcp` SDK, and the person's browser (an
 HTTP client). The person's Connect sends the static client; their calls keep working across
 several access-token expiries, each refreshed headless with the static client and its secret
-(the SDK stores no client it did not register, so the client must come from the config); the
-secret is in no output or file."""
+(the SDK stores no client it did not register, so the client must come from the config); Log
+out revokes the grant with that client; the secret is in no output or file."""
 
 from __future__ import annotations
 
@@ -78,6 +78,16 @@ servers = [{{ server_id = "prot", on_behalf = true }}]
             portal.process.stop()
 
 
+def _refresh_at_the_as(stack: Stack, refresh_token: str) -> httpx2.Response:
+    """A refresh as the static client would send it (HTTP Basic with its secret)."""
+    return httpx2.post(
+        f"{stack.up.issuer}/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=httpx2.BasicAuth(CLIENT_ID, SECRET),
+        timeout=60,
+    )
+
+
 def test_the_admin_credential_syncs_the_catalog_with_the_static_client(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     base = f"{stack.portal.origin}/oauth/upstream/prot"
@@ -111,6 +121,18 @@ def test_the_persons_calls_go_on_across_expiries_refreshed_with_the_static_clien
         held = stack.held("ana@example.com")
         assert held is not None and held.access_token not in seen  # refreshed and stored
         seen.add(held.access_token)
+
+
+def test_log_out_revokes_the_grant_with_the_static_client(stack: Stack) -> None:
+    ana = Browser(stack, "ana@example.com")
+    ana.sign_in()
+    held = stack.held("ana@example.com")
+    assert held is not None and held.refresh_token
+    response = ana.post_form("/connections/logout")
+    assert response.status_code == 200 and 'data-state="not connected"' in response.text
+    assert stack.held("ana@example.com") is None
+    refused = _refresh_at_the_as(stack, held.refresh_token)
+    assert refused.status_code == 400 and "invalid_grant" in refused.text, refused.text
 
 
 def test_no_secret_or_token_in_output_request_log_or_database(stack: Stack) -> None:
