@@ -501,7 +501,8 @@ def create_app(
 
     flows = None
     if gateway.store is not None and any(s.auth_type == "oauth" for s in gateway.config.servers):
-        flows = UpstreamAuthFlows(gateway, gateway.store.upstream_tokens)
+        store = gateway.store
+        flows = UpstreamAuthFlows(gateway, store.upstream_tokens, store.upstream_flows)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

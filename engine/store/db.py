@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from engine.store.configs import ConfigStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_flows import UpstreamFlowStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -321,6 +322,8 @@ class Store:
     admin_tokens: AdminTokenStore
     configs: ConfigStore
     upstream_tokens: UpstreamTokenStore
+    upstream_flows: UpstreamFlowStore
+    """Upstream authorizations in progress, shared by the replicas."""
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -358,6 +361,7 @@ async def open_store(
     from engine.store.configs import ConfigStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
+    from engine.store.upstream_flows import UpstreamFlowStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
     engine = create_engine(settings.database_url)
@@ -386,7 +390,8 @@ async def open_store(
         people = PeopleStore(engine, clock=clock)
         configs = ConfigStore(engine, cipher, clock=clock)
         upstream = UpstreamTokenStore(engine, cipher, clock=clock)
-        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream)
+        flows = UpstreamFlowStore(engine, cipher, clock=clock)
+        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream, flows)
         try:
             yield store
         finally:
