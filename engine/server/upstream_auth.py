@@ -202,9 +202,9 @@ class UpstreamAuthFlows:
 
     async def _show(self, request: Request) -> Response:
         server = self._server(request)
-        flow = self._flows.get((server.id, None))
+        flow = await self.flows.latest(server.id, None)  # from the store: any replica's
         held = await self.tokens.load(server.id)
-        if flow is not None and not flow.done.is_set():
+        if flow is not None and not flow.finished:
             state = "pending"
         elif flow is not None and flow.error is not None:
             state = "failed"

@@ -149,6 +149,24 @@ class UpstreamFlowStore:
             return FlowOutcome(True, "the authorization was replaced or expired")
         return FlowOutcome(row.finished_at is not None, row.error)
 
+    async def latest(self, server_id: str, person_id: int | None) -> FlowOutcome | None:
+        """How the newest flow of a credential stands, whichever replica runs it; None if
+        there is none (or it was cleaned up)."""
+        async with read(self._engine) as conn:
+            row = (
+                await conn.execute(
+                    select(flows.c.finished_at, flows.c.error, flows.c.expires_at)
+                    .where(_credential(server_id, person_id))
+                    .order_by(flows.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.finished_at is None and row.expires_at <= self._now():
+            return FlowOutcome(True, "the authorization was not completed in time")
+        return FlowOutcome(row.finished_at is not None, row.error)
+
     def _claimable(self, digest: str) -> ColumnElement[bool]:
         return (
             (flows.c.state_hash == digest)

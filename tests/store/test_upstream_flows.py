@@ -16,7 +16,7 @@ from engine.config import Settings
 from engine.store import Store, open_store
 from engine.store.db import read
 from engine.store.schema import upstream_auth_flows
-from engine.store.upstream_flows import FLOW_TTL_S, KEEP_FINISHED_S, state_hash
+from engine.store.upstream_flows import FLOW_TTL_S, KEEP_FINISHED_S, FlowOutcome, state_hash
 from tests.store.conftest import Clock
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +37,10 @@ async def person(store: Store, sub: str = "ana") -> int:
 async def test_a_state_is_claimed_once_and_hands_the_code_over(store: Store) -> None:
     ana = await person(store)
     flows = store.upstream_flows
+    assert await flows.latest("github", ana) is None
     await flows.begin(STATE, "github", ana, "/connections?portal=main")
+    assert await flows.latest("github", ana) == FlowOutcome(False, None)
+    assert await flows.latest("github", None) is None  # the admin's is another credential
     assert await flows.callback(STATE) is None  # nothing came yet
     pending = await flows.pending(STATE)
     assert pending is not None and (pending.server_id, pending.person_id) == ("github", ana)
@@ -50,6 +53,7 @@ async def test_a_state_is_claimed_once_and_hands_the_code_over(store: Store) -> 
     await flows.finish(STATE, "the token endpoint refused")
     outcome = await flows.outcome(STATE)
     assert outcome.finished and outcome.error == "the token endpoint refused"
+    assert await flows.latest("github", ana) == outcome
     assert not await flows.claim("forged", handed())
 
 
@@ -91,6 +95,8 @@ async def test_flows_expire_are_replaced_and_cleaned_up(store: Store, clock: Clo
     assert not await flows.claim(STATE, handed())
     with pytest.raises(LookupError, match="not completed in time"):
         await flows.callback(STATE)
+    lapsed = await flows.latest("github", None)
+    assert lapsed is not None and lapsed.finished and "not completed in time" in str(lapsed.error)
     # A newer flow for the same credential replaces the unclaimed one at once.
     await flows.begin("second", "github", None, "/")
     await flows.begin("third", "github", None, "/")

@@ -11,14 +11,17 @@ keeping their cookies (cookies are per host, so it is signed in on both replicas
   `InputRequiredResult` from one and its retry answered by the other; the person's callback
   lands on the replica that did not start the authorization.
 - A state used on one replica is refused on the other (and nothing more is stored).
+- The admin API's status of a flow (what `codemode auth` polls) is the same on both.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -157,6 +160,7 @@ async def _call(
     requests) that answers the URL elicitation by connecting in the browser: the page and
     Connect on `connect_on`, the upstream's callback delivered to `callback_on`."""
     seen: list[str] = []
+    connected_at: list[float] = []
 
     async def elicited(_ctx: object, params: types.ElicitRequestParams) -> types.ElicitResult:
         assert isinstance(params, types.ElicitRequestURLParams)
@@ -169,6 +173,7 @@ async def _call(
             callback = callback.replace(connect_on.origin, callback_on.origin)
             answer = browser.http.get(callback)
             assert answer.status_code == 200 and "is connected" in answer.text, answer.text
+            connected_at.append(time.monotonic())
 
         await anyio.to_thread.run_sync(open_and_connect)
         return types.ElicitResult(action="accept")
@@ -188,6 +193,9 @@ async def _call(
         ) as client,
     ):
         result = await client.call_tool("prot_whoami", {})
+    if connected_at:  # a figure for the README (run with -s), not an assertion
+        went_on = (time.monotonic() - connected_at[0]) * 1000
+        print(f"\n{mode}: the call answered {went_on:.0f} ms after the callback's page")
     text = "".join(c.text for c in result.content if isinstance(c, types.TextContent))
     return bool(result.is_error), text, seen
 
@@ -238,3 +246,41 @@ def test_a_state_used_on_one_replica_is_refused_on_the_other(replicas: Replicas)
     assert eve.http.get(foreign.replace(one.origin, two.origin)).status_code == 403
     assert dan.http.get(foreign).status_code == 400
     assert not replicas.held("dan@example.com")
+
+
+def test_the_admin_status_is_the_same_on_every_replica(replicas: Replicas) -> None:
+    """`codemode auth` polls `GET /oauth/upstream/<id>` through the balancer: a flow started
+    on replica 1 is pending on replica 2, and its outcome is seen on both."""
+    one, two = replicas.one, replicas.two
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+
+    def status(portal: Portal) -> dict[str, str]:
+        url = f"{portal.origin}/oauth/upstream/prot"
+        result: dict[str, str] = httpx2.get(url, headers=headers, timeout=60).json()["result"]
+        return result
+
+    def start() -> str:
+        url = f"{one.origin}/oauth/upstream/prot/authorize"
+        started = httpx2.post(url, headers=headers, timeout=60).json()
+        return str(started["result"]["authorization_url"])
+
+    authorization = start()
+    assert status(two)["state"] == "pending" and status(one)["state"] == "pending"
+    state = parse_qs(urlsplit(authorization).query)["state"][0]
+    denied = f"{two.origin}/oauth/upstream/callback?error=access_denied&state={state}"
+    assert httpx2.get(denied, timeout=60).status_code == 400
+    for portal in (one, two):
+        shown = status(portal)
+        assert shown["state"] == "failed" and "access_denied" in shown["error"], shown
+    # Again, approved, the callback on replica 2: connected on both.
+    url = start()
+    with httpx2.Client(timeout=60) as browser:
+        for _ in range(10):
+            response = browser.get(url, follow_redirects=False)
+            assert response.is_redirect, response.text
+            url = urljoin(url, response.headers["location"])
+            if url.startswith(f"{one.origin}/oauth/upstream/callback"):
+                break
+        page = browser.get(url.replace(one.origin, two.origin))
+    assert page.status_code == 200 and "is connected" in page.text, page.text
+    assert status(one) == status(two) == {"state": "connected", "error": None}
