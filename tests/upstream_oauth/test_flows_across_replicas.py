@@ -12,6 +12,7 @@ keeping their cookies (cookies are per host, so it is signed in on both replicas
   lands on the replica that did not start the authorization.
 - A state used on one replica is refused on the other (and nothing more is stored).
 - The admin API's status of a flow (what `codemode auth` polls) is the same on both.
+- A refresh refused on one replica shows the connection "expired" on the other's page.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from tests.identity.harness import Portal, missing_tools, start_portal
 from tests.pg_cluster import PgCluster
 from tests.upstream_oauth.harness import Protected, protected_upstream
 from tests.upstream_oauth.test_admin_credential import _run
-from tests.upstream_oauth.test_person_credentials import Browser, Stack, portal_token
+from tests.upstream_oauth.test_person_credentials import Browser, Stack, _whoami, portal_token
 from tests.upstreams.harness import free_port
 
 ADMIN = "admin-" + secrets.token_urlsafe(24)
 SECRET = "replicas-secret-" + secrets.token_hex(16)
 PAGE = "/connections?portal=main&server=prot"
+TTL_S = 3
+"""Short upstream access tokens: the expiry test waits one out."""
 
 
 @dataclass
@@ -102,7 +105,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) ->
         pytest.skip(reason)
     logs = tmp_path_factory.mktemp("flows-replicas")
     env = {"CODEMODE_ADMIN_TOKEN": ADMIN, "CODEMODE_SECRET_KEY": SECRET}
-    with protected_upstream(logs, account="alice") as up:
+    with protected_upstream(logs, ttl_s=TTL_S, account="alice") as up:
         database_url = pg_cluster.new_database()
         started: list[Portal] = []
         try:
@@ -284,3 +287,36 @@ def test_the_admin_status_is_the_same_on_every_replica(replicas: Replicas) -> No
         page = browser.get(url.replace(one.origin, two.origin))
     assert page.status_code == 200 and "is connected" in page.text, page.text
     assert status(one) == status(two) == {"state": "connected", "error": None}
+
+
+def test_expired_seen_on_one_replica_is_shown_on_the_other(replicas: Replicas) -> None:
+    """erin (connected by the first test) has her refresh token revoked at the authorization
+    server: replica 1 finds it out on her next call; replica 2's page says "expired"."""
+    client_id, refresh = _held_refresh(replicas, "erin@example.com")
+    revoked = httpx2.post(
+        f"{replicas.up.issuer}/token/revocation",
+        data={"token": refresh, "client_id": client_id},
+        timeout=60,
+    )
+    assert revoked.status_code == 200
+    time.sleep(TTL_S + 0.5)  # the access token lapses: the next call must refresh, and cannot
+    bearer = portal_token(replicas.on(replicas.one), "erin@example.com")
+    [(is_error, text)] = _run(_whoami, replicas.one.mcp_url("main"), bearer)
+    assert is_error and "expired and could not be refreshed" in text, text
+    erin = Browser(replicas.on(replicas.two), "erin@example.com")
+    erin.sign_in()
+    assert 'data-state="expired"' in erin.page()
+
+
+def _held_refresh(replicas: Replicas, email: str) -> tuple[str, str]:
+    async def load() -> tuple[str, str]:
+        config = Config.load(replicas.one.config_path)
+        async with open_store(config.settings, environ={"CODEMODE_SECRET_KEY": SECRET}) as s:
+            person = await s.people.by_email(email)
+            assert person is not None
+            held = await s.upstream_tokens.load("prot", person.id)
+            assert held.client_info is not None and held.tokens is not None
+            assert held.tokens.refresh_token is not None
+            return held.client_info.client_id, held.tokens.refresh_token
+
+    return _run(load)
