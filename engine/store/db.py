@@ -312,7 +312,8 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`,
+    `upstream_flows`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
