@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -47,6 +48,9 @@ MAX_SESSIONS: Final = 256
 closed (a busy one never is: with every session busy the call is refused, retryable)."""
 IDLE_S: Final = 300.0
 """A session nobody used for this long is closed; the next call opens it again."""
+WAIT_POLL_S: Final = 0.25
+"""How often a call waiting for its person to connect (on another replica) reads the store:
+one indexed read per waiting call."""
 CONNECTIONS_PATH: Final = "/connections"
 """The server selection page, where a person connects and disconnects servers."""
 
@@ -114,12 +118,9 @@ class PersonSessions:
         self.tokens = tokens
         self.cap, self.idle_s = cap, idle_s
         self._sessions: dict[Key, _Session] = {}
-        self.expired: set[Key] = set()
-        """Connections whose refresh was refused in this process (the page says "expired")."""
         self._tasks: anyio.abc.TaskGroup | None = None
-        self._generation: dict[Key, int] = {}
-        """Times a new token was stored per key in this process (`wait_connected`)."""
         self._waiters: dict[Key, anyio.Event] = {}
+        """Woken when this process stored a new token (the store poll covers the others)."""
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -146,27 +147,30 @@ class PersonSessions:
         return len(found)
 
     def connected(self, key: Key) -> None:
-        """A new token was stored for `key`: the open session holds the old one."""
+        """A new token was stored for `key` in this process: the open session holds the old
+        one, and a call here waiting for it goes on at once."""
         self.forget(key)
-        self._generation[key] = self._generation.get(key, 0) + 1
         waiter = self._waiters.pop(key, None)
         if waiter is not None:
             waiter.set()
 
     def forget(self, key: Key) -> None:
         """The token of `key` was dropped or replaced: close its session."""
-        self.expired.discard(key)
         self.close(server_id=key[0], person_id=key[1])
 
-    def generation(self, key: Key) -> int:
-        return self._generation.get(key, 0)
+    async def connected_at(self, key: Key) -> datetime | None:
+        """When the person last connected `key` (any replica), from the store."""
+        return (await self.tokens.load(*key)).connected_at
 
-    async def wait_connected(self, key: Key, since: int, timeout_s: float) -> bool:
-        """Whether a new token is stored for `key` (after `generation(key)` was `since`)
-        within `timeout_s`."""
+    async def wait_connected(self, key: Key, since: datetime | None, timeout_s: float) -> bool:
+        """Whether the person connects `key` anew (`connected_at` moves on from `since`)
+        within `timeout_s`, on any replica: the store is read every `WAIT_POLL_S`."""
         with anyio.move_on_after(timeout_s):
-            while self.generation(key) == since:
-                await self._waiters.setdefault(key, anyio.Event()).wait()
+            while (await self.connected_at(key)) == since:
+                waiter = self._waiters.setdefault(key, anyio.Event())
+                with anyio.move_on_after(WAIT_POLL_S):
+                    await waiter.wait()
+            self.forget(key)  # a session opened meanwhile may hold the old token
             return True
         return False
 
@@ -200,7 +204,7 @@ class PersonSessions:
         except UpstreamError:
             raise
         except Exception as exc:
-            failure = self._failure(config, session, url, exc)
+            failure = await self._failure(config, session, url, exc)
             if not failure.details.is_upstream or isinstance(failure, UpstreamConnectRequired):
                 self._drop(session)  # the session may be broken: the next call opens a new one
             raise failure from None
@@ -227,7 +231,7 @@ class PersonSessions:
             self._drop(session)
             if session.error is None:
                 raise _error(config.id, f"no answer within {config.connect_timeout_s:g} s", True)
-            raise self._failure(config, session, url, session.error)
+            raise await self._failure(config, session, url, session.error)
         return session
 
     def _make_room(self) -> None:
@@ -274,11 +278,12 @@ class PersonSessions:
         if self._sessions.get(session.key) is session:
             del self._sessions[session.key]
 
-    def _failure(
+    async def _failure(
         self, config: ServerConfig, session: _Session, url: str, exc: BaseException
     ) -> UpstreamError:
         if session.oauth is not None and session.oauth.failure is not None:
-            self.expired.add(session.key)
+            # In the store, so every replica's page says "expired".
+            await self.tokens.mark_expired(*session.key)
             return UpstreamConnectRequired(config.id, url, expired=True)
         details = describe_failure(exc, config, http_status=None, secret="")
         return UpstreamError(config.id, details)

@@ -525,7 +525,9 @@ def create_app(
     flows = None
     # With the store, not only with an `oauth` server now: the admin API may add one later.
     if gateway.store is not None:
-        flows = UpstreamAuthFlows(gateway, gateway.store.upstream_tokens)
+        flows = UpstreamAuthFlows(
+            gateway, gateway.store.upstream_tokens, gateway.store.upstream_flows
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -61,7 +61,6 @@ async def person_connections(
     """The portal's on_behalf servers this person may use, with the state of their own."""
     access = portal.access(person.principal)
     visible = access.visible if access is not None and access.allowed else frozenset()
-    people = gateway.catalog.people
     mine = portal.on_behalf() & visible
     found = []
     for server in gateway.config.servers:
@@ -71,7 +70,7 @@ async def person_connections(
         held = await tokens.load(*key)
         state = "not connected"
         if held.tokens is not None:
-            state = "expired" if people is not None and key in people.expired else "connected"
+            state = "expired" if held.expired_at is not None else "connected"
         found.append(Connection(server.id, server.name or server.id, state))
     return found
 

@@ -11,13 +11,19 @@ redirect URI, and answers with the URL the SDK built. The callback takes the `st
 put in that URL: unknown, already used or expired, it is refused and nothing is stored; the
 right one hands the code to the waiting flow, which exchanges it and stores the tokens
 (encrypted) as the server's admin credential, then the server is synced with it. One flow per
-server at a time; flows live in this process (one replica).
+credential at a time.
+
+Replicas: the flow (and its PKCE verifier) runs in the replica that started it; the state and
+the hand-over of the code go through the store (`engine.store.upstream_flows`), so the
+callback may reach any replica, and a state is used once across all of them. If the starting
+replica dies before the callback, that callback fails and the person presses Connect again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +45,7 @@ from engine.config import ServerConfig
 from engine.credentials import CredentialError
 from engine.server.admin import AdminAuth, ApiError, _endpoint
 from engine.server.sessions import signed_in
+from engine.store.upstream_flows import FLOW_TTL_S, UpstreamFlowStore
 from engine.upstream_oauth import (
     OAuthClientSettings,
     UpstreamAuthError,
@@ -57,8 +64,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 CALLBACK_PATH: Final = "/oauth/upstream/callback"
-FLOW_TIMEOUT_S: Final = 600.0
-"""How long an authorization URL stays usable: its state is forgotten after that."""
+FLOW_TIMEOUT_S: Final = FLOW_TTL_S
+"""How long an authorization URL stays usable: its state is refused after that."""
+POLL_S: Final = 0.2
+"""How often the starting replica looks for its callback in the store (and the callback's
+page for the outcome): one primary-key read each, while a person is authorizing."""
 
 
 @dataclass
@@ -71,7 +81,8 @@ class _Flow:
     authorization_url: str = ""
     state: str = ""
     code: anyio.Event = field(default_factory=anyio.Event)
-    result: AuthorizationCodeResult | UpstreamAuthError | None = None
+    """A nudge: the callback reached this replica, or a newer flow replaced this one."""
+    replaced: bool = False
     done: anyio.Event = field(default_factory=anyio.Event)
     error: str | None = None
 
@@ -109,12 +120,14 @@ class _NewTokens:
 
 
 class UpstreamAuthFlows:
-    def __init__(self, gateway: Gateway, tokens: UpstreamTokenStore) -> None:
-        self.gateway, self.tokens = gateway, tokens
+    def __init__(
+        self, gateway: Gateway, tokens: UpstreamTokenStore, flows: UpstreamFlowStore
+    ) -> None:
+        self.gateway, self.tokens, self.flows = gateway, tokens, flows
         self._flows: dict[tuple[str, int | None], _Flow] = {}
-        """By (server id, person id or None): the flow in progress or last finished."""
+        """By (server id, person id or None): this replica's flow in progress or last one."""
         self._by_state: dict[str, _Flow] = {}
-        """Waiting for their callback, by state: popped on first use."""
+        """This replica's flows waiting for their callback, by state (to nudge them)."""
         self._tasks: anyio.abc.TaskGroup | None = None
 
     @contextlib.asynccontextmanager
@@ -174,9 +187,9 @@ class UpstreamAuthFlows:
         key = (server.id, person_id)
         current = self._flows.get(key)
         if current is not None and not current.done.is_set():
-            # A new URL replaces the unused one: its state stops working, its flow ends.
-            self._by_state.pop(current.state, None)
-            current.result = UpstreamAuthError("replaced by a newer authorization")
+            # A new URL replaces the unused one: its state stops working (the new row
+            # deletes it in the store, for the other replicas), its flow ends.
+            current.replaced = True
             current.code.set()
         flow = _Flow(server.id, person_id, return_to)
         self._flows[key] = flow
@@ -190,9 +203,9 @@ class UpstreamAuthFlows:
 
     async def _show(self, request: Request) -> Response:
         server = self._server(request)
-        flow = self._flows.get((server.id, None))
+        flow = await self.flows.latest(server.id, None)  # from the store: any replica's
         held = await self.tokens.load(server.id)
-        if flow is not None and not flow.done.is_set():
+        if flow is not None and not flow.finished:
             state = "pending"
         elif flow is not None and flow.error is not None:
             state = "failed"
@@ -225,18 +238,17 @@ class UpstreamAuthFlows:
         storage = _NewTokens(stored, client, register_again=client is None and fresh)
 
         async def redirect(url: str) -> None:
-            flow.state = parse_qs(urlsplit(url).query).get("state", [""])[0]
-            flow.authorization_url = url
+            state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+            if not state:
+                raise UpstreamAuthError("the authorization URL carries no state")
+            await self.flows.begin(state, server.id, flow.person_id, flow.return_to)
+            flow.state, flow.authorization_url = state, url
             self._by_state[flow.state] = flow
             flow.url.set()
 
         async def wait_for_callback() -> AuthorizationCodeResult:
             with anyio.fail_after(FLOW_TIMEOUT_S):
-                await flow.code.wait()
-            if isinstance(flow.result, UpstreamAuthError):
-                raise flow.result
-            assert flow.result is not None
-            return flow.result
+                return await self._callback_of(flow)
 
         auth = make_provider(server.url, callback, settings, storage, redirect, wait_for_callback)
         try:
@@ -254,6 +266,23 @@ class UpstreamAuthFlows:
             self._by_state.pop(flow.state, None)
             flow.url.set()
             flow.done.set()
+            if flow.state:
+                with contextlib.suppress(Exception):  # the page then says it timed out
+                    await self.flows.finish(flow.state, flow.error)
+
+    async def _callback_of(self, flow: _Flow) -> AuthorizationCodeResult:
+        """Wait for the callback of `flow`'s state, which any replica may receive."""
+        while True:
+            if flow.replaced:
+                raise UpstreamAuthError("replaced by a newer authorization")
+            try:
+                handed = await self.flows.callback(flow.state)
+            except LookupError as exc:
+                raise UpstreamAuthError(str(exc)) from None
+            if handed is not None:
+                return _result(handed)
+            with anyio.move_on_after(POLL_S):
+                await flow.code.wait()
 
     async def _connected(
         self,
@@ -270,6 +299,7 @@ class UpstreamAuthFlows:
             async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
                 await revoke_tokens(http, server.url, replaced, client)
         people = self.gateway.catalog.people
+        await self.tokens.mark_connected(server.id, person_id)
         if person_id is not None and people is not None:
             people.connected((server.id, person_id))
         elif person_id is None:
@@ -279,38 +309,68 @@ class UpstreamAuthFlows:
 
     async def _callback(self, request: Request) -> Response:
         state = request.query_params.get("state", "")
-        flow = self._by_state.pop(state, None) if state else None
+        flow = await self.flows.pending(state) if state else None
         if flow is None:
-            return _page(
-                "This authorization link is unknown, used already or expired: "
-                "nothing was stored. Run `codemode auth <server>` again.",
-                400,
-            )
+            return _unknown()
         if flow.person_id is not None:
             person = signed_in(request)
             if person is None or person.person_id != flow.person_id:
                 # Finished in another browser session than the one that started it: the code
                 # would connect someone else's account to this person. Nothing is stored.
                 outside = "finished outside the browser session that started it"
-                flow.result = UpstreamAuthError(outside)
-                flow.code.set()
+                await self._hand_over(state, {"error": outside})
                 return _page(
                     "This authorization was started by another person (or signed-out "
                     "session): nothing was stored. Start again from your own session.",
                     403,
                 )
-        try:
-            flow.result = callback_result(str(request.url))
-        except UpstreamAuthError as exc:
-            flow.result = exc
-        flow.code.set()
-        with anyio.move_on_after(FLOW_TIMEOUT_S):
-            await flow.done.wait()
-        if flow.error is not None:
-            return _page(f"Server {flow.server_id!r} was not connected: {flow.error}", 400)
+        if not await self._hand_over(state, {"url": str(request.url)}):
+            return _unknown()  # another replica (or request) used this state first
+        error = await self._outcome(state)
+        if error is not None:
+            return _page(f"Server {flow.server_id!r} was not connected: {error}", 400)
         if flow.person_id is not None:
             return _page(f"Server {flow.server_id!r} is connected.", 200, back=flow.return_to)
         return _page(f"Server {flow.server_id!r} is connected. You can close this window.", 200)
+
+    async def _hand_over(self, state: str, callback: dict[str, str]) -> bool:
+        """Use `state` once (in the store, across replicas) and pass the callback on."""
+        claimed = await self.flows.claim(state, json.dumps(callback))
+        local = self._by_state.get(state)
+        if claimed and local is not None:
+            local.code.set()
+        return claimed
+
+    async def _outcome(self, state: str) -> str | None:
+        """How the flow of `state` ended (its error, None if connected), wherever it ran."""
+        with anyio.move_on_after(FLOW_TIMEOUT_S):
+            while True:
+                outcome = await self.flows.outcome(state)
+                if outcome.finished:
+                    return outcome.error
+                local = self._by_state.get(state)
+                with anyio.move_on_after(POLL_S):
+                    if local is not None:
+                        await local.done.wait()
+                    else:
+                        await anyio.sleep_forever()
+        return "the authorization did not finish in time"
+
+
+def _unknown() -> Response:
+    return _page(
+        "This authorization link is unknown, used already or expired: "
+        "nothing was stored. Start the connection again.",
+        400,
+    )
+
+
+def _result(handed: str) -> AuthorizationCodeResult:
+    """The callback another request handed over: its code, or the error it ended with."""
+    callback = json.loads(handed)
+    if "error" in callback:
+        raise UpstreamAuthError(str(callback["error"]))
+    return callback_result(str(callback["url"]))
 
 
 def client_of(server: ServerConfig) -> OAuthClientInformationFull | None:

@@ -54,7 +54,7 @@ class UrlConnect:
         if not can_elicit_url(session.client_capabilities):
             return False
         key = (needed.server_id, self.person_id)
-        since = self.people.generation(key)
+        since = await self.people.connected_at(key)
         elicitation_id = secrets.token_urlsafe(24)
         message = (
             f"Server {needed.server_id!r} acts with your own account. Open the page, press "

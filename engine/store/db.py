@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
     from engine.store.selections import SelectionStore
+    from engine.store.upstream_flows import UpstreamFlowStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -312,7 +313,8 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`,
+    `upstream_flows`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -323,6 +325,8 @@ class Store:
     configs: ConfigStore
     upstream_tokens: UpstreamTokenStore
     selections: SelectionStore
+    upstream_flows: UpstreamFlowStore
+    """Upstream authorizations in progress, shared by the replicas."""
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -361,6 +365,7 @@ async def open_store(
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
     from engine.store.selections import SelectionStore
+    from engine.store.upstream_flows import UpstreamFlowStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
     engine = create_engine(settings.database_url)
@@ -390,7 +395,10 @@ async def open_store(
         configs = ConfigStore(engine, cipher, clock=clock)
         upstream = UpstreamTokenStore(engine, cipher, clock=clock)
         selections = SelectionStore(engine, clock=clock)
-        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream, selections)
+        flows = UpstreamFlowStore(engine, cipher, clock=clock)
+        store = Store(
+            engine, key, cipher, grants, people, tokens, configs, upstream, selections, flows
+        )
         try:
             yield store
         finally:

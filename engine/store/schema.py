@@ -165,7 +165,47 @@ upstream_oauth_states = Table(
         nullable=True,
         comment="when the access token expires (null: unknown)",
     ),
+    Column(
+        "connected_at",
+        UTCDateTime,
+        nullable=True,
+        comment="when a person last authorized (not refreshed) this credential",
+    ),
+    Column(
+        "expired_at",
+        UTCDateTime,
+        nullable=True,
+        comment="when its refresh was refused (null: not expired)",
+    ),
     UniqueConstraint("person_id", "server_id"),
+)
+
+upstream_auth_flows = Table(
+    "upstream_auth_flows",
+    metadata,
+    Column("state_hash", String(64), primary_key=True, comment="SHA-256 hex of the state"),
+    Column("server_id", String(255), nullable=False),
+    Column(
+        "person_id",
+        Integer,
+        ForeignKey("people.id", ondelete="CASCADE"),
+        nullable=True,
+        comment="null: the server's admin credential",
+    ),
+    Column("return_to", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=True, comment="the callback came (single use)"),
+    Column(
+        "callback_enc",
+        Text,
+        nullable=True,
+        comment="AES-GCM, engine.store.secrets: the callback's code or error",
+    ),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True, comment="why the flow failed; no secret"),
+    Index(None, "server_id", "person_id"),
+    Index(None, "expires_at"),
 )
 
 admin_tokens = Table(

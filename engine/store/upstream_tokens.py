@@ -31,6 +31,11 @@ class UpstreamCredential:
     tokens: OAuthToken | None
     client_info: OAuthClientInformationFull | None
     expires_at: datetime | None
+    connected_at: datetime | None = None
+    """When a person last authorized it (not a refresh): a replica waiting for a person to
+    connect watches this."""
+    expired_at: datetime | None = None
+    """When its refresh was refused; None once it works again."""
 
 
 class UpstreamTokenStore:
@@ -64,7 +69,7 @@ class UpstreamTokenStore:
         if row.client_info_enc is not None:
             text = self._cipher.decrypt_text(row.client_info_enc, f"client_info:{where}")
             client = OAuthClientInformationFull.model_validate_json(text)
-        return UpstreamCredential(tokens, client, row.expires_at)
+        return UpstreamCredential(tokens, client, row.expires_at, row.connected_at, row.expired_at)
 
     async def set_tokens(
         self, server_id: str, person_id: int | None, tokens: OAuthToken
@@ -76,8 +81,22 @@ class UpstreamTokenStore:
         sealed = self._cipher.encrypt(
             tokens.model_dump_json(), f"tokens:{_where(server_id, person_id)}"
         )
-        await self._put(server_id, person_id, tokens_enc=sealed, expires_at=expires_at)
+        await self._put(
+            server_id, person_id, tokens_enc=sealed, expires_at=expires_at, expired_at=None
+        )
         return expires_at
+
+    async def mark_connected(self, server_id: str, person_id: int | None) -> None:
+        """A person (or admin) has just authorized this credential anew."""
+        await self._put(server_id, person_id, connected_at=self._now(), expired_at=None)
+
+    async def mark_expired(self, server_id: str, person_id: int | None) -> None:
+        """Its refresh was refused: every replica's page says "expired" until it is
+        connected again (or a later refresh works)."""
+        async with write(self._engine) as conn:
+            await conn.execute(
+                update(states).where(_row(server_id, person_id)).values(expired_at=self._now())
+            )
 
     async def set_client_info(
         self, server_id: str, person_id: int | None, client: OAuthClientInformationFull

@@ -24,7 +24,7 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0007"
+HEAD = "0008"
 """The newest migration: every store, new or upgraded, ends there."""
 
 TABLES = {
@@ -40,6 +40,7 @@ TABLES = {
     "upstream_oauth_states",
     "request_log",
     "client_server_selections",
+    "upstream_auth_flows",
 }
 ROOT = Path(__file__).resolve().parents[2]
 
