@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import anyio
@@ -56,6 +56,15 @@ Key = tuple[str, int]
 Connector = Callable[["UpstreamConnectRequired"], Awaitable[bool]]
 """Asks the person, through their MCP client, to connect (URL elicitation); whether they
 did, so the call can be made again. `engine.server.url_connect` makes them."""
+
+
+@runtime_checkable
+class Halts(Protocol):
+    """A connector (or approver) that may stop a code run to ask the person in a new round."""
+
+    def halted(self) -> str | None:
+        """Why no further upstream call may go for this request, or None."""
+        ...
 
 
 def connect_url(origin: str | None, portal_id: str, server_id: str) -> str:

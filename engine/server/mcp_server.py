@@ -69,7 +69,7 @@ from engine.server.approvals import (
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
-from engine.server.url_connect import connector_for
+from engine.server.url_connect import connector_for, pending_of, url_required
 from engine.server.url_connect import input_required as connect_input_required
 from engine.status import UpstreamError
 from engine.surfaces import Surface
@@ -291,16 +291,22 @@ class PortalServer(Server[Any]):
         user, principal = user_of(ctx), principal_of(ctx)
         timeout_s = self.portal.services.config.settings.approval_timeout_s
         approver = approver_for(ctx, params, user, self.approval_ledger, timeout_s)
+        connector = self._connector(ctx, params, principal)
         result: types.CallToolResult | None = None
         # A direct call on a 2026-era request that needs approval: ask in this round's result.
         with suppress(ApprovalPending):
             try:
-                result = await self._answer_call(ctx, params, user, principal, approver)
+                result = await self._answer_call(ctx, params, user, principal, approver, connector)
             except ConnectPending as pending:  # 2026 era: ask for the connection this round
                 return connect_input_required(pending)
         if isinstance(approver, Rounds) and approver.asking is not None:
             # A run that stopped to ask, too: its result is replaced by the question.
             return approver.input_required()
+        needed = pending_of(connector)
+        if needed is not None:  # a run that stopped to ask the person to connect a server
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return connect_input_required(ConnectPending(needed))
+            raise url_required(needed)
         assert result is not None  # only a 2026-era approver raises ApprovalPending
         return result
 
@@ -311,6 +317,7 @@ class PortalServer(Server[Any]):
         user: str | None,
         principal: Principal | None,
         approver: Eliciting | Rounds,
+        connector: Connector | None,
     ) -> types.CallToolResult:
         if not surfaces.is_code_tool(self.surface, params.name):
             return await self.portal.call_tool(
@@ -321,7 +328,7 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 approver=approver,
                 origin=origin_of(ctx),
-                connector=self._connector(ctx, params, principal, runs_code=False),
+                connector=connector,
             )
         if not self.portal.config.code_mode.runs_code:
             # A session opened before a reload turned code mode off keeps its surface.
@@ -340,20 +347,19 @@ class PortalServer(Server[Any]):
                 on_log=on_log,
                 approver=approver,
                 origin=origin_of(ctx),
-                connector=self._connector(ctx, params, principal, runs_code=True),
+                connector=connector,
             )
 
     def _connector(
-        self,
-        ctx: Ctx,
-        params: types.CallToolRequestParams,
-        principal: Principal | None,
-        *,
-        runs_code: bool,
+        self, ctx: Ctx, params: types.CallToolRequestParams, principal: Principal | None
     ) -> Connector | None:
-        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        settings = self.portal.services.config.settings
         people = self.portal.services.catalog.people
-        return connector_for(ctx, params, people, principal, timeout_s, runs_code=runs_code)
+        runs_code = surfaces.is_code_tool(self.surface, params.name)
+        run_s = settings.sandbox.timeout_s if runs_code else None
+        return connector_for(
+            ctx, params, people, principal, settings.approval_timeout_s, run_s=run_s
+        )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The lowest level to send for this call; None: send no log lines."""
