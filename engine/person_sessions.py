@@ -38,6 +38,7 @@ from engine.upstream_errors import describe_failure
 from engine.upstream_oauth import HeadlessOAuth
 
 if TYPE_CHECKING:
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
@@ -118,9 +119,16 @@ class PersonSessions:
     """The pool; `run()` must be running (the catalog runs it) before calls are made."""
 
     def __init__(
-        self, tokens: UpstreamTokenStore, *, cap: int = MAX_SESSIONS, idle_s: float = IDLE_S
+        self,
+        tokens: UpstreamTokenStore,
+        *,
+        cap: int = MAX_SESSIONS,
+        idle_s: float = IDLE_S,
+        prompts: ConnectPromptStore | None = None,
     ) -> None:
         self.tokens = tokens
+        self.prompts = prompts
+        """Which servers each person was asked about (`engine.server.new_servers`)."""
         self.cap, self.idle_s = cap, idle_s
         self._sessions: dict[Key, _Session] = {}
         self.expired: set[Key] = set()

@@ -116,6 +116,9 @@ class ConnectionsPage:
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
         servers = await person_connections(self.gateway, self.tokens, portal, person)
+        if self.gateway.store is not None:  # shown: not asked about again as a new server
+            prompts = self.gateway.store.connect_prompts
+            await prompts.record(person.person_id, portal.id, [s.id for s in servers])
         context = {
             "portal_id": portal.id,
             "email": person.email,

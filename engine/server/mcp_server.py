@@ -67,6 +67,7 @@ from engine.server.approvals import (
     sealed_state,
 )
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.new_servers import ask_about_new_servers
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
 from engine.server.url_connect import connector_for, pending_of, url_required
@@ -292,6 +293,12 @@ class PortalServer(Server[Any]):
         timeout_s = self.portal.services.config.settings.approval_timeout_s
         approver = approver_for(ctx, params, user, self.approval_ledger, timeout_s)
         connector = self._connector(ctx, params, principal)
+        people = self.portal.services.catalog.people
+        asking = await ask_about_new_servers(
+            ctx, self.portal, people, principal, origin_of(ctx), timeout_s
+        )
+        if asking is not None:  # 2026 era: new servers to connect, asked in this round
+            return asking
         result: types.CallToolResult | None = None
         # A direct call on a 2026-era request that needs approval: ask in this round's result.
         with suppress(ApprovalPending):

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from engine.config import Settings
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.configs import ConfigStore
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
     from engine.store.upstream_tokens import UpstreamTokenStore
@@ -311,7 +312,8 @@ async def migrate(engine: AsyncEngine) -> None:
 @dataclass
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
-    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`)."""
+    APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`,
+    `connect_prompts`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -321,6 +323,7 @@ class Store:
     admin_tokens: AdminTokenStore
     configs: ConfigStore
     upstream_tokens: UpstreamTokenStore
+    connect_prompts: ConnectPromptStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -356,6 +359,7 @@ async def open_store(
     on exit. `clock` (aware UTC) and `cache_ttl_s` are for tests."""
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.configs import ConfigStore
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
     from engine.store.upstream_tokens import UpstreamTokenStore
@@ -386,7 +390,8 @@ async def open_store(
         people = PeopleStore(engine, clock=clock)
         configs = ConfigStore(engine, cipher, clock=clock)
         upstream = UpstreamTokenStore(engine, cipher, clock=clock)
-        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream)
+        prompts = ConnectPromptStore(engine, clock=clock)
+        store = Store(engine, key, cipher, grants, people, tokens, configs, upstream, prompts)
         try:
             yield store
         finally:

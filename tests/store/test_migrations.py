@@ -24,7 +24,7 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0005"
+HEAD = "0006"
 """The newest migration: every store, new or upgraded, ends there."""
 
 TABLES = {
@@ -38,6 +38,7 @@ TABLES = {
     "authorization_codes",
     "tokens",
     "upstream_oauth_states",
+    "connect_prompts",
 }
 ROOT = Path(__file__).resolve().parents[2]
 
