@@ -39,6 +39,7 @@ from engine.auth import Principal
 from engine.person_sessions import CONNECTIONS_PATH, PersonSessions
 from engine.portal import Portal
 from engine.server.url_connect import can_elicit_url
+from engine.store import StoreError
 
 log = logging.getLogger(__name__)
 Ctx = ServerRequestContext[Any, Any]
@@ -93,8 +94,12 @@ async def ask_about_new_servers(
         return None
     if principal.person_id is None or not can_elicit_url(ctx.session.client_capabilities):
         return None
-    found = await new_servers(portal, people, principal)
-    if not found or not await people.prompts.record(principal.person_id, portal.id, found):
+    try:
+        found = await new_servers(portal, people, principal)
+        if not found or not await people.prompts.record(principal.person_id, portal.id, found):
+            return None
+    except StoreError as exc:  # the prompt is a courtesy: the call itself goes on
+        log.warning("new-servers prompt skipped: %s", exc)
         return None
     elicitation_id = secrets.token_urlsafe(24)
     params = types.ElicitRequestURLParams(

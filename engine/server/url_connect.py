@@ -98,11 +98,16 @@ class UrlConnect(_Halting):
     ):
         self.ctx, self.people, self.person_id, self.timeout_s = ctx, people, person_id, timeout_s
         self.deadline = deadline
+        self.asked: set[str] = set()
+        """Servers asked about in this request: a run is not asked twice about one."""
 
     async def __call__(self, needed: UpstreamConnectRequired) -> bool:
         session = self.ctx.session
         if self.pending is not None or not can_elicit_url(session.client_capabilities):
             return False
+        if needed.server_id in self.asked:
+            return False
+        self.asked.add(needed.server_id)
         wait_s = self.timeout_s
         if self.deadline is not None:
             wait_s = min(wait_s, self.deadline - time.monotonic() - MARGIN_S)

@@ -197,7 +197,9 @@ def test_without_url_elicitation_the_run_result_carries_the_url(stacks: Stacks) 
 
 def test_a_2025_run_waits_for_the_url_elicitation_and_the_call_goes_on(stacks: Stacks) -> None:
     page = _page(stacks.roomy)
-    declined = run(stacks.roomy, "dee@example.com", WHOAMI, mode="legacy", accept=False)
+    # Declined: the call rejects with the URL, and the run is not asked again about it.
+    twice = "try { await codemode.prot_whoami({}); } catch (e) {} " + WHOAMI
+    declined = run(stacks.roomy, "dee@example.com", twice, mode="legacy", accept=False)
     assert declined.is_error and page in declined.text, declined
     assert declined.seen == [f"elicit {page}"]
     found = run(stacks.roomy, "eli@example.com", WHOAMI, mode="legacy", accept=True)
