@@ -130,7 +130,7 @@ class ConnectionsPage:
             "portal_id": portal.id,
             "email": person.email,
             "servers": servers,
-            "wanted": request.query_params.get("server", ""),
+            "wanted": request.query_params.getlist("server"),
             "csrf": csrf_token(request),
             "message": "Logged out." if request.query_params.get("loggedout") else None,
         }

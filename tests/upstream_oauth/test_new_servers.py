@@ -138,6 +138,12 @@ def test_new_on_behalf_servers_are_asked_about_once_together(stack: Stack) -> No
     # kim (2025 session): one elicitation for both, the call goes on; not asked again.
     assert call(stack, "kim@example.com") == (False, "kim", [batched])
     assert call(stack, "kim@example.com") == (False, "kim", [])
+    kim = Browser(stack, "kim@example.com")
+    kim.sign_in()
+    page = kim.http.get(batched).text  # the page the URL opens marks both servers
+    for server_id in ("prot2", "prot3"):
+        assert f'data-server="{server_id}" data-state="not connected" data-wanted="1"' in page
+    assert 'data-server="prot" data-state="connected">' in page
     # lee (2026 requests): the same URL in an InputRequiredResult; the retry goes on.
     assert call(stack, "lee@example.com", "auto") == (False, "lee", [batched])
     assert call(stack, "lee@example.com", "auto") == (False, "lee", [])
