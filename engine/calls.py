@@ -27,6 +27,7 @@ from engine.dlp import DlpPolicy, Finding, Rules, Verdict
 from engine.person_sessions import (
     Connector,
     ConnectPending,
+    Halts,
     UpstreamConnectRequired,
     connect_url,
 )
@@ -117,7 +118,7 @@ class ToolCalls:
         findings: list[Finding] = []
         logged = True
         try:
-            halted = caller.approver.halted() if caller.approver is not None else None
+            halted = _halted(caller)
             if halted is not None:
                 error = halted
                 return results.tool_error(halted)
@@ -317,6 +318,15 @@ class ToolCalls:
             )
             telemetry.annotate(record)
             self.request_log.record(record)
+
+
+def _halted(caller: Caller) -> str | None:
+    """Why this caller's run stopped asking (approval or connection), if it did."""
+    for asker in (caller.approver, caller.connector):
+        halted = asker.halted() if isinstance(asker, Halts) else None
+        if halted is not None:
+            return halted
+    return None
 
 
 async def _check(

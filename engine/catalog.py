@@ -19,6 +19,7 @@ from engine.status import ServerStatus, UpstreamError
 from engine.upstream import Upstream
 
 if TYPE_CHECKING:
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
@@ -87,11 +88,13 @@ class Catalog:
         the catalog lists is what the upstreams offered at start-up. Readiness (`/readyz`)."""
         return self._settled
 
-    def use_upstream_tokens(self, tokens: UpstreamTokenStore) -> None:
-        """Where `oauth` servers find their admin credentials (those added later too);
-        before entering."""
+    def use_upstream_tokens(
+        self, tokens: UpstreamTokenStore, prompts: ConnectPromptStore | None = None
+    ) -> None:
+        """Where `oauth` servers find their admin credentials (those added later too), and
+        people theirs; before entering."""
         self._tokens = tokens
-        self.people = PersonSessions(tokens)
+        self.people = PersonSessions(tokens, prompts=prompts)
         for upstream in self._upstreams.values():
             upstream.tokens = tokens
 

@@ -137,7 +137,7 @@ class Gateway:
         self.catalog.on_log(self._upstream_log)
         self.catalog.on_resource_updated(self._resource_updated)
         if self.store is not None:
-            self.catalog.use_upstream_tokens(self.store.upstream_tokens)
+            self.catalog.use_upstream_tokens(self.store.upstream_tokens, self.store.connect_prompts)
         try:
             await self.catalog.__aenter__()
         except BaseException:

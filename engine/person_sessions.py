@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import anyio
@@ -39,6 +39,7 @@ from engine.upstream_errors import describe_failure
 from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
 
 if TYPE_CHECKING:
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.upstream_tokens import UpstreamTokenStore
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,15 @@ Key = tuple[str, int]
 Connector = Callable[["UpstreamConnectRequired"], Awaitable[bool]]
 """Asks the person, through their MCP client, to connect (URL elicitation); whether they
 did, so the call can be made again. `engine.server.url_connect` makes them."""
+
+
+@runtime_checkable
+class Halts(Protocol):
+    """A connector (or approver) that may stop a code run to ask the person in a new round."""
+
+    def halted(self) -> str | None:
+        """Why no further upstream call may go for this request, or None."""
+        ...
 
 
 def connect_url(origin: str | None, portal_id: str, server_id: str) -> str:
@@ -113,9 +123,16 @@ class PersonSessions:
     """The pool; `run()` must be running (the catalog runs it) before calls are made."""
 
     def __init__(
-        self, tokens: UpstreamTokenStore, *, cap: int = MAX_SESSIONS, idle_s: float = IDLE_S
+        self,
+        tokens: UpstreamTokenStore,
+        *,
+        cap: int = MAX_SESSIONS,
+        idle_s: float = IDLE_S,
+        prompts: ConnectPromptStore | None = None,
     ) -> None:
         self.tokens = tokens
+        self.prompts = prompts
+        """Which servers each person was asked about (`engine.server.new_servers`)."""
         self.cap, self.idle_s = cap, idle_s
         self._sessions: dict[Key, _Session] = {}
         self._tasks: anyio.abc.TaskGroup | None = None

@@ -35,6 +35,7 @@ from engine.gateway import Gateway
 from engine.person_sessions import CONNECTIONS_PATH, connect_url
 from engine.portal import Portal
 from engine.server.homepage import page_response
+from engine.server.oauth import CONSENTED_PATH, unseal_consented
 from engine.server.sessions import CSRF_FIELD, SignedIn, csrf_ok, csrf_token, signed_in
 from engine.server.upstream_auth import CALLBACK_PATH, UpstreamAuthFlows, client_of
 from engine.store.upstream_tokens import UpstreamTokenStore
@@ -118,15 +119,32 @@ class ConnectionsPage:
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
         servers = await person_connections(self.gateway, self.tokens, portal, person)
+        if self.gateway.store is not None:  # shown: not asked about again as a new server
+            prompts = self.gateway.store.connect_prompts
+            await prompts.record(person.person_id, portal.id, [s.id for s in servers])
+        signin = self._signin(request.query_params.get("signin"), person)
+        form_action = ["'self'"]
+        if signin is not None:  # Done finishes the sign-in: a redirect to the client follows
+            form_action.append(_uri_origin(signin[1]))
         context = {
+            "signin": signin[0] if signin is not None else None,
+            "finish": CONSENTED_PATH,
             "portal_id": portal.id,
             "email": person.email,
             "servers": servers,
-            "wanted": request.query_params.get("server", ""),
+            "wanted": request.query_params.getlist("server"),
             "csrf": csrf_token(request),
             "message": "Logged out." if request.query_params.get("loggedout") else None,
         }
-        return page_response(request, "connections.html", context, 200, form_action=["'self'"])
+        return page_response(request, "connections.html", context, 200, form_action=form_action)
+
+    def _signin(self, sealed: str | None, person: SignedIn) -> tuple[str, str] | None:
+        """The sign-in this page ends (its sealed form and the client's redirect URI), if
+        it is this person's and still valid."""
+        if not sealed or self.gateway.store is None:
+            return None
+        pending = unseal_consented(self.gateway.store, sealed, person.person_id)
+        return None if pending is None else (sealed, pending.redirect_uri)
 
     async def _form(self, request: Request) -> tuple[SignedIn, Portal, ServerConfig] | Response:
         """The checked form of a Connect or Log out: the person, the portal, one of its
@@ -152,6 +170,9 @@ class ConnectionsPage:
         person, portal, server = checked
         callback = f"{request.url.scheme}://{request.url.netloc}{CALLBACK_PATH}"
         back = connect_url(None, portal.id, server.id)
+        signin = (await request.form()).get("signin")
+        if isinstance(signin, str) and signin:  # back to the sign-in's last step
+            back += "&" + urlencode({"signin": signin})
         try:
             settings = oauth_client_settings(server)
             url = await self.flows.start(server, settings, callback, person.person_id, back)
@@ -190,6 +211,11 @@ class ConnectionsPage:
     ) -> Response:
         context = {"title": title, "message": message, "link": link}
         return page_response(request, "message.html", context, status)
+
+
+def _uri_origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
 
 
 async def disconnect_all(gateway: Gateway, tokens: UpstreamTokenStore, person_id: int) -> list[str]:

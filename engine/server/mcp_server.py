@@ -68,10 +68,11 @@ from engine.server.approvals import (
     sealed_state,
 )
 from engine.server.live_sessions import LOG_LEVELS, Ctx, LiveSessions, session_key
+from engine.server.new_servers import ask_about_new_servers
 from engine.server.portal_servers import PORTAL_SERVERS, PORTAL_SERVERS_TOOL, ServerChoices
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
-from engine.server.url_connect import connector_for
+from engine.server.url_connect import connector_for, pending_of, url_required
 from engine.server.url_connect import input_required as connect_input_required
 from engine.status import UpstreamError
 from engine.surfaces import Surface
@@ -313,16 +314,28 @@ class PortalServer(Server[Any]):
         user, principal = user_of(ctx), principal_of(ctx)
         timeout_s = self.portal.services.config.settings.approval_timeout_s
         approver = approver_for(ctx, params, user, self.approval_ledger, timeout_s)
+        connector = self._connector(ctx, params, principal)
+        people = self.portal.services.catalog.people
+        asking = await ask_about_new_servers(
+            ctx, self.portal, people, principal, origin_of(ctx), timeout_s
+        )
+        if asking is not None:  # 2026 era: new servers to connect, asked in this round
+            return asking
         result: types.CallToolResult | None = None
         # A direct call on a 2026-era request that needs approval: ask in this round's result.
         with suppress(ApprovalPending):
             try:
-                result = await self._answer_call(ctx, params, user, principal, approver)
+                result = await self._answer_call(ctx, params, user, principal, approver, connector)
             except ConnectPending as pending:  # 2026 era: ask for the connection this round
                 return connect_input_required(pending)
         if isinstance(approver, Rounds) and approver.asking is not None:
             # A run that stopped to ask, too: its result is replaced by the question.
             return approver.input_required()
+        needed = pending_of(connector)
+        if needed is not None:  # a run that stopped to ask the person to connect a server
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return connect_input_required(ConnectPending(needed))
+            raise url_required(needed)
         assert result is not None  # only a 2026-era approver raises ApprovalPending
         return result
 
@@ -333,6 +346,7 @@ class PortalServer(Server[Any]):
         user: str | None,
         principal: Principal | None,
         approver: Eliciting | Rounds,
+        connector: Connector | None,
     ) -> types.CallToolResult:
         if params.name == PORTAL_SERVERS and self.choices.listed(ctx):
             return await self.choices.call_tool(ctx, params.arguments)
@@ -346,7 +360,7 @@ class PortalServer(Server[Any]):
                 principal=principal,
                 approver=approver,
                 origin=origin_of(ctx),
-                connector=self._connector(ctx, params, principal, runs_code=False),
+                connector=connector,
                 disabled=disabled,
                 portal_ops=self.choices.ops(ctx),
             )
@@ -367,22 +381,21 @@ class PortalServer(Server[Any]):
                 on_log=on_log,
                 approver=approver,
                 origin=origin_of(ctx),
-                connector=self._connector(ctx, params, principal, runs_code=True),
+                connector=connector,
                 disabled=disabled,
                 portal_ops=self.choices.ops(ctx),
             )
 
     def _connector(
-        self,
-        ctx: Ctx,
-        params: types.CallToolRequestParams,
-        principal: Principal | None,
-        *,
-        runs_code: bool,
+        self, ctx: Ctx, params: types.CallToolRequestParams, principal: Principal | None
     ) -> Connector | None:
-        timeout_s = self.portal.services.config.settings.approval_timeout_s
+        settings = self.portal.services.config.settings
         people = self.portal.services.catalog.people
-        return connector_for(ctx, params, people, principal, timeout_s, runs_code=runs_code)
+        runs_code = surfaces.is_code_tool(self.surface, params.name)
+        run_s = settings.sandbox.timeout_s if runs_code else None
+        return connector_for(
+            ctx, params, people, principal, settings.approval_timeout_s, run_s=run_s
+        )
 
     def _min_level(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The lowest level to send for this call; None: send no log lines."""

@@ -154,6 +154,31 @@ class PendingAuthorization:
         return parts._replace(query=joined, fragment="").geturl()
 
 
+CONSENTED_PATH: Final = "/auth/consent/finish"
+"""Where the sign-in's last step (the server selection page) finishes the authorization."""
+
+
+def _consented_sealer(store: Store) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(store.cookie_key(), salt="codemode.consented-authorization")
+
+
+def seal_consented(store: Store, request: str, person_id: int) -> str:
+    """The sealed /authorize `request` the person allowed, bound to them: the server
+    selection page carries it to `CONSENTED_PATH`, which issues the code."""
+    return str(_consented_sealer(store).dumps({"request": request, "person": person_id}))
+
+
+def unseal_consented(store: Store, sealed: str, person_id: int) -> PendingAuthorization | None:
+    """The request `person_id` allowed; None when forged, expired or another person's."""
+    try:
+        data = _consented_sealer(store).loads(sealed, max_age=AUTHORIZE_REQUEST_TTL_S)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("person") != person_id:
+        return None
+    return PendingAuthorization.unseal(store, str(data.get("request", "")))
+
+
 def redirect_uri_problem(uri: str) -> str | None:
     """Why a client may not register `uri` as a redirect URI (None: it may)."""
     parts = urlsplit(uri)

@@ -8,7 +8,10 @@ built-in `dev` sign-in), the consent page of the portal's authorization server, 
 |                            | it lacks email or groups, `people.sign_in`, session started   |
 | `GET,POST /auth/dev`       | `provider = "dev"` only, loopback only: any email, no password|
 | `GET,POST /auth/consent`   | the consent page of a sealed /authorize request; Allow issues |
-|                            | the code, Deny (or no access) sends `error=access_denied`     |
+|                            | the code, Deny (or no access) sends `error=access_denied`;    |
+|                            | with on_behalf servers to connect, Allow goes to the server   |
+|                            | selection page first (`/connections?signin=`)                 |
+| `POST /auth/consent/finish`| CSRF-checked: Done on that page, issues the code              |
 | `POST /auth/logout`        | CSRF-checked: revoke every grant of the person, end the       |
 |                            | session, RP-initiated logout when the provider offers it      |
 | `GET /signed-out`          | what sign-out revoked                                         |
@@ -38,11 +41,21 @@ from starlette.routing import BaseRoute, Route
 
 from engine.config import IdentityConfig
 from engine.gateway import Gateway
-from engine.server.connections import disconnect_all
+from engine.person_sessions import CONNECTIONS_PATH
+from engine.server.connections import disconnect_all, person_connections
 from engine.server.homepage import page_response
-from engine.server.oauth import CONSENT_PATH, PendingAuthorization, Resolve, request_origin
+from engine.server.oauth import (
+    CONSENT_PATH,
+    CONSENTED_PATH,
+    PendingAuthorization,
+    Resolve,
+    request_origin,
+    seal_consented,
+    unseal_consented,
+)
 from engine.server.sessions import (
     CSRF_FIELD,
+    SignedIn,
     csrf_ok,
     csrf_token,
     safe_next,
@@ -339,6 +352,39 @@ class IdentityWeb:
                 pending.redirect(error="access_denied", error_description="the person declined"),
                 303,
             )
+        assert portal is not None
+        servers = await person_connections(self.gateway, self.store.upstream_tokens, portal, person)
+        if any(s.state != "connected" for s in servers):
+            # The last step: connect the servers acting with their own account, then Done.
+            sealed = seal_consented(self.store, str(form.get("request", "")), person.person_id)
+            query = urlencode({"portal": portal.id, "signin": sealed})
+            return RedirectResponse(f"{CONNECTIONS_PATH}?{query}", 303)
+        return await self._issue(request, pending, person)
+
+    async def finish(self, request: Request) -> Response:
+        """Done on the server selection page that ends a sign-in: the code, at last."""
+        form = await request.form()
+        person = signed_in(request)
+        if person is None or not csrf_ok(request, form.get(CSRF_FIELD)):
+            return self._message(
+                request, "Refused", "The form expired or did not come from this portal.", 403
+            )
+        pending = unseal_consented(self.store, str(form.get("signin", "")), person.person_id)
+        if pending is None:
+            return self._message(
+                request, "This request has expired", "Start connecting again.", 400
+            )
+        portal = self.gateway.portals.get(pending.portal_id)
+        access = None if portal is None else portal.access(person.principal)
+        if access is None or not access.allowed:
+            return RedirectResponse(
+                pending.redirect(error="access_denied", error_description="no access"), 303
+            )
+        return await self._issue(request, pending, person)
+
+    async def _issue(
+        self, request: Request, pending: PendingAuthorization, person: SignedIn
+    ) -> Response:
         try:
             issued = await self.store.grants.save_authorization_code(
                 client_id=pending.client_id,
@@ -411,6 +457,7 @@ class IdentityWeb:
             Route(CALLBACK_PATH, self.callback, methods=["GET"]),
             Route("/auth/dev", self.dev, methods=["GET", "POST"]),
             Route(CONSENT_PATH, self.consent, methods=["GET", "POST"]),
+            Route(CONSENTED_PATH, self.finish, methods=["POST"]),
             Route("/auth/logout", self.logout, methods=["POST"]),
             Route(SIGNED_OUT_PATH, self.signed_out, methods=["GET"]),
         ]

@@ -9,20 +9,34 @@ URL-mode elicitation.
   `InputRequiredResult` carrying the same URL request (`ConnectPending`); the client's retry
   makes the call again, and is not asked a second time.
 
-Any other outcome (no URL capability, declined, cancelled, timed out, a 2026-era code run)
-leaves the call failing with the URL in its error, as without this module.
+- Inside a `code`/`execute` run the same person may be asked once per run; after that every
+  further upstream call of the run is refused (`halted`), as for approvals:
+  - 2025-11-25: the call waits for the elicitation within the run's wall-clock
+    (`UrlConnect` with a `deadline`). When less than `MIN_CONNECT_WAIT_S` of it is left, or
+    the request has no channel for a server-to-client request, the call cannot wait: the
+    run stops and the `tools/call` answers the `-32042` URL-elicitation-required error
+    (`url_required`, the SDK's `UrlElicitationRequiredError`); the client's retry runs the
+    code again.
+  - 2026-07-28 (`RunConnect`): the run stops at the first such call and its result is
+    replaced by the `InputRequiredResult` carrying the URL; the retry runs the code again
+    and is not asked a second time.
+
+Any other outcome (no URL capability, declined, cancelled, timed out) leaves the call
+failing with the URL in its error, as without this module; inside a run that error is the
+`Error` the `codemode.*` call rejects with, and the run's result carries it.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+import time
+from typing import Any, Final
 
 import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPError, UrlElicitationRequiredError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
@@ -37,31 +51,82 @@ from engine.person_sessions import (
 log = logging.getLogger(__name__)
 Ctx = ServerRequestContext[Any, Any]
 
+MIN_CONNECT_WAIT_S: Final = 10.0
+"""Inside a 2025-era run, the least wall-clock that must be left to wait for a person to
+open the page and sign in; with less the run stops and the request answers `-32042`."""
+MARGIN_S: Final = 1.0
+"""Wall-clock kept back from a run's wait, so the call fails cleanly before the run's limit."""
+
 
 def can_elicit_url(capabilities: types.ClientCapabilities | None) -> bool:
     elicitation = capabilities.elicitation if capabilities is not None else None
     return elicitation is not None and elicitation.url is not None
 
 
-class UrlConnect:
-    """The `Connector` of one 2025-era request of one person."""
+def _message(server_id: str, then: str) -> str:
+    return (
+        f"Server {server_id!r} acts with your own account. Open the page, press Connect and "
+        f"sign in there; {then}."
+    )
 
-    def __init__(self, ctx: Ctx, people: PersonSessions, person_id: int, timeout_s: float):
+
+class _Halting:
+    """What a request asked for and could not wait for: the request ends with the URL."""
+
+    pending: UpstreamConnectRequired | None = None
+
+    def halted(self) -> str | None:
+        if self.pending is None:
+            return None
+        return (
+            f"this run is stopping to ask the person to connect {self.pending.server_id!r}: "
+            "no further calls are made; the code runs again once they have"
+        )
+
+
+class UrlConnect(_Halting):
+    """The `Connector` of one 2025-era request of one person; `deadline` (monotonic): the
+    end of the code run the request makes, if it makes one."""
+
+    def __init__(
+        self,
+        ctx: Ctx,
+        people: PersonSessions,
+        person_id: int,
+        timeout_s: float,
+        deadline: float | None = None,
+    ):
         self.ctx, self.people, self.person_id, self.timeout_s = ctx, people, person_id, timeout_s
+        self.deadline = deadline
+        self.asked: set[str] = set()
+        """Servers asked about in this request: a run is not asked twice about one."""
 
     async def __call__(self, needed: UpstreamConnectRequired) -> bool:
         session = self.ctx.session
-        if not can_elicit_url(session.client_capabilities):
+        if self.pending is not None or not can_elicit_url(session.client_capabilities):
             return False
+        if needed.server_id in self.asked:
+            return False
+        self.asked.add(needed.server_id)
+        wait_s = self.timeout_s
+        if self.deadline is not None:
+            wait_s = min(wait_s, self.deadline - time.monotonic() - MARGIN_S)
+            if wait_s < MIN_CONNECT_WAIT_S:
+                self.pending = needed  # too little of the run is left: -32042
+                return False
+        if not session.can_send_request:
+            self.pending = needed  # nothing to send `elicitation/create` on: -32042
+            return False
+        return await self._elicit(needed, wait_s)
+
+    async def _elicit(self, needed: UpstreamConnectRequired, wait_s: float) -> bool:
+        session = self.ctx.session
         key = (needed.server_id, self.person_id)
         since = await self.people.connected_at(key)
         elicitation_id = secrets.token_urlsafe(24)
-        message = (
-            f"Server {needed.server_id!r} acts with your own account. Open the page, press "
-            "Connect and sign in there; the call continues once you are connected."
-        )
+        message = _message(needed.server_id, "the call continues once you are connected")
         try:
-            with anyio.fail_after(self.timeout_s):
+            with anyio.fail_after(wait_s):
                 answer = await session.elicit_url(
                     message, needed.url, elicitation_id, related_request_id=self.ctx.request_id
                 )
@@ -70,7 +135,7 @@ class UrlConnect:
             return False
         if answer.action != "accept":
             return False
-        if not await self.people.wait_connected(key, since, self.timeout_s):
+        if not await self.people.wait_connected(key, since, wait_s):
             return False
         try:
             await session.send_elicit_complete(elicitation_id, self.ctx.request_id)
@@ -97,17 +162,46 @@ class RoundConnect:
         raise ConnectPending(needed)
 
 
-def input_required(pending: ConnectPending) -> types.InputRequiredResult:
-    needed = pending.needed
-    ask = types.ElicitRequest(
-        params=types.ElicitRequestURLParams(
-            message=f"Server {needed.server_id!r} acts with your own account. Open the page, "
-            "press Connect and sign in there, then continue.",
-            url=needed.url,
-            elicitation_id=secrets.token_urlsafe(24),
-        )
+class RunConnect(_Halting):
+    """The `Connector` of one 2026-era code run: remembers the first connection needed (the
+    run then stops, see `halted`) and lets that call fail with the URL; the run's result is
+    replaced by the `InputRequiredResult`."""
+
+    def __init__(self, ctx: Ctx, params: types.CallToolRequestParams) -> None:
+        self.ctx, self.params = ctx, params
+
+    async def __call__(self, needed: UpstreamConnectRequired) -> bool:
+        if self.pending is not None or not can_elicit_url(self.ctx.session.client_capabilities):
+            return False
+        if CONNECT_KEY not in (self.params.input_responses or {}):
+            self.pending = needed  # else asked in the round before: fail with the URL
+        return False
+
+
+def _url_params(needed: UpstreamConnectRequired, then: str) -> types.ElicitRequestURLParams:
+    return types.ElicitRequestURLParams(
+        message=_message(needed.server_id, then),
+        url=needed.url,
+        elicitation_id=secrets.token_urlsafe(24),
     )
+
+
+def input_required(pending: ConnectPending) -> types.InputRequiredResult:
+    ask = types.ElicitRequest(params=_url_params(pending.needed, "then continue"))
     return types.InputRequiredResult(input_requests={CONNECT_KEY: ask})
+
+
+def url_required(needed: UpstreamConnectRequired) -> UrlElicitationRequiredError:
+    """The `-32042` error of a 2025-era request that could not wait for the person."""
+    return UrlElicitationRequiredError(
+        [_url_params(needed, "then ask for the same thing again")],
+        f"connect {needed.server_id!r} first: open {needed.url}",
+    )
+
+
+def pending_of(connector: Connector | None) -> UpstreamConnectRequired | None:
+    """The connection a request asked for and could not wait for, if any."""
+    return connector.pending if isinstance(connector, _Halting) else None
 
 
 def connector_for(
@@ -117,12 +211,13 @@ def connector_for(
     principal: Principal | None,
     timeout_s: float,
     *,
-    runs_code: bool,
+    run_s: float | None,
 ) -> Connector | None:
-    """A connector for this request of a person, by protocol era; None for anyone else and
-    for a 2026-era code run (the run's result carries the URL)."""
+    """A connector for this request of a person, by protocol era; None for anyone else.
+    `run_s`: the wall-clock limit of the code run this request makes (None: a direct call)."""
     if people is None or principal is None or principal.person_id is None:
         return None
     if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return UrlConnect(ctx, people, principal.person_id, timeout_s)
-    return None if runs_code else RoundConnect(ctx, params)
+        deadline = None if run_s is None else time.monotonic() + run_s
+        return UrlConnect(ctx, people, principal.person_id, timeout_s, deadline)
+    return RoundConnect(ctx, params) if run_s is None else RunConnect(ctx, params)

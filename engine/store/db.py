@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from engine.config import Settings
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.configs import ConfigStore
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.grants import GrantStore
     from engine.store.people import PeopleStore
     from engine.store.selections import SelectionStore
@@ -314,7 +315,7 @@ async def migrate(engine: AsyncEngine) -> None:
 class Store:
     """The open store: its engine, the secret key, the cipher for secrets at rest, and the
     APIs over the tables (`grants`, `people`, `admin_tokens`, `configs`, `upstream_tokens`,
-    `upstream_flows`)."""
+    `upstream_flows`, `connect_prompts`)."""
 
     engine: AsyncEngine
     secret_key: SecretKey = field(repr=False)
@@ -327,6 +328,7 @@ class Store:
     selections: SelectionStore
     upstream_flows: UpstreamFlowStore
     """Upstream authorizations in progress, shared by the replicas."""
+    connect_prompts: ConnectPromptStore
 
     def cookie_key(self) -> str:
         """The key that signs browser-session cookies (hex), derived from the secret key."""
@@ -362,6 +364,7 @@ async def open_store(
     on exit. `clock` (aware UTC) and `cache_ttl_s` are for tests."""
     from engine.store.admin_tokens import AdminTokenStore
     from engine.store.configs import ConfigStore
+    from engine.store.connect_prompts import ConnectPromptStore
     from engine.store.grants import DEFAULT_CACHE_TTL_S, GrantStore
     from engine.store.people import PeopleStore
     from engine.store.selections import SelectionStore
@@ -396,8 +399,19 @@ async def open_store(
         upstream = UpstreamTokenStore(engine, cipher, clock=clock)
         selections = SelectionStore(engine, clock=clock)
         flows = UpstreamFlowStore(engine, cipher, clock=clock)
+        prompts = ConnectPromptStore(engine, clock=clock)
         store = Store(
-            engine, key, cipher, grants, people, tokens, configs, upstream, selections, flows
+            engine,
+            key,
+            cipher,
+            grants,
+            people,
+            tokens,
+            configs,
+            upstream,
+            selections,
+            flows,
+            prompts,
         )
         try:
             yield store

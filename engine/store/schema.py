@@ -287,3 +287,15 @@ client_server_selections = Table(
     Column("disabled_json", Text, nullable=False, comment="ids of the servers turned off"),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+connect_prompts = Table(
+    "connect_prompts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    Column("portal_id", String(255), nullable=False),
+    Column("server_id", String(255), nullable=False),
+    Column("asked_at", UTCDateTime, nullable=False),
+    UniqueConstraint("person_id", "portal_id", "server_id"),
+    comment="on_behalf servers a person was shown or asked to connect, per portal",
+)

@@ -113,6 +113,11 @@ async def connect_client(
         landed = await _follow(
             http, await http.post(urljoin(origin, "/auth/consent"), data=decision)
         )
+        if not isinstance(landed, str) and 'id="finish"' in landed.text:
+            # The sign-in's last step lists servers to connect: leave them, press Done.
+            done = {"signin": _field(landed.text, "signin"), "csrf": _field(landed.text, "csrf")}
+            finish = urljoin(origin, "/auth/consent/finish")
+            landed = await _follow(http, await http.post(finish, data=done))
         if not isinstance(landed, str):
             raise DevFlowError(f"Allow did not redirect to the client: {landed.text[:300]!r}")
         params = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}

@@ -24,7 +24,7 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0008"
+HEAD = "0009"
 """The newest migration: every store, new or upgraded, ends there."""
 
 TABLES = {
@@ -41,6 +41,7 @@ TABLES = {
     "request_log",
     "client_server_selections",
     "upstream_auth_flows",
+    "connect_prompts",
 }
 ROOT = Path(__file__).resolve().parents[2]
 
