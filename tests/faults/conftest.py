@@ -6,7 +6,12 @@ must complete), `faultyold` (a second process that speaks only the 2025-era prot
 sessions and a standing SSE stream, call_timeout_s=1), `faultyio` (the same server over
 stdio, call_timeout_s=1), `floodedio` (another stdio process, with the longer timeout of
 `flooded`). One gateway for the
-folder (session-scoped fixtures, used only here); each test first brings its servers Ready.
+folder (package-scoped fixtures, used only here); each test first brings its servers Ready.
+
+Package, not session, scope: while an async fixture lives, anyio's pytest plugin keeps its
+runner and marks the main thread as running asyncio (sniffio's context variable), so a
+session-scoped gateway made every later `anyio.run` in the main thread refuse ("Already
+running asyncio in this thread"), failing unrelated tests in other folders.
 """
 
 from __future__ import annotations
@@ -71,24 +76,24 @@ def fault_config(url: str, legacy_url: str, *, stdio: bool = True) -> Config:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def faulty_server() -> Iterator[RunningServer]:
     with running(faulty_argv()) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def legacy_server() -> Iterator[RunningServer]:
     with running(faulty_argv("--legacy")) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def gateway(
     faulty_server: RunningServer, legacy_server: RunningServer
 ) -> AsyncIterator[Gateway]:

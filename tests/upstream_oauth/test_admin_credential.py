@@ -17,11 +17,10 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import httpx2
@@ -39,17 +38,6 @@ ADMIN = "admin-" + secrets.token_urlsafe(24)
 TTL_S = 2
 CALLS = 4
 """Calls spread over more than two token lifetimes (bounded loop)."""
-
-
-T = TypeVar("T")
-
-
-def _run(func: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """`anyio.run` in a thread of its own. In a full suite run an earlier test may leave the
-    main thread marked as running an asyncio loop, and `anyio.run` there refuses ("Already
-    running asyncio in this thread"); these tests must not depend on that."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(anyio.run, func, *args).result()
 
 
 @dataclass
@@ -76,7 +64,7 @@ class Stack:
                 held = await store.upstream_tokens.load("prot")
                 return held.tokens, held.client_info
 
-        tokens, client = _run(load)
+        tokens, client = anyio.run(load)
         if tokens is not None:
             self.seen_tokens.add(tokens.access_token)
             self.seen_tokens.add(tokens.refresh_token or tokens.access_token)
@@ -162,7 +150,7 @@ def test_codemode_auth_then_calls_keep_working_across_expiries(stack: Stack) -> 
     first, _client = stack.stored()
     assert first is not None and first.refresh_token
 
-    results = _run(_call_whoami, stack.portal.mcp_url("main"), CALLS, TTL_S * 0.75)
+    results = anyio.run(_call_whoami, stack.portal.mcp_url("main"), CALLS, TTL_S * 0.75)
     assert results == [(False, "alice")] * CALLS
     later, _client = stack.stored()
     assert later is not None and later.access_token != first.access_token  # refreshed, headless
@@ -179,7 +167,7 @@ def test_a_refresh_token_revoked_at_the_as_puts_the_server_in_error(stack: Stack
     )
     assert revoked.status_code == 200
     time.sleep(TTL_S + 0.5)  # let the access token lapse: the next call must refresh
-    [(is_error, text)] = _run(_call_whoami, stack.portal.mcp_url("main"), 1, 0.0)
+    [(is_error, text)] = anyio.run(_call_whoami, stack.portal.mcp_url("main"), 1, 0.0)
     assert is_error and "re-authenticate the server" in text, text
     server = stack.server_status()
     assert server["status"] == "Error"
@@ -194,7 +182,7 @@ def test_re_authorizing_recovers_and_dropping_revokes_at_the_as(stack: Stack) ->
     page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
     assert "is connected" in page.text, page.text
     assert stack.server_status()["status"] == "Ready"
-    assert _run(_call_whoami, stack.portal.mcp_url("main"), 1, 0.0) == [(False, "alice")]
+    assert anyio.run(_call_whoami, stack.portal.mcp_url("main"), 1, 0.0) == [(False, "alice")]
     tokens, client = stack.stored()
     assert tokens is not None and tokens.refresh_token and client is not None
 
