@@ -7,6 +7,32 @@ import pytest
 
 from tests.pg_cluster import PgCluster
 
+SOLO = (
+    "tests/load/",
+    "tests/faults/",
+    "tests/scale/",
+    "tests/bench/",
+    "tests/sandbox/test_bridge.py",
+    "tests/egress/test_egress_admin.py",
+    "tests/upstream_oauth/test_connect.py",
+)
+"""Tests that measure time or CPU shares (priorities, 1-2 s connect timeouts, CPU limits
+against wall-clock limits, load and benchmark runs): `.ci/run` runs them alone, after the
+parallel phase, because a neighbour worker on the same two cores made them fail in ways that
+say nothing about the code (a nice-19 loop starved past its wall-clock limit)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "solo: run alone, not beside other test workers")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        path = item.path.relative_to(root).as_posix()
+        if path.startswith(SOLO):
+            item.add_marker(pytest.mark.solo)
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -30,7 +30,6 @@ from mcp.shared.exceptions import MCPError, UrlElicitationRequiredError
 from tests.identity.harness import missing_tools, start_portal
 from tests.identity_flow.devflow import connect_client
 from tests.upstream_oauth.harness import protected_upstream
-from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstream_oauth.test_person_credentials import Browser, Stack
 from tests.upstreams.harness import free_port
 
@@ -177,13 +176,13 @@ def _token(stack: Stack, email: str) -> str:
     key = (stack.portal.port, email)
     if key not in TOKENS:
         connect = partial(connect_client, stack.portal.origin, email, portal="/p/main")
-        TOKENS[key] = _run(connect).access_token
+        TOKENS[key] = anyio.run(connect).access_token
     return TOKENS[key]
 
 
 def run(stack: Stack, email: str, code: str, *, mode: str, accept: bool | None) -> Run:
     _token(stack, email)
-    return _run(partial(_run_code, stack, email, code, mode=mode, accept=accept))
+    return anyio.run(partial(_run_code, stack, email, code, mode=mode, accept=accept))
 
 
 # ----- the tests -----
@@ -244,12 +243,12 @@ async def _code_raising(stack: Stack, email: str, code: str) -> MCPError | str:
 def test_a_2025_run_too_short_to_wait_answers_url_elicitation_required(stacks: Stacks) -> None:
     stack, email = stacks.hurried, "ivy@example.com"
     _token(stack, email)
-    answer = _run(partial(_code_raising, stack, email, WHOAMI))
+    answer = anyio.run(partial(_code_raising, stack, email, WHOAMI))
     assert isinstance(answer, MCPError) and answer.code == types.URL_ELICITATION_REQUIRED
     [asked] = UrlElicitationRequiredError.from_error(answer.error).elicitations
     assert asked.url == _page(stack) and len(asked.elicitation_id) >= 24, asked
     _connect_in_browser(stack, email)  # the person opens the URL; the client asks again
-    assert _run(partial(_code_raising, stack, email, WHOAMI)) == "ivy"
+    assert anyio.run(partial(_code_raising, stack, email, WHOAMI)) == "ivy"
     assert stack.held(email) is not None
 
 

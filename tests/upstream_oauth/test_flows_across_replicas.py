@@ -37,7 +37,6 @@ from engine.store import open_store
 from tests.identity.harness import Portal, missing_tools, start_portal
 from tests.pg_cluster import PgCluster
 from tests.upstream_oauth.harness import Protected, protected_upstream
-from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstream_oauth.test_person_credentials import Browser, Stack, _whoami, portal_token
 from tests.upstreams.harness import free_port
 
@@ -68,7 +67,7 @@ class Replicas:
                     return False
                 return (await s.upstream_tokens.load("prot", person.id)).tokens is not None
 
-        return _run(load)
+        return anyio.run(load)
 
 
 def _toml(database_url: str, logs: Path, url: str) -> str:
@@ -208,7 +207,9 @@ def test_a_2025_session_on_one_replica_completes_when_the_person_connects_on_the
 ) -> None:
     one, two = replicas.one, replicas.two
     bearer = portal_token(replicas.on(one), "erin@example.com")
-    is_error, text, seen = _run(_call, replicas, "erin@example.com", bearer, "legacy", two, two)
+    is_error, text, seen = anyio.run(
+        _call, replicas, "erin@example.com", bearer, "legacy", two, two
+    )
     assert (is_error, text) == (False, "erin"), text
     assert seen == [f"elicit {one.origin}{PAGE}", "complete"], seen
     assert replicas.held("erin@example.com")
@@ -219,7 +220,7 @@ def test_a_2026_retry_on_the_other_replica_finds_the_token(replicas: Replicas) -
     bearer = portal_token(replicas.on(one), "gus@example.com")
     balancer = Alternating([one.port, two.port])
     # The flow starts on replica 1; its callback lands on replica 2.
-    is_error, text, seen = _run(
+    is_error, text, seen = anyio.run(
         _call, replicas, "gus@example.com", bearer, "auto", one, two, balancer
     )
     assert (is_error, text) == (False, "gus"), text
@@ -301,7 +302,7 @@ def test_expired_seen_on_one_replica_is_shown_on_the_other(replicas: Replicas) -
     assert revoked.status_code == 200
     time.sleep(TTL_S + 0.5)  # the access token lapses: the next call must refresh, and cannot
     bearer = portal_token(replicas.on(replicas.one), "erin@example.com")
-    [(is_error, text)] = _run(_whoami, replicas.one.mcp_url("main"), bearer)
+    [(is_error, text)] = anyio.run(_whoami, replicas.one.mcp_url("main"), bearer)
     assert is_error and "expired and could not be refreshed" in text, text
     erin = Browser(replicas.on(replicas.two), "erin@example.com")
     erin.sign_in()
@@ -319,4 +320,4 @@ def _held_refresh(replicas: Replicas, email: str) -> tuple[str, str]:
             assert held.tokens.refresh_token is not None
             return held.client_info.client_id, held.tokens.refresh_token
 
-    return _run(load)
+    return anyio.run(load)

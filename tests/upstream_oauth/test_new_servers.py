@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from functools import partial
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import anyio
 import httpx2
 import mcp_types as types
 import pytest
@@ -28,7 +29,6 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.identity.harness import missing_tools, start_portal
 from tests.identity_flow.devflow import REDIRECT_URI
 from tests.upstream_oauth.harness import protected_upstream
-from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstream_oauth.test_asking_in_runs import (
     ADMIN,
     TOKENS,
@@ -112,7 +112,7 @@ async def _call(stack: Stack, email: str, mode: str) -> tuple[bool, str, list[st
 
 def call(stack: Stack, email: str, mode: str = "legacy") -> tuple[bool, str, list[str]]:
     _token(stack, email)
-    return _run(partial(_call, stack, email, mode))
+    return anyio.run(partial(_call, stack, email, mode))
 
 
 def _page(stack: Stack, *servers: str) -> str:

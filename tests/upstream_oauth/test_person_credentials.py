@@ -41,7 +41,6 @@ from engine.store import open_store
 from tests.identity.harness import Portal, missing_tools, start_portal
 from tests.identity_flow.devflow import connect_client
 from tests.upstream_oauth.harness import Protected, protected_upstream
-from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstreams.harness import free_port
 
 ADMIN = "admin-" + secrets.token_urlsafe(24)
@@ -73,7 +72,7 @@ class Stack:
                     return None
                 return (await store.upstream_tokens.load("prot", person.id)).tokens
 
-        tokens = _run(load)
+        tokens = anyio.run(load)
         if tokens is not None:
             self.tokens_seen.add(tokens.access_token)
             if tokens.refresh_token:
@@ -182,7 +181,7 @@ def _field(html: str, name: str) -> str:
 
 
 def portal_token(stack: Stack, email: str) -> str:
-    tokens = _run(partial(connect_client, stack.portal.origin, email, portal="/p/main"))
+    tokens = anyio.run(partial(connect_client, stack.portal.origin, email, portal="/p/main"))
     return tokens.access_token
 
 
@@ -214,7 +213,7 @@ async def _concurrently(url: str, people: dict[str, str]) -> dict[str, list[tupl
 
 
 def whoami(stack: Stack, bearer: str) -> tuple[bool, str]:
-    [answer] = _run(_whoami, stack.mcp, bearer)
+    [answer] = anyio.run(_whoami, stack.mcp, bearer)
     return answer
 
 
@@ -259,7 +258,7 @@ def test_each_person_calls_with_their_own_token_also_concurrently(stack: Stack) 
     ana, bob = _token(stack, "ana@example.com"), _token(stack, "bob@example.com")
     assert whoami(stack, ana) == (False, "ana")
     assert whoami(stack, bob) == (False, "bob")
-    found = _run(_concurrently, stack.mcp, {"ana": ana, "bob": bob})
+    found = anyio.run(_concurrently, stack.mcp, {"ana": ana, "bob": bob})
     assert found == {"ana": [(False, "ana")] * ROUNDS, "bob": [(False, "bob")] * ROUNDS}
     assert stack.held("ana@example.com") is not None and stack.held("bob@example.com")
 
@@ -273,7 +272,7 @@ def _held_client(stack: Stack, email: str) -> str:
             assert held.client_info is not None
             return held.client_info.client_id
 
-    return _run(load)
+    return anyio.run(load)
 
 
 def test_expired_beyond_refresh_asks_to_reconnect_and_reconnecting_works(stack: Stack) -> None:
@@ -312,10 +311,10 @@ async def _code(url: str, bearer: str, code: str) -> tuple[bool, str]:
 def test_inside_code_the_call_carries_the_person_or_rejects_with_the_url(stack: Stack) -> None:
     url = stack.mcp + "?codemode=search_and_execute"
     ana = _token(stack, "ana@example.com")
-    ok = _run(_code, url, ana, "const r = await codemode.prot_whoami({}); return r;")
+    ok = anyio.run(_code, url, ana, "const r = await codemode.prot_whoami({}); return r;")
     assert not ok[0] and "ana" in ok[1] and "alice" not in ok[1], ok
     caught = "try { await codemode.prot_whoami({}); return 'no'; } catch (e) { return e.message; }"
-    is_error, text = _run(_code, url, _token(stack, "dan@example.com"), caught)
+    is_error, text = anyio.run(_code, url, _token(stack, "dan@example.com"), caught)
     assert not is_error, text
     connect = f"{stack.portal.origin}/connections?portal=main&server=prot"
     assert connect in text and "you have not connected it yet" in text, text
@@ -364,10 +363,10 @@ async def _eliciting_whoami(
 
 def test_a_2025_client_is_asked_by_url_elicitation_and_the_call_goes_on(stack: Stack) -> None:
     page = f"{stack.portal.origin}/connections?portal=main&server=prot"
-    declined = _run(_eliciting_whoami, stack, "fay@example.com", False)
+    declined = anyio.run(_eliciting_whoami, stack, "fay@example.com", False)
     assert declined[0] and page in declined[1] and declined[2] == [f"elicit {page}"], declined
     assert stack.held("fay@example.com") is None
-    is_error, text, seen = _run(_eliciting_whoami, stack, "erin@example.com", True)
+    is_error, text, seen = anyio.run(_eliciting_whoami, stack, "erin@example.com", True)
     assert (is_error, text) == (False, "erin")
     assert seen == [f"elicit {page}", "complete"], seen
     assert stack.held("erin@example.com") is not None  # recorded for the leak check
@@ -375,10 +374,10 @@ def test_a_2025_client_is_asked_by_url_elicitation_and_the_call_goes_on(stack: S
 
 def test_a_2026_client_gets_the_url_in_an_input_required_round(stack: Stack) -> None:
     page = f"{stack.portal.origin}/connections?portal=main&server=prot"
-    declined = _run(_eliciting_whoami, stack, "hal@example.com", False, "auto")
+    declined = anyio.run(_eliciting_whoami, stack, "hal@example.com", False, "auto")
     assert declined[0] and page in declined[1] and declined[2] == [f"elicit {page}"], declined
     assert stack.held("hal@example.com") is None
-    is_error, text, seen = _run(_eliciting_whoami, stack, "gus@example.com", True, "auto")
+    is_error, text, seen = anyio.run(_eliciting_whoami, stack, "gus@example.com", True, "auto")
     assert (is_error, text, seen) == (False, "gus", [f"elicit {page}"])
     assert stack.held("gus@example.com") is not None
 

@@ -20,7 +20,6 @@ from engine.person_sessions import PersonSessions, UpstreamConnectRequired
 from engine.store import open_store
 from tests.identity.harness import missing_tools
 from tests.upstream_oauth.harness import Protected, connect_person, protected_upstream
-from tests.upstream_oauth.test_admin_credential import _run
 
 IDLE_S = 0.5
 WAIT_STEPS = 100
@@ -84,7 +83,7 @@ async def _scenario(directory: Path, up: Protected) -> list[str]:
 def test_the_pool_is_bounded_closes_idle_sessions_and_never_opens_without_a_token(
     up: Protected, tmp_path: Path
 ) -> None:
-    assert _run(_scenario, tmp_path, up) == [
+    assert anyio.run(_scenario, tmp_path, up) == [
         "ana",
         "open 1",
         "bob",
@@ -122,7 +121,7 @@ async def _catalog_scenario(directory: Path, up: Protected) -> list[str]:
 
 
 def test_a_config_change_closes_the_servers_person_sessions(up: Protected, tmp_path: Path) -> None:
-    assert _run(_catalog_scenario, tmp_path, up) == [
+    assert anyio.run(_catalog_scenario, tmp_path, up) == [
         "ana, open 1",
         "after the change, open 0",
         "ana, open 1",

@@ -44,7 +44,7 @@ from tests.identity.harness import (
     start_idp,
     start_portal,
 )
-from tests.upstream_oauth.test_admin_credential import ADMIN, _run
+from tests.upstream_oauth.test_admin_credential import ADMIN
 from tests.upstreams.harness import REPO, free_port
 
 PERSON = "admin@example.com"
@@ -92,7 +92,7 @@ class Stack:
             async with open_store(Config.load(self.outer.config_path).settings) as store:
                 return (await store.upstream_tokens.load("inner")).tokens
 
-        tokens = _run(load)
+        tokens = anyio.run(load)
         if tokens is not None:
             self.seen_tokens |= {tokens.access_token, tokens.refresh_token or ""} - {""}
         return tokens
@@ -104,7 +104,7 @@ class Stack:
             async with open_store(Config.load(self.outer.config_path).settings) as store:
                 return (await store.upstream_tokens.load("inner")).client_info
 
-        return _run(load)
+        return anyio.run(load)
 
 
 def inner_toml(idp: Idp, data: Path) -> str:
@@ -248,7 +248,7 @@ async def _list_and_call(url: str, times: int, pause_s: float) -> tuple[list[str
 def test_a_client_of_the_outer_portal_calls_through_both_portals(stack: Stack) -> None:
     first = stack.stored()
     assert first is not None and first.refresh_token
-    names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), CALLS, TTL_S * 0.75)
+    names, texts = anyio.run(_list_and_call, stack.outer.mcp_url("main"), CALLS, TTL_S * 0.75)
     assert any(n.endswith("get_current_time") for n in names), names
     assert len(texts) == CALLS and all('"timezone": "UTC"' in t for t in texts), texts
     assert stack.server_status()["status"] == "Ready"
@@ -263,7 +263,7 @@ def test_after_a_restart_of_the_outer_portal_an_expired_token_is_refreshed(stack
     time.sleep(TTL_S + 0.5)  # the held access token lapses while the outer portal is down
     stack.outer.process.start()
     assert stack.server_status()["status"] == "Ready", stack.server_status()
-    _names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
+    _names, texts = anyio.run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
     assert len(texts) == 1
     after = stack.stored()
     assert after is not None and after.access_token != before.access_token
@@ -296,10 +296,10 @@ def test_re_authorizing_replaces_the_credential_and_the_new_one_works(stack: Sta
     new = stack.stored()
     assert new is not None and new.refresh_token != old.refresh_token
     # The replaced tokens were revoked at the inner portal; the new ones must still work.
-    _names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
+    _names, texts = anyio.run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
     assert len(texts) == 1
     time.sleep(TTL_S + 0.5)  # and refresh
-    _names, texts = _run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
+    _names, texts = anyio.run(_list_and_call, stack.outer.mcp_url("main"), 1, 0.0)
     assert len(texts) == 1
     assert stack.server_status()["status"] == "Ready"
 
@@ -325,7 +325,7 @@ def test_the_inner_portals_code_mode_url_is_an_upstream_too(stack: Stack) -> Non
     page = stack.browser_authorizes(started.json()["result"]["authorization_url"])
     assert page.status_code == 200 and "is connected" in page.text, page.text
     assert stack.server_status("innercode")["status"] == "Ready"
-    text = _run(_run_code_inside, stack.outer.mcp_url("code"))
+    text = anyio.run(_run_code_inside, stack.outer.mcp_url("code"))
     assert '"timezone": "UTC"' in text or "UTC" in text, text
 
 
@@ -367,7 +367,7 @@ def test_signing_out_at_the_inner_portal_ends_the_outer_portals_access(stack: St
     ).json()
     page = stack.browser_authorizes(started["result"]["authorization_url"])
     assert page.status_code == 200 and "is connected" in page.text, page.text
-    assert _run(_call_once, stack.outer.mcp_url("main"))[0] is False
+    assert anyio.run(_call_once, stack.outer.mcp_url("main"))[0] is False
     out = stack.browser.run(
         mode="signout",
         url=f"{stack.inner.origin}/p/team/",
@@ -379,7 +379,7 @@ def test_signing_out_at_the_inner_portal_ends_the_outer_portals_access(stack: St
     assert final["url"].startswith(f"{stack.inner.origin}/signed-out"), brief(out)
     # Both of the outer portal's registrations (`inner` and `innercode`) were this person's.
     assert "revoked 2 client sessions (codemode ×2)" in final["text"], final["text"]
-    is_error, text = _run(_call_once, stack.outer.mcp_url("main"))
+    is_error, text = anyio.run(_call_once, stack.outer.mcp_url("main"))
     assert is_error and "re-authenticate the server" in text, text
     server = stack.server_status()
     assert server["status"] == "Error"
