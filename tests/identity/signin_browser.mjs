@@ -4,7 +4,10 @@
 // Usage: node signin_browser.mjs '<json spec>'    (one run)
 //        node signin_browser.mjs                  (one spec per stdin line, one JSON line each;
 //                                                  one chromium for all: it starts slowly)
-//   mode: "authorize" (default) | "page" | "signout" | "frame"
+//   mode: "authorize" (default) | "page" | "signout" | "frame" | "connect"
+//         connect: from a portal page, sign in with the dev sign-in (as `account`), press
+//         Connect of `server` on the connections page, go on to the upstream's authorization
+//         server and end on the portal's /oauth/upstream/callback page
 //   url:      where to start (authorize: the portal's /authorize URL; page/signout: a portal page;
 //             frame: the page another origin tries to frame)
 //   idp:      the identity provider's origin; portal: the portal's origin
@@ -15,6 +18,8 @@
 //   state:    a file keeping the browser's cookies between runs (read if present, then written)
 //   tamper:   {"param": "state", "value": "..."}: rewrite that query parameter of the
 //             provider's redirect to <portal>/auth/callback (a forged or mixed-up response)
+//   hint:     {"origin": "...", "value": "..."}: add login_hint=value to requests to that
+//             origin's /auth (the test authorization server signs in the hinted account)
 //   screenshots: a folder: one PNG per page seen
 //
 // Only loopback origins are reached: any other request is aborted (the provider's built-in
@@ -108,6 +113,7 @@ async function run(spec) {
       }
       return null;
     }
+    if (spec.portal && origin === spec.portal && mode === "connect") return connectStep(page);
     if (spec.portal && origin === spec.portal && mode === "authorize") {
       const allow = button(page, /^\s*allow\b/i);
       const deny = button(page, /^\s*deny\b/i);
@@ -118,6 +124,20 @@ async function run(spec) {
         return [await clickAndLoad(page, choice === "deny" ? deny : allow), `after-${choice}`];
       }
     }
+    return null;
+  }
+
+  // The portal's pages on the way to an upstream connection; none once the callback is shown.
+  async function connectStep(page) {
+    if (new URL(page.url()).pathname === "/oauth/upstream/callback") return null;
+    if (await visible(page.locator('form[action="/auth/dev"] input[name="email"]'))) {
+      await page.fill('input[name="email"]', spec.account);
+      return [await clickAndLoad(page, page.locator("#sign-in")), "after-dev-sign-in"];
+    }
+    const connect = page.locator(`li[data-server="${spec.server}"] button.connect`);
+    if (await visible(connect)) return [await clickAndLoad(page, connect), "after-connect"];
+    const onward = page.locator("a#continue");
+    if (await visible(onward)) return [await clickAndLoad(page, onward), "after-continue"];
     return null;
   }
 
@@ -150,6 +170,12 @@ async function run(spec) {
           out.blocked.push(new URL(url).origin);
           return await cdp.send("Fetch.failRequest", { requestId, errorReason: "BlockedByClient" });
         }
+        const hinted = spec.hint && url.startsWith(`${spec.hint.origin}/auth?`);
+        if (hinted && !new URL(url).searchParams.has("login_hint")) {
+          const changed = new URL(url);
+          changed.searchParams.set("login_hint", spec.hint.value);
+          return await cdp.send("Fetch.continueRequest", { requestId, url: changed.href });
+        }
         if (spec.tamper && spec.portal && url.startsWith(`${spec.portal}/auth/callback`)) {
           const changed = new URL(url);
           changed.searchParams.set(spec.tamper.param, spec.tamper.value);
@@ -175,7 +201,7 @@ async function run(spec) {
       };
     } else {
       let response = await page.goto(spec.url, { timeout: STEP_TIMEOUT_MS });
-      let what = mode === "authorize" ? "start" : "page";
+      let what = mode === "authorize" || mode === "connect" ? "start" : "page";
       await record(page, response, what);
       if (mode === "signout") {
         const signOut = button(page, /^\s*sign out\b/i);

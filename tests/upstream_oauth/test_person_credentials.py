@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -320,33 +320,40 @@ def test_inside_code_the_call_carries_the_person_or_rejects_with_the_url(stack: 
     assert connect in text and "you have not connected it yet" in text, text
 
 
+Opener = Callable[[str, str], None]
+"""Opens an elicited URL as a person (email, URL) and connects there."""
+
+
+def _open_with_http(stack: Stack, email: str, _url: str) -> None:
+    browser = Browser(stack, email)
+    browser.sign_in()
+    assert browser.connect().status_code == 200
+
+
 async def _eliciting_whoami(
-    stack: Stack, email: str, accept: bool, mode: str = "legacy"
+    stack: Stack, email: str, accept: bool, mode: str = "legacy", opener: Opener | None = None
 ) -> tuple[bool, str, list[str]]:
     """A client (`legacy`: a 2025-11-25 session; `auto`: 2026-07-28 requests) that answers
     URL elicitation by opening the URL in the person's browser and connecting there
-    (`accept`), or declining."""
+    (`accept`; `opener`, by default an HTTP client with cookies), or declining."""
     seen: list[str] = []
+    open_url = opener or partial(_open_with_http, stack)
 
     async def elicited(_ctx: object, params: types.ElicitRequestParams) -> types.ElicitResult:
         assert isinstance(params, types.ElicitRequestURLParams)
         seen.append(f"elicit {params.url}")
         if not accept:
             return types.ElicitResult(action="decline")
-        browser = Browser(stack, email)
-
-        def open_and_connect() -> None:
-            browser.sign_in()
-            assert browser.connect().status_code == 200
-
-        await anyio.to_thread.run_sync(open_and_connect)
+        await anyio.to_thread.run_sync(open_url, email, params.url)
         return types.ElicitResult(action="accept")
 
     async def messages(message: object) -> None:
         if isinstance(message, types.ElicitCompleteNotification):
             seen.append("complete")
 
-    headers = {"Authorization": f"Bearer {_token(stack, email)}"}
+    # `_token` runs its own event loop: in a thread, not inside this one.
+    bearer = await anyio.to_thread.run_sync(_token, stack, email)
+    headers = {"Authorization": f"Bearer {bearer}"}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=60) as http,
         Client(
