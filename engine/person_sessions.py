@@ -62,9 +62,11 @@ Connector = Callable[["UpstreamConnectRequired"], Awaitable[bool]]
 did, so the call can be made again. `engine.server.url_connect` makes them."""
 
 
-def connect_url(origin: str | None, portal_id: str, server_id: str) -> str:
-    """The page where the person connects `server_id` (absolute when the origin is known)."""
-    query = urlencode({"portal": portal_id, "server": server_id})
+def connect_url(origin: str | None, portal_id: str, server_id: str | None = None) -> str:
+    """The page where the person connects `server_id` (absolute when the origin is known);
+    without a server, the page of the whole portal (`portal_servers select`)."""
+    params = {"portal": portal_id} | ({"server": server_id} if server_id else {})
+    query = urlencode(params)
     return f"{origin or ''}{CONNECTIONS_PATH}?{query}"
 
 

@@ -29,10 +29,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.auth import Principal
 from engine.config import ServerConfig
 from engine.credentials import CredentialError
 from engine.gateway import Gateway
-from engine.person_sessions import CONNECTIONS_PATH, connect_url
+from engine.person_sessions import CONNECTIONS_PATH, PersonSessions, connect_url
 from engine.portal import Portal
 from engine.server.homepage import page_response
 from engine.server.sessions import CSRF_FIELD, SignedIn, csrf_ok, csrf_token, signed_in
@@ -56,17 +57,17 @@ class Connection:
 
 
 async def person_connections(
-    gateway: Gateway, tokens: UpstreamTokenStore, portal: Portal, person: SignedIn
+    tokens: UpstreamTokenStore, portal: Portal, principal: Principal, person_id: int
 ) -> list[Connection]:
     """The portal's on_behalf servers this person may use, with the state of their own."""
-    access = portal.access(person.principal)
+    access = portal.access(principal)
     visible = access.visible if access is not None and access.allowed else frozenset()
     mine = portal.on_behalf() & visible
     found = []
-    for server in gateway.config.servers:
+    for server in portal.services.config.servers:
         if server.id not in mine:
             continue
-        key = (server.id, person.person_id)
+        key = (server.id, person_id)
         held = await tokens.load(*key)
         state = "not connected"
         if held.tokens is not None:
@@ -76,13 +77,14 @@ async def person_connections(
 
 
 async def disconnect(
-    gateway: Gateway, tokens: UpstreamTokenStore, server: ServerConfig, person_id: int
+    people: PersonSessions | None, tokens: UpstreamTokenStore, server: ServerConfig, person_id: int
 ) -> bool:
     """Forget the person's token for `server` and revoke it at the upstream (where it offers
-    RFC 7009); close their session. Whether a token was held."""
+    RFC 7009); close their session (`people`: the catalog's pool). Whether a token was held.
+    The page's Log out, sign-out and `portal_servers logout` all disconnect through here."""
     held = await tokens.delete(server.id, person_id)
-    if gateway.catalog.people is not None:
-        gateway.catalog.people.forget((server.id, person_id))
+    if people is not None:
+        people.forget((server.id, person_id))
     if held.tokens is not None and server.url is not None:
         async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
             # The SDK stores only clients it registered: a pre-registered one comes from the
@@ -117,7 +119,7 @@ class ConnectionsPage:
         portal = self._portal(request.query_params.get("portal"))
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
-        servers = await person_connections(self.gateway, self.tokens, portal, person)
+        servers = await person_connections(self.tokens, portal, person.principal, person.person_id)
         context = {
             "portal_id": portal.id,
             "email": person.email,
@@ -139,7 +141,7 @@ class ConnectionsPage:
         server_id = str(form.get("server", ""))
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
-        usable = await person_connections(self.gateway, self.tokens, portal, person)
+        usable = await person_connections(self.tokens, portal, person.principal, person.person_id)
         server = next((s for s in self.gateway.config.servers if s.id == server_id), None)
         if server is None or server_id not in {c.id for c in usable}:
             return self._message(request, "Not found", f"No server {server_id!r} for you.", 404)
@@ -168,7 +170,8 @@ class ConnectionsPage:
         if isinstance(checked, Response):
             return checked
         person, portal, server = checked
-        held = await disconnect(self.gateway, self.tokens, server, person.person_id)
+        people = self.gateway.catalog.people
+        held = await disconnect(people, self.tokens, server, person.person_id)
         log.info("upstream %s: person %s logged out of it", server.id, person.person_id)
         target = connect_url(None, portal.id, server.id)
         if not held:
@@ -192,6 +195,34 @@ class ConnectionsPage:
         return page_response(request, "message.html", context, status)
 
 
+class PersonLinks:
+    """One signed-in person's connections in one portal, for `portal_servers` and
+    `codemode.portal.*` (`engine.selection.PersonConnections`): the same states as the page,
+    and the page's Log out (`disconnect`)."""
+
+    def __init__(
+        self, portal: Portal, people: PersonSessions, principal: Principal, person_id: int
+    ) -> None:
+        self.portal, self.people, self.principal, self.person_id = (
+            portal,
+            people,
+            principal,
+            person_id,
+        )
+
+    async def states(self) -> dict[str, str]:
+        found = await person_connections(
+            self.people.tokens, self.portal, self.principal, self.person_id
+        )
+        return {c.id: c.state for c in found}
+
+    async def logout(self, server_id: str) -> bool:
+        server = self.portal.services.config.server(server_id)
+        held = await disconnect(self.people, self.people.tokens, server, self.person_id)
+        log.info("upstream %s: person %s logged out of it (tool)", server_id, self.person_id)
+        return held
+
+
 async def disconnect_all(gateway: Gateway, tokens: UpstreamTokenStore, person_id: int) -> list[str]:
     """Sign-out: `disconnect` every server the person holds a token for (the upstreams'
     revocations run concurrently); the ids of the servers disconnected, sorted."""
@@ -202,5 +233,5 @@ async def disconnect_all(gateway: Gateway, tokens: UpstreamTokenStore, person_id
     ]
     async with anyio.create_task_group() as tg:
         for server in held:
-            tg.start_soon(disconnect, gateway, tokens, server, person_id)
+            tg.start_soon(disconnect, gateway.catalog.people, tokens, server, person_id)
     return sorted(s.id for s in held)

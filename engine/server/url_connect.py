@@ -25,6 +25,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from engine.auth import Principal
 from engine.person_sessions import (
@@ -36,6 +37,15 @@ from engine.person_sessions import (
 
 log = logging.getLogger(__name__)
 Ctx = ServerRequestContext[Any, Any]
+
+
+def origin_of(ctx: Ctx) -> str | None:
+    """The origin the client reached the portal at (None off HTTP): the pages an agent is
+    given (connect, `portal_servers select`) are on it."""
+    request = ctx.request
+    if isinstance(request, Request):
+        return f"{request.url.scheme}://{request.url.netloc}".lower()
+    return None
 
 
 def can_elicit_url(capabilities: types.ClientCapabilities | None) -> bool:
