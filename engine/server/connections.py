@@ -35,6 +35,8 @@ from engine.credentials import CredentialError
 from engine.gateway import Gateway
 from engine.person_sessions import CONNECTIONS_PATH, PersonSessions, connect_url
 from engine.portal import Portal
+from engine.selection import SelectionError
+from engine.server.client_toggles import CLIENT_PARAM, TOGGLE_PATH, Toggles, page_of
 from engine.server.homepage import page_response
 from engine.server.sessions import CSRF_FIELD, SignedIn, csrf_ok, csrf_token, signed_in
 from engine.server.upstream_auth import CALLBACK_PATH, UpstreamAuthFlows, client_of
@@ -95,8 +97,14 @@ async def disconnect(
 
 
 class ConnectionsPage:
-    def __init__(self, gateway: Gateway, tokens: UpstreamTokenStore, flows: UpstreamAuthFlows):
-        self.gateway, self.tokens, self.flows = gateway, tokens, flows
+    def __init__(
+        self,
+        gateway: Gateway,
+        tokens: UpstreamTokenStore,
+        flows: UpstreamAuthFlows,
+        toggles: Toggles | None = None,
+    ):
+        self.gateway, self.tokens, self.flows, self.toggles = gateway, tokens, flows, toggles
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -104,6 +112,7 @@ class ConnectionsPage:
             Route(f"{CONNECTIONS_PATH}/connect", self.connect, methods=["POST"]),
             Route(f"{CONNECTIONS_PATH}/logout", self.logout, methods=["POST"]),
             Route(f"{CONNECTIONS_PATH}/done", self.done, methods=["GET"]),
+            Route(TOGGLE_PATH, self.toggle, methods=["POST"]),
         ]
 
     def _portal(self, portal_id: str | None) -> Portal | None:
@@ -120,7 +129,15 @@ class ConnectionsPage:
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
         servers = await person_connections(self.tokens, portal, person.principal, person.person_id)
+        client = None
+        grant_id = request.query_params.get(CLIENT_PARAM)
+        if grant_id and self.toggles is not None:
+            own = await self.toggles.own_client(person, grant_id)
+            if own is None:
+                return self._message(request, "Not found", "No such client of yours.", 404)
+            client = await self.toggles.for_page(portal, person, own)
         context = {
+            "client": client,
             "portal_id": portal.id,
             "email": person.email,
             "servers": servers,
@@ -177,6 +194,24 @@ class ConnectionsPage:
         if not held:
             return RedirectResponse(target, status_code=303)
         return RedirectResponse(target + "&loggedout=1", status_code=303)
+
+    async def toggle(self, request: Request) -> Response:
+        """Turn a server on or off for one of the signed-in person's own clients."""
+        person = signed_in(request)
+        form = await request.form()
+        if person is None or not csrf_ok(request, form.get(CSRF_FIELD)):
+            return self._message(request, "Form expired", "Open the page again.", 403)
+        portal = self._portal(str(form.get("portal", "")))
+        grant_id = str(form.get(CLIENT_PARAM, ""))
+        own = await self.toggles.own_client(person, grant_id) if self.toggles else None
+        if portal is None or own is None or self.toggles is None:
+            return self._message(request, "Not found", "No such client of yours.", 404)
+        server, on = str(form.get("server", "")), form.get("enabled") == "on"
+        try:
+            await self.toggles.set(portal, person, own, server, on)
+        except SelectionError as exc:
+            return self._message(request, "Not found", str(exc), 404)
+        return RedirectResponse(page_of(portal.id, own.grant_id), status_code=303)
 
     async def done(self, request: Request) -> Response:
         return self._message(

@@ -44,6 +44,7 @@ from engine.selection import (
     SelectionError,
     Selections,
 )
+from engine.server.client_toggles import page_of
 from engine.server.connections import PersonLinks
 from engine.server.live_sessions import Ctx, LiveSessions, session_key
 from engine.server.url_connect import origin_of
@@ -94,8 +95,11 @@ def grant_of(ctx: Ctx) -> str | None:
 
 def page_url(ctx: Ctx, portal_id: str) -> str:
     """The server selection page of this portal, on the origin the client reached us at
-    (as the connect URL of a call that needs a connection)."""
-    return connect_url(origin_of(ctx), portal_id)
+    (as the connect URL of a call that needs a connection); for a signed-in client, the page
+    with that client's toggles (`engine.server.client_toggles`)."""
+    grant = grant_of(ctx)
+    path = page_of(portal_id, grant) if grant else connect_url(None, portal_id)
+    return f"{origin_of(ctx) or ''}{path}"
 
 
 class ServerChoices:

@@ -3,7 +3,8 @@ real parts: the stack of `test_person_credentials` (a `codemode serve` with `[id
 `on_behalf` server behind a real npm oidc-provider, `mcp` SDK clients holding portal tokens of
 a client grant, each person's browser).
 
-`select` gives the real server selection page of the portal (on the origin the client used);
+`select` gives the real server selection page of the portal (on the origin the client used),
+where the person toggles servers for that client (never for another person's);
 `list` shows beside enabled-for-this-client the person's connection (not connected,
 connected, expired); `logout` disconnects exactly as the page's Log out (the row deleted, the
 token revoked at the authorization server, the next call asks to connect again), and is a
@@ -11,14 +12,18 @@ clear error where there is nothing of the person's to log out of."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import httpx2
 import mcp_types as types
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.identity.test_server_selection import Inbox, connect
 from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstream_oauth.test_person_credentials import (
     ADMIN,
@@ -27,6 +32,7 @@ from tests.upstream_oauth.test_person_credentials import (
     Browser,
     Stack,
     _code,
+    _field,
     _held_client,
     portal_token,
     stack,
@@ -82,16 +88,71 @@ def test_the_admin_credential_syncs_the_catalog(stack: Stack) -> None:
     assert "is connected" in page.text, page.text
 
 
-def test_select_gives_the_server_selection_page_of_this_portal(stack: Stack) -> None:
+def select_url(stack: Stack) -> str:
     page = portal_servers(stack, _token(stack, ANA), action="select")
-    url = f"{stack.portal.origin}/connections?portal=main"
-    assert not page.is_error and (page.structured_content or {})["url"] == url, text_of(page)
+    assert not page.is_error, text_of(page)
+    return str((page.structured_content or {})["url"])
+
+
+def test_select_gives_the_server_selection_page_of_this_portal(stack: Stack) -> None:
+    url = select_url(stack)
+    # This portal's page, with this client's toggles (its grant id).
+    assert re.fullmatch(rf"{stack.portal.origin}/connections\?portal=main&client=[\w-]+", url)
     failed, said = code(stack, "return (await codemode.portal.select()).url")
     assert not failed and url in said, said
     ana = Browser(stack, ANA)
     ana.sign_in()
     shown = ana.http.get(url)
     assert shown.status_code == 200 and 'data-state="not connected"' in shown.text
+    grant = url.split("client=")[1]
+    assert f'data-client="{grant}"' in shown.text
+    assert 'class="toggle" data-server="prot" data-enabled="on"' in shown.text
+
+
+def toggle(browser: Browser, url: str, enabled: str, csrf: str | None = None) -> httpx2.Response:
+    grant = url.split("client=")[1]
+    page = browser.http.get(url).text
+    form = {"portal": "main", "client": grant, "server": "prot", "enabled": enabled}
+    form["csrf"] = csrf or _field(page, "csrf")
+    return browser.http.post(f"{browser.stack.portal.origin}/connections/toggle", data=form)
+
+
+async def _toggle_announced(stack: Stack, browser: Browser, url: str) -> httpx2.Response:
+    inbox = Inbox()
+    async with connect(stack.mcp, _token(stack, ANA), inbox) as session:
+        await session.list_tools()
+        response = await anyio.to_thread.run_sync(toggle, browser, url, "off")
+        await inbox.announced()
+    return response
+
+
+def test_the_page_toggles_a_server_for_that_client_only_for_its_person(stack: Stack) -> None:
+    url = select_url(stack)
+    ana = Browser(stack, ANA)
+    ana.sign_in()
+    off = _run(_toggle_announced, stack, ana, url)  # list_changed to that client's session
+    assert off.status_code == 200 and 'data-server="prot" data-enabled="off"' in off.text
+    assert prot_of(stack)["enabled"] is False  # the client's own selection, as the tool sees it
+    names = _run(_tool_names, stack.mcp, _token(stack, ANA))
+    assert "prot_whoami" not in names and "portal_servers" in names
+    # Another person cannot see or change ana's client; a forged form changes nothing.
+    bob = Browser(stack, "bob@example.com")
+    bob.sign_in()
+    assert bob.http.get(url).status_code == 404
+    grant = url.split("client=")[1]
+    csrf = _field(bob.page(), "csrf")
+    for client in (grant, "no-such-grant"):
+        form = {"portal": "main", "client": client, "server": "prot", "enabled": "on"}
+        stolen = bob.http.post(
+            f"{stack.portal.origin}/connections/toggle", data=form | {"csrf": csrf}
+        )
+        assert stolen.status_code == 404 and "No such client of yours" in stolen.text
+    assert toggle(ana, url, "on", csrf="forged").status_code == 403
+    assert prot_of(stack)["enabled"] is False
+    on = toggle(ana, url, "on")
+    assert on.status_code == 200 and 'data-server="prot" data-enabled="on"' in on.text
+    assert prot_of(stack)["enabled"] is True
+    assert "prot_whoami" in _run(_tool_names, stack.mcp, _token(stack, ANA))
 
 
 def test_list_shows_the_persons_connection_beside_enabled(stack: Stack) -> None:
