@@ -10,6 +10,8 @@ servers of a portal.
 | `POST /connections/logout`            | CSRF-checked: deletes the person's token, revokes it |
 |                                       | at the upstream (RFC 7009), closes their session     |
 | `GET /connections/done`               | back to the client                                   |
+| `?client=<grant id>`, `POST           | one of the person's own clients: per server on/off   |
+| /connections/toggle`                  | (`engine.server.client_toggles`)                     |
 
 It is the URL an agent is given when a person's call needs a connection
 (`UpstreamConnectRequired`). Not signed in: to the sign-in, and back here. The upstream's
