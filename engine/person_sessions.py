@@ -72,9 +72,11 @@ class Halts(Protocol):
         ...
 
 
-def connect_url(origin: str | None, portal_id: str, server_id: str) -> str:
-    """The page where the person connects `server_id` (absolute when the origin is known)."""
-    query = urlencode({"portal": portal_id, "server": server_id})
+def connect_url(origin: str | None, portal_id: str, server_id: str | None = None) -> str:
+    """The page where the person connects `server_id` (absolute when the origin is known);
+    without a server, the page of the whole portal (`portal_servers select`)."""
+    params = {"portal": portal_id} | ({"server": server_id} if server_id else {})
+    query = urlencode(params)
     return f"{origin or ''}{CONNECTIONS_PATH}?{query}"
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from engine.status import ServerState
 from sandbox import ToolError
-from stubs.portal import DISABLE, ENABLE, LIST, PORTAL_DECLARATION, SELECT
+from stubs.portal import DISABLE, ENABLE, LIST, LOGOUT, PORTAL_DECLARATION, SELECT
 
 if TYPE_CHECKING:
     from engine.auth import Principal
@@ -39,10 +39,6 @@ log = logging.getLogger("codemode.selection")
 
 PortalOps = Callable[[str, Any], Awaitable[Any]]
 """Answers `codemode.portal.<method>(args)` inside a code run (`ClientSelection.call`)."""
-
-SELECTION_PAGE_PATH: Final = "servers"
-"""The server selection page, beside the portal's `mcp` path (`/servers`, `/p/<id>/servers`).
-A placeholder here: the page itself is served by the selection-page work of issue 13."""
 
 CACHE_TTL_S: Final = 0.5
 """How long a grant's selection is answered from memory; a change made by another replica
@@ -66,6 +62,19 @@ _SELECTION_NOUNS = frozenset({"server", "servers", "portal"})
 
 class SelectionError(ValueError):
     """An operation that cannot be done as asked; the message says why and what to do."""
+
+
+class PersonConnections(Protocol):
+    """A signed-in person's own connections to the portal's `on_behalf` servers
+    (`engine.server.connections.PersonLinks`)."""
+
+    async def states(self) -> dict[str, str]:
+        """The on_behalf servers the person may use: "connected", "not connected", "expired"."""
+        ...
+
+    async def logout(self, server_id: str) -> bool:
+        """Disconnect as the page's Log out does; whether a token was held."""
+        ...
 
 
 class SelectionStoreLike(Protocol):
@@ -153,6 +162,8 @@ class ServerChoice:
     enabled: bool
     state: str
     detail: str | None = None
+    connection: str | None = None
+    """on_behalf servers only: the person's own connection (`PersonConnections.states`)."""
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -163,12 +174,15 @@ class ServerChoice:
         }
         if self.detail:
             out["detail"] = self.detail
+        if self.connection:
+            out["connection"] = self.connection
         return out
 
 
 class ClientSelection:
-    """The selection operations of one caller in one portal: `list`, `set`, `select`.
-    `grant_id` None: a caller without a client grant (see the module's note)."""
+    """The selection operations of one caller in one portal: `list`, `set`, `select`,
+    `logout`. `grant_id` None: a caller without a client grant (see the module's note);
+    `connections` None: a caller who is not a signed-in person (no connections of their own)."""
 
     def __init__(
         self,
@@ -178,7 +192,9 @@ class ClientSelection:
         grant_id: str | None,
         page_url: str,
         disabled: frozenset[str],
+        connections: PersonConnections | None = None,
     ) -> None:
+        self.connections = connections
         self.selections = selections
         self.portal = portal
         self.principal = principal
@@ -193,8 +209,9 @@ class ClientSelection:
             return [ref.server_id for ref in self.portal.config.servers]
         return list(access.servers)
 
-    def list(self) -> list[ServerChoice]:
+    async def list(self) -> list[ServerChoice]:
         allowed = self._allowed()
+        linked = await self.connections.states() if self.connections is not None else {}
         status = self.portal.status(frozenset(allowed))
         config = self.portal.services.config
         choices = []
@@ -209,6 +226,7 @@ class ClientSelection:
                     sid not in self.disabled,
                     state.state.value if state else ServerState.WAITING.value,
                     detail,
+                    linked.get(sid),
                 )
             )
         return choices
@@ -216,26 +234,50 @@ class ClientSelection:
     async def set(self, server_id: str, enabled: bool) -> ServerChoice:
         """Turn `server_id` on or off for this client. A server the caller may not use is
         answered like one that does not exist: its existence is not revealed."""
+        self._check_allowed(server_id)
+        if self.grant_id is None or self.selections is None:
+            raise SelectionError(NOT_AVAILABLE)
+        await self.selections.set_enabled(self.grant_id, self.portal.id, server_id, enabled)
+        self.disabled = self.disabled - {server_id} if enabled else self.disabled | {server_id}
+        return await self._choice(server_id)
+
+    def _check_allowed(self, server_id: str) -> None:
         allowed = self._allowed()
         if server_id not in allowed:
             raise SelectionError(
                 f"no server {server_id!r} that you may use in this portal; yours: "
                 + (", ".join(allowed) or "none")
             )
-        if self.grant_id is None or self.selections is None:
-            raise SelectionError(NOT_AVAILABLE)
-        await self.selections.set_enabled(self.grant_id, self.portal.id, server_id, enabled)
-        self.disabled = self.disabled - {server_id} if enabled else self.disabled | {server_id}
-        return next(c for c in self.list() if c.id == server_id)
+
+    async def _choice(self, server_id: str) -> ServerChoice:
+        return next(c for c in await self.list() if c.id == server_id)
 
     def select(self) -> dict[str, str]:
         return {"url": self.page_url}
+
+    async def logout(self, server_id: str) -> ServerChoice:
+        """Disconnect the person's own account from `server_id` (an on_behalf server they
+        connected), as the server selection page's Log out does."""
+        self._check_allowed(server_id)
+        linked = await self.connections.states() if self.connections is not None else {}
+        if server_id not in linked:
+            raise SelectionError(
+                f"server {server_id!r} has no per-person connection to log out of: it does not "
+                "act with your own account here (only servers with on_behalf do)"
+            )
+        if linked[server_id] == "not connected" or self.connections is None:
+            raise SelectionError(
+                f"you are not connected to {server_id!r}, so there is nothing to log out of "
+                f"(connect it on the server selection page: {self.page_url})"
+            )
+        await self.connections.logout(server_id)
+        return await self._choice(server_id)
 
     async def call(self, js_name: str, args: Any) -> Any:
         """`codemode.portal.<method>` from a code run (`PortalOps`)."""
         try:
             if js_name == LIST:
-                return [c.json() for c in self.list()]
+                return [c.json() for c in await self.list()]
             if js_name == SELECT:
                 return self.select()
             server_id = args.get("id") if isinstance(args, dict) else args
@@ -245,6 +287,8 @@ class ClientSelection:
                     " (codemode.portal.list() lists them)",
                     name="TypeError",
                 )
+            if js_name == LOGOUT:
+                return (await self.logout(server_id)).json()
             assert js_name in (ENABLE, DISABLE)  # the sandbox only calls names it was given
             return (await self.set(server_id, js_name == ENABLE)).json()
         except SelectionError as exc:
@@ -253,8 +297,8 @@ class ClientSelection:
 
 __all__ = [
     "NOT_AVAILABLE",
-    "SELECTION_PAGE_PATH",
     "ClientSelection",
+    "PersonConnections",
     "PortalOps",
     "SelectionError",
     "Selections",

@@ -5,6 +5,7 @@ declaration (fixed text).
 Inside code, `await codemode.portal.list()` gives the servers the person may use here, each
 with whether it is on for this client; `enable(id)` and `disable(id)` turn one on or off for
 this client (kept per client grant: other clients of the same person are not affected);
+`logout(id)` disconnects the person's own account from a server that acts with it;
 `select()` gives the URL of the server selection page.
 """
 
@@ -19,7 +20,8 @@ LIST: Final = "portal.list"
 ENABLE: Final = "portal.enable"
 DISABLE: Final = "portal.disable"
 SELECT: Final = "portal.select"
-PORTAL_METHODS: Final = (LIST, ENABLE, DISABLE, SELECT)
+LOGOUT: Final = "portal.logout"
+PORTAL_METHODS: Final = (LIST, ENABLE, DISABLE, SELECT, LOGOUT)
 """The names of the namespace's methods as the sandbox bridge sees them."""
 
 PORTAL_DECLARATION: Final = """\
@@ -34,6 +36,8 @@ interface CodemodeServer {
   state: string;
   /** Why it is not Ready, when it is not. */
   detail?: string;
+  /** Servers that act with your own account: "connected", "not connected" or "expired". */
+  connection?: string;
 }
 declare const codemode: {
   portal: {
@@ -43,8 +47,10 @@ declare const codemode: {
     enable(id: string): Promise<CodemodeServer>;
     /** Turn a server off for this client: its tools leave (from the next run on). */
     disable(id: string): Promise<CodemodeServer>;
-    /** The URL of the server selection page, for the person to open. */
+    /** The URL of the server selection page, for the person to open (to connect servers). */
     select(): Promise<{ url: string }>;
+    /** Disconnect your own account from a server that acts with it (revoked upstream). */
+    logout(id: string): Promise<CodemodeServer>;
   };
 };
 """
@@ -53,6 +59,7 @@ __all__ = [
     "DISABLE",
     "ENABLE",
     "LIST",
+    "LOGOUT",
     "PORTAL_DECLARATION",
     "PORTAL_METHODS",
     "PORTAL_SPACE",

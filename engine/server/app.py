@@ -70,6 +70,7 @@ from engine.gateway import Gateway
 from engine.portal import Portal
 from engine.selection import Selections
 from engine.server.admin import AdminAuth, admin_routes
+from engine.server.client_toggles import Toggles
 from engine.server.connections import ConnectionsPage
 from engine.server.health import HEALTH_PATHS, Health, store_unavailable
 from engine.server.homepage import homepage_routes
@@ -548,7 +549,10 @@ def create_app(
         web = IdentityWeb(gateway, gateway.store, router.portal_for)
         identity_routes = [*auth.routes(), *web.routes()]
         if flows is not None:
-            page = ConnectionsPage(gateway, gateway.store.upstream_tokens, flows)
+            toggles = None
+            if router.selections is not None:
+                toggles = Toggles(gateway.store.grants, router.selections)
+            page = ConnectionsPage(gateway, gateway.store.upstream_tokens, flows, toggles)
             identity_routes += page.routes()
         form_sources = web.form_sources()
         middleware.append(Middleware(SchemeSessions, secret_key=gateway.store.cookie_key()))

@@ -10,6 +10,8 @@ servers of a portal.
 | `POST /connections/logout`            | CSRF-checked: deletes the person's token, revokes it |
 |                                       | at the upstream (RFC 7009), closes their session     |
 | `GET /connections/done`               | back to the client                                   |
+| `?client=<grant id>`, `POST           | one of the person's own clients: per server on/off   |
+| /connections/toggle`                  | (`engine.server.client_toggles`)                     |
 
 It is the URL an agent is given when a person's call needs a connection
 (`UpstreamConnectRequired`). Not signed in: to the sign-in, and back here. The upstream's
@@ -29,11 +31,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.auth import Principal
 from engine.config import ServerConfig
 from engine.credentials import CredentialError
 from engine.gateway import Gateway
-from engine.person_sessions import CONNECTIONS_PATH, connect_url
+from engine.person_sessions import CONNECTIONS_PATH, PersonSessions, connect_url
 from engine.portal import Portal
+from engine.selection import SelectionError
+from engine.server.client_toggles import CLIENT_PARAM, TOGGLE_PATH, Toggles, page_of
 from engine.server.homepage import page_response
 from engine.server.oauth import CONSENTED_PATH, unseal_consented
 from engine.server.sessions import CSRF_FIELD, SignedIn, csrf_ok, csrf_token, signed_in
@@ -57,17 +62,17 @@ class Connection:
 
 
 async def person_connections(
-    gateway: Gateway, tokens: UpstreamTokenStore, portal: Portal, person: SignedIn
+    tokens: UpstreamTokenStore, portal: Portal, principal: Principal, person_id: int
 ) -> list[Connection]:
     """The portal's on_behalf servers this person may use, with the state of their own."""
-    access = portal.access(person.principal)
+    access = portal.access(principal)
     visible = access.visible if access is not None and access.allowed else frozenset()
     mine = portal.on_behalf() & visible
     found = []
-    for server in gateway.config.servers:
+    for server in portal.services.config.servers:
         if server.id not in mine:
             continue
-        key = (server.id, person.person_id)
+        key = (server.id, person_id)
         held = await tokens.load(*key)
         state = "not connected"
         if held.tokens is not None:
@@ -77,13 +82,14 @@ async def person_connections(
 
 
 async def disconnect(
-    gateway: Gateway, tokens: UpstreamTokenStore, server: ServerConfig, person_id: int
+    people: PersonSessions | None, tokens: UpstreamTokenStore, server: ServerConfig, person_id: int
 ) -> bool:
     """Forget the person's token for `server` and revoke it at the upstream (where it offers
-    RFC 7009); close their session. Whether a token was held."""
+    RFC 7009); close their session (`people`: the catalog's pool). Whether a token was held.
+    The page's Log out, sign-out and `portal_servers logout` all disconnect through here."""
     held = await tokens.delete(server.id, person_id)
-    if gateway.catalog.people is not None:
-        gateway.catalog.people.forget((server.id, person_id))
+    if people is not None:
+        people.forget((server.id, person_id))
     if held.tokens is not None and server.url is not None:
         async with httpx2.AsyncClient(timeout=server.connect_timeout_s) as http:
             # The SDK stores only clients it registered: a pre-registered one comes from the
@@ -94,8 +100,14 @@ async def disconnect(
 
 
 class ConnectionsPage:
-    def __init__(self, gateway: Gateway, tokens: UpstreamTokenStore, flows: UpstreamAuthFlows):
-        self.gateway, self.tokens, self.flows = gateway, tokens, flows
+    def __init__(
+        self,
+        gateway: Gateway,
+        tokens: UpstreamTokenStore,
+        flows: UpstreamAuthFlows,
+        toggles: Toggles | None = None,
+    ):
+        self.gateway, self.tokens, self.flows, self.toggles = gateway, tokens, flows, toggles
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -103,6 +115,7 @@ class ConnectionsPage:
             Route(f"{CONNECTIONS_PATH}/connect", self.connect, methods=["POST"]),
             Route(f"{CONNECTIONS_PATH}/logout", self.logout, methods=["POST"]),
             Route(f"{CONNECTIONS_PATH}/done", self.done, methods=["GET"]),
+            Route(TOGGLE_PATH, self.toggle, methods=["POST"]),
         ]
 
     def _portal(self, portal_id: str | None) -> Portal | None:
@@ -118,15 +131,23 @@ class ConnectionsPage:
         portal = self._portal(request.query_params.get("portal"))
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
-        servers = await person_connections(self.gateway, self.tokens, portal, person)
+        servers = await person_connections(self.tokens, portal, person.principal, person.person_id)
         if self.gateway.store is not None:  # shown: not asked about again as a new server
             prompts = self.gateway.store.connect_prompts
             await prompts.record(person.person_id, portal.id, [s.id for s in servers])
+        client = None
+        grant_id = request.query_params.get(CLIENT_PARAM)
+        if grant_id and self.toggles is not None:
+            own = await self.toggles.own_client(person, grant_id)
+            if own is None:
+                return self._message(request, "Not found", "No such client of yours.", 404)
+            client = await self.toggles.for_page(portal, person, own)
         signin = self._signin(request.query_params.get("signin"), person)
         form_action = ["'self'"]
         if signin is not None:  # Done finishes the sign-in: a redirect to the client follows
             form_action.append(_uri_origin(signin[1]))
         context = {
+            "client": client,
             "signin": signin[0] if signin is not None else None,
             "finish": CONSENTED_PATH,
             "portal_id": portal.id,
@@ -157,7 +178,7 @@ class ConnectionsPage:
         server_id = str(form.get("server", ""))
         if portal is None:
             return self._message(request, "Not found", "There is no such portal here.", 404)
-        usable = await person_connections(self.gateway, self.tokens, portal, person)
+        usable = await person_connections(self.tokens, portal, person.principal, person.person_id)
         server = next((s for s in self.gateway.config.servers if s.id == server_id), None)
         if server is None or server_id not in {c.id for c in usable}:
             return self._message(request, "Not found", f"No server {server_id!r} for you.", 404)
@@ -189,12 +210,31 @@ class ConnectionsPage:
         if isinstance(checked, Response):
             return checked
         person, portal, server = checked
-        held = await disconnect(self.gateway, self.tokens, server, person.person_id)
+        people = self.gateway.catalog.people
+        held = await disconnect(people, self.tokens, server, person.person_id)
         log.info("upstream %s: person %s logged out of it", server.id, person.person_id)
         target = connect_url(None, portal.id, server.id)
         if not held:
             return RedirectResponse(target, status_code=303)
         return RedirectResponse(target + "&loggedout=1", status_code=303)
+
+    async def toggle(self, request: Request) -> Response:
+        """Turn a server on or off for one of the signed-in person's own clients."""
+        person = signed_in(request)
+        form = await request.form()
+        if person is None or not csrf_ok(request, form.get(CSRF_FIELD)):
+            return self._message(request, "Form expired", "Open the page again.", 403)
+        portal = self._portal(str(form.get("portal", "")))
+        grant_id = str(form.get(CLIENT_PARAM, ""))
+        own = await self.toggles.own_client(person, grant_id) if self.toggles else None
+        if portal is None or own is None or self.toggles is None:
+            return self._message(request, "Not found", "No such client of yours.", 404)
+        server, on = str(form.get("server", "")), form.get("enabled") == "on"
+        try:
+            await self.toggles.set(portal, person, own, server, on)
+        except SelectionError as exc:
+            return self._message(request, "Not found", str(exc), 404)
+        return RedirectResponse(page_of(portal.id, own.grant_id), status_code=303)
 
     async def done(self, request: Request) -> Response:
         return self._message(
@@ -218,6 +258,34 @@ def _uri_origin(uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
 
 
+class PersonLinks:
+    """One signed-in person's connections in one portal, for `portal_servers` and
+    `codemode.portal.*` (`engine.selection.PersonConnections`): the same states as the page,
+    and the page's Log out (`disconnect`)."""
+
+    def __init__(
+        self, portal: Portal, people: PersonSessions, principal: Principal, person_id: int
+    ) -> None:
+        self.portal, self.people, self.principal, self.person_id = (
+            portal,
+            people,
+            principal,
+            person_id,
+        )
+
+    async def states(self) -> dict[str, str]:
+        found = await person_connections(
+            self.people.tokens, self.portal, self.principal, self.person_id
+        )
+        return {c.id: c.state for c in found}
+
+    async def logout(self, server_id: str) -> bool:
+        server = self.portal.services.config.server(server_id)
+        held = await disconnect(self.people, self.people.tokens, server, self.person_id)
+        log.info("upstream %s: person %s logged out of it (tool)", server_id, self.person_id)
+        return held
+
+
 async def disconnect_all(gateway: Gateway, tokens: UpstreamTokenStore, person_id: int) -> list[str]:
     """Sign-out: `disconnect` every server the person holds a token for (the upstreams'
     revocations run concurrently); the ids of the servers disconnected, sorted."""
@@ -228,5 +296,5 @@ async def disconnect_all(gateway: Gateway, tokens: UpstreamTokenStore, person_id
     ]
     async with anyio.create_task_group() as tg:
         for server in held:
-            tg.start_soon(disconnect, gateway, tokens, server, person_id)
+            tg.start_soon(disconnect, gateway.catalog.people, tokens, server, person_id)
     return sorted(s.id for s in held)

@@ -72,7 +72,7 @@ from engine.server.new_servers import ask_about_new_servers
 from engine.server.portal_servers import PORTAL_SERVERS, PORTAL_SERVERS_TOOL, ServerChoices
 from engine.server.resource_watch import ResourceListenHandler, ResourceWatch
 from engine.server.run_feedback import RunFeedback
-from engine.server.url_connect import connector_for, pending_of, url_required
+from engine.server.url_connect import connector_for, origin_of, pending_of, url_required
 from engine.server.url_connect import input_required as connect_input_required
 from engine.status import UpstreamError
 from engine.surfaces import Surface
@@ -108,14 +108,6 @@ def principal_of(ctx: Ctx) -> Principal | None:
     if isinstance(request, Request):
         principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
         return principal if isinstance(principal, Principal) else ANONYMOUS
-    return None
-
-
-def origin_of(ctx: Ctx) -> str | None:
-    """The origin the client reached the portal at (None off HTTP)."""
-    request = ctx.request
-    if isinstance(request, Request):
-        return f"{request.url.scheme}://{request.url.netloc}".lower()
     return None
 
 

@@ -2,7 +2,9 @@
 
 `portal_servers` is the engine's own tool for choosing, from the client, which of the portal's
 servers this client uses (`engine.selection`): actions `list`, `enable`, `disable` (by server
-id) and `select` (the URL of the server selection page). It is listed on the direct surfaces
+id), `select` (the URL of the server selection page, `/connections?portal=<id>`) and
+`logout` (by server id: the page's Log out of the person's own connection to an `on_behalf`
+server, `engine.server.connections.disconnect`). It is listed on the direct surfaces
 (the plain `/mcp`, `minimize_tools`, `search_and_execute`) to a client that signed in (has a
 client grant); on the code surface, and inside every code run, the same operations are
 `codemode.portal.*`.
@@ -33,15 +35,19 @@ from mcp.server.subscriptions import (
 from starlette.requests import Request
 
 from engine.auth import Principal
+from engine.person_sessions import connect_url
 from engine.portal import Portal
 from engine.selection import (
     NOT_AVAILABLE,
-    SELECTION_PAGE_PATH,
     ClientSelection,
+    PersonConnections,
     SelectionError,
     Selections,
 )
+from engine.server.client_toggles import page_of
+from engine.server.connections import PersonLinks
 from engine.server.live_sessions import Ctx, LiveSessions, session_key
+from engine.server.url_connect import origin_of
 from engine.surfaces import Surface
 
 GRANT_SCOPE_KEY: Final = "codemode.grant"
@@ -57,16 +63,19 @@ PORTAL_SERVERS_TOOL = types.Tool(
     name=PORTAL_SERVERS,
     description=(
         "Choose which of this portal's servers this client uses. "
-        'action "list": the servers you may use, each with whether it is enabled here and '
-        'its state; "enable" / "disable" with "server": <id>: turn one on or off for this '
-        "client (its tools appear or leave; your other clients are not affected); "
-        '"select": the URL of the server selection page, to open in a browser.'
+        'action "list": the servers you may use, each with whether it is enabled here, '
+        "its state and, for servers that act with your own account, your connection "
+        '(connected / not connected / expired); "enable" / "disable" with "server": <id>: '
+        "turn one on or off for this client (its tools appear or leave; your other clients "
+        'are not affected); "logout" with "server": <id>: disconnect your own account from '
+        'it; "select": the URL of the server selection page (connect servers there), to open '
+        "in a browser."
     ),
     input_schema={
         "type": "object",
         "properties": {
             "action": {"type": "string", "enum": list(ACTIONS)},
-            "server": {"type": "string", "description": "A server id (enable, disable)."},
+            "server": {"type": "string", "description": "A server id (enable, disable, logout)."},
         },
         "required": ["action"],
         "additionalProperties": False,
@@ -84,14 +93,13 @@ def grant_of(ctx: Ctx) -> str | None:
     return None
 
 
-def page_url(ctx: Ctx) -> str:
-    """The server selection page beside this request's `.../mcp` URL."""
-    request = ctx.request
-    if not isinstance(request, Request):
-        return f"/{SELECTION_PAGE_PATH}"
-    url = request.url
-    base = url.path.rsplit("/", 1)[0]
-    return f"{url.scheme}://{url.netloc}{base}/{SELECTION_PAGE_PATH}"
+def page_url(ctx: Ctx, portal_id: str) -> str:
+    """The server selection page of this portal, on the origin the client reached us at
+    (as the connect URL of a call that needs a connection); for a signed-in client, the page
+    with that client's toggles (`engine.server.client_toggles`)."""
+    grant = grant_of(ctx)
+    path = page_of(portal_id, grant) if grant else connect_url(None, portal_id)
+    return f"{origin_of(ctx) or ''}{path}"
 
 
 class ServerChoices:
@@ -146,9 +154,18 @@ class ServerChoices:
         disabled = await self.disabled(ctx)
         grant = grant_of(ctx) if self.selections is not None else None
         principal = self._principal_of(ctx)
+        url = page_url(ctx, self.portal.id)
+        linked = self._connections(principal)
         return ClientSelection(
-            self.selections, self.portal, principal, grant, page_url(ctx), disabled
+            self.selections, self.portal, principal, grant, url, disabled, linked
         )
+
+    def _connections(self, principal: Principal | None) -> PersonConnections | None:
+        """A signed-in person's own connections (none for anyone else)."""
+        people = self.portal.services.catalog.people
+        if people is None or principal is None or principal.person_id is None:
+            return None
+        return PersonLinks(self.portal, people, principal, principal.person_id)
 
     def ops(self, ctx: Ctx) -> Callable[[str, Any], Awaitable[Any]]:
         """`codemode.portal.*` for a code run of this request."""
@@ -166,22 +183,19 @@ class ServerChoices:
             if action not in ACTIONS or set(args) - {"action", "server"}:
                 raise SelectionError(
                     'portal_servers takes {"action": one of ' + ", ".join(ACTIONS) + "} "
-                    '(and "server": <id> to enable or disable)'
-                )
-            if action == "logout":
-                raise SelectionError(
-                    "logout is not available yet: sign out of a server on the server selection "
-                    'page ({"action": "select"} gives its URL)'
+                    '(and "server": <id> to enable, disable or logout)'
                 )
             mine = await self.client(ctx)
             if action == "list":
-                return _result({"servers": [c.json() for c in mine.list()]})
+                return _result({"servers": [c.json() for c in await mine.list()]})
             if action == "select":
                 return _result(mine.select())
             if not isinstance(server, str) or not server:
                 raise SelectionError(
                     f'{action} needs "server": <id>; {{"action": "list"}} lists the ids'
                 )
+            if action == "logout":
+                return _result((await mine.logout(server)).json())
             if not self._usable(ctx):
                 raise SelectionError(NOT_AVAILABLE)
             return _result((await mine.set(server, action == "enable")).json())

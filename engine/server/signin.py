@@ -353,7 +353,9 @@ class IdentityWeb:
                 303,
             )
         assert portal is not None
-        servers = await person_connections(self.gateway, self.store.upstream_tokens, portal, person)
+        servers = await person_connections(
+            self.store.upstream_tokens, portal, person.principal, person.person_id
+        )
         if any(s.state != "connected" for s in servers):
             # The last step: connect the servers acting with their own account, then Done.
             sealed = seal_consented(self.store, str(form.get("request", "")), person.person_id)

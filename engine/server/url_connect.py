@@ -39,6 +39,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError, UrlElicitationRequiredError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from engine.auth import Principal
 from engine.person_sessions import (
@@ -56,6 +57,15 @@ MIN_CONNECT_WAIT_S: Final = 10.0
 open the page and sign in; with less the run stops and the request answers `-32042`."""
 MARGIN_S: Final = 1.0
 """Wall-clock kept back from a run's wait, so the call fails cleanly before the run's limit."""
+
+
+def origin_of(ctx: Ctx) -> str | None:
+    """The origin the client reached the portal at (None off HTTP): the pages an agent is
+    given (connect, `portal_servers select`) are on it."""
+    request = ctx.request
+    if isinstance(request, Request):
+        return f"{request.url.scheme}://{request.url.netloc}".lower()
+    return None
 
 
 def can_elicit_url(capabilities: types.ClientCapabilities | None) -> bool:

@@ -208,10 +208,13 @@ async def test_bad_inputs_are_clear_errors_and_hidden_servers_stay_hidden(flow: 
         no_id = await choose(client, action="enable")
         assert no_id.is_error and '"server"' in text_of(no_id), text_of(no_id)
         logout = await choose(client, action="logout")
-        assert logout.is_error and "not available yet" in text_of(logout)
+        assert logout.is_error and '"server"' in text_of(logout), text_of(logout)
+        plain = await choose(client, action="logout", server="time")
+        assert plain.is_error and "no per-person connection to log out of" in text_of(plain)
         page = await choose(client, action="select")
         assert not page.is_error
-        assert (page.structured_content or {})["url"] == f"{flow.portal.origin}/p/team/servers"
+        selection_page = f"{flow.portal.origin}/connections?portal=team&client="
+        assert (page.structured_content or {})["url"].startswith(selection_page)
         failed, said = await code_on(flow, ana, 'return await codemode.portal.disable("nosuch")')
         assert failed and "no server 'nosuch'" in said, said
     async with connect(url, bob) as bobs:
