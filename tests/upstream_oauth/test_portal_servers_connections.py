@@ -24,7 +24,6 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.identity.test_server_selection import Inbox, connect
-from tests.upstream_oauth.test_admin_credential import _run
 from tests.upstream_oauth.test_person_credentials import (
     ADMIN,
     API_KEY,
@@ -61,7 +60,7 @@ async def _servers_tool(url: str, bearer: str, args: dict[str, Any]) -> types.Ca
 
 
 def portal_servers(stack: Stack, bearer: str, **args: str) -> types.CallToolResult:
-    return _run(_servers_tool, stack.mcp, bearer, args)
+    return anyio.run(_servers_tool, stack.mcp, bearer, args)
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -76,7 +75,7 @@ def prot_of(stack: Stack) -> dict[str, Any]:
 
 
 def code(stack: Stack, source: str) -> tuple[bool, str]:
-    return _run(_code, stack.mcp + "?codemode=search_and_execute", _token(stack, ANA), source)
+    return anyio.run(_code, stack.mcp + "?codemode=search_and_execute", _token(stack, ANA), source)
 
 
 def test_the_admin_credential_syncs_the_catalog(stack: Stack) -> None:
@@ -130,10 +129,10 @@ def test_the_page_toggles_a_server_for_that_client_only_for_its_person(stack: St
     url = select_url(stack)
     ana = Browser(stack, ANA)
     ana.sign_in()
-    off = _run(_toggle_announced, stack, ana, url)  # list_changed to that client's session
+    off = anyio.run(_toggle_announced, stack, ana, url)  # list_changed to that client's session
     assert off.status_code == 200 and 'data-server="prot" data-enabled="off"' in off.text
     assert prot_of(stack)["enabled"] is False  # the client's own selection, as the tool sees it
-    names = _run(_tool_names, stack.mcp, _token(stack, ANA))
+    names = anyio.run(_tool_names, stack.mcp, _token(stack, ANA))
     assert "prot_whoami" not in names and "portal_servers" in names
     # Another person cannot see or change ana's client; a forged form changes nothing.
     bob = Browser(stack, "bob@example.com")
@@ -152,7 +151,7 @@ def test_the_page_toggles_a_server_for_that_client_only_for_its_person(stack: St
     on = toggle(ana, url, "on")
     assert on.status_code == 200 and 'data-server="prot" data-enabled="on"' in on.text
     assert prot_of(stack)["enabled"] is True
-    assert "prot_whoami" in _run(_tool_names, stack.mcp, _token(stack, ANA))
+    assert "prot_whoami" in anyio.run(_tool_names, stack.mcp, _token(stack, ANA))
 
 
 def test_list_shows_the_persons_connection_beside_enabled(stack: Stack) -> None:
@@ -220,7 +219,7 @@ def test_logout_where_there_is_no_connection_of_the_persons_is_an_error(stack: S
     unknown = portal_servers(stack, _token(stack, ANA), action="logout", server="nosuch")
     assert unknown.is_error and "no server 'nosuch'" in text_of(unknown), text_of(unknown)
     # An API key is no person: portal_servers is not even listed to it (no client grant).
-    names = _run(_tool_names, stack.mcp, API_KEY)
+    names = anyio.run(_tool_names, stack.mcp, API_KEY)
     assert "portal_servers" not in names
 
 
