@@ -244,8 +244,13 @@ class PersonSessions:
             session = self._sessions[key] = _Session(key)
             assert self._tasks is not None, "PersonSessions.run() is not running"
             self._tasks.start_soon(self._hold, session, config, egress)
-        with anyio.move_on_after(config.connect_timeout_s):
-            await session.ready.wait()
+        session.busy += 1  # opening counts as use: neither the idle sweep nor room-making
+        try:  # may close a session a call is waiting on
+            with anyio.move_on_after(config.connect_timeout_s):
+                await session.ready.wait()
+        finally:
+            session.busy -= 1
+            session.last_used = time.monotonic()
         if session.client is None:
             self._drop(session)
             if session.error is None:

@@ -97,6 +97,27 @@ def test_the_pool_is_bounded_closes_idle_sessions_and_never_opens_without_a_toke
     ]
 
 
+async def _slow_open_scenario(directory: Path, up: Protected) -> str:
+    url = f"sqlite+aiosqlite:///{directory}/db"
+    settings = Config.from_dict({"settings": {"database_url": url}}, base_dir=directory).settings
+    server = ServerConfig(id="prot", url=up.url, auth_type="oauth")
+    async with open_store(settings) as store:
+        ana = await store.people.sign_in("test", "ana", email="ana@example.com")
+        await connect_person(store, up, ana.id, "ana")
+        # Idle after 10 ms, swept every 50 ms: opening the session (OAuth, initialize) takes
+        # longer than that, and a session being opened is not idle.
+        pool = PersonSessions(store.upstream_tokens, idle_s=0.01)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pool.run)
+            result = await pool.call_tool(server, None, ana.id, "URL", "whoami", {})
+            tg.cancel_scope.cancel()
+    return _text(result)
+
+
+def test_a_session_being_opened_is_not_closed_as_idle(up: Protected, tmp_path: Path) -> None:
+    assert anyio.run(_slow_open_scenario, tmp_path, up) == "ana"
+
+
 async def _catalog_scenario(directory: Path, up: Protected) -> list[str]:
     url = f"sqlite+aiosqlite:///{directory}/db"
     settings = Config.from_dict({"settings": {"database_url": url}}, base_dir=directory).settings
