@@ -10,7 +10,6 @@ Portal `team`: the demo upstream (HTTP, bearer) with `echo` marked `require_appr
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -89,7 +88,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
         finally:
             portal.stop()
             mp.undo()
-    os.environ.pop(DEMO_TOKEN_ENV, None)
 
 
 @pytest.fixture(scope="module")

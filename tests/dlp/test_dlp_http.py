@@ -26,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
 from engine import Config
+from tests.env import restore_env
 from tests.server.conftest import DEMO_TOKEN, DEMO_TOKEN_ENV, ServedPortal, eventually
 from tests.upstreams.harness import RunningServer, demo_argv, running
 
@@ -99,6 +100,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
     log_dir = tmp_path_factory.mktemp("dlp-logs")
     demo: RunningServer
     with running(demo_argv(), env={"DEMO_TOKEN": DEMO_TOKEN}) as demo:
+        previous_env = os.environ.get(DEMO_TOKEN_ENV)
         os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
         served = ServedPortal(dlp_config(demo.url, log_dir))
         served.start()
@@ -106,7 +108,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
             yield served
         finally:
             served.stop()
-            os.environ.pop(DEMO_TOKEN_ENV, None)
+            restore_env(DEMO_TOKEN_ENV, previous_env)
 
 
 @asynccontextmanager

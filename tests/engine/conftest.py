@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from engine import Config, Gateway, Portal
+from tests.env import restore_env
 from tests.upstreams.harness import demo_argv, free_port, running
 
 TOKEN = "demo-secret-" + uuid.uuid4().hex
@@ -111,12 +112,13 @@ def portal_config(demo_url: str, git_repo: Path, **settings: Any) -> Config:
 
 @pytest.fixture(scope="module")
 async def gateway(demo_url: str, git_repo: Path) -> AsyncIterator[Gateway]:
+    previous_env = os.environ.get(TOKEN_ENV)
     os.environ[TOKEN_ENV] = TOKEN
     try:
         async with Gateway(portal_config(demo_url, git_repo)) as gw:
             yield gw
     finally:
-        os.environ.pop(TOKEN_ENV, None)
+        restore_env(TOKEN_ENV, previous_env)
 
 
 @pytest.fixture

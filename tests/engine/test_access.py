@@ -17,6 +17,7 @@ from mcp_types import CallToolResult, TextContent
 from engine import Config, Gateway, Portal, Surface
 from engine.auth import ANONYMOUS, NO_ALLOWED_SERVERS, Principal
 from tests.engine.conftest import TOKEN, TOKEN_ENV, portal_config
+from tests.env import restore_env
 
 pytestmark = pytest.mark.anyio
 
@@ -46,12 +47,13 @@ def access_config(demo_url: str, git_repo: Path) -> Config:
 
 @pytest.fixture(scope="module")
 async def gateway(demo_url: str, git_repo: Path) -> AsyncIterator[Gateway]:
+    previous_env = os.environ.get(TOKEN_ENV)
     os.environ[TOKEN_ENV] = TOKEN
     try:
         async with Gateway(access_config(demo_url, git_repo)) as gw:
             yield gw
     finally:
-        os.environ.pop(TOKEN_ENV, None)
+        restore_env(TOKEN_ENV, previous_env)
 
 
 def text(result: CallToolResult) -> str:

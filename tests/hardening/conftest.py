@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from engine import Config
+from tests.env import restore_env
 from tests.server.conftest import VENV_BIN, ServedPortal
 from tests.upstreams.harness import RunningServer, demo_argv, running
 
@@ -93,6 +94,7 @@ def hardening_config(demo_url: str) -> Config:
 
 @pytest.fixture(scope="package")
 def served(demo: RunningServer) -> Iterator[ServedPortal]:
+    previous_env = os.environ.get(DEMO_TOKEN_ENV)
     os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
     portal = ServedPortal(hardening_config(demo.url), {"max_body_bytes": MAX_BODY_BYTES})
     portal.start()
@@ -100,7 +102,7 @@ def served(demo: RunningServer) -> Iterator[ServedPortal]:
         yield portal
     finally:
         portal.stop()
-        os.environ.pop(DEMO_TOKEN_ENV, None)
+        restore_env(DEMO_TOKEN_ENV, previous_env)
 
 
 def initialize_body(request_id: int = 1) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from engine.credentials import hash_api_key
 from engine.server.app import PortalRouter, create_app
 from engine.server.mcp_server import PortalServer
 from engine.surfaces import Surface
+from tests.env import restore_env
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 
 DEMO_TOKEN = "demo-secret-" + uuid.uuid4().hex
@@ -187,6 +188,7 @@ def demo() -> Iterator[RunningServer]:
 
 @contextmanager
 def serving(demo: RunningServer, **app_options: Any) -> Iterator[ServedPortal]:
+    previous_env = os.environ.get(DEMO_TOKEN_ENV)
     os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
     portal = ServedPortal(server_config(demo.url), app_options)
     portal.start()
@@ -194,7 +196,7 @@ def serving(demo: RunningServer, **app_options: Any) -> Iterator[ServedPortal]:
         yield portal
     finally:
         portal.stop()
-        os.environ.pop(DEMO_TOKEN_ENV, None)
+        restore_env(DEMO_TOKEN_ENV, previous_env)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from engine import Config
 from engine.auth import NO_ALLOWED_SERVERS
 from engine.credentials import hash_api_key
+from tests.env import restore_env
 from tests.server.conftest import DEMO_TOKEN, DEMO_TOKEN_ENV, VENV_BIN, ServedPortal
 from tests.upstreams.harness import RunningServer
 
@@ -102,6 +103,7 @@ def access_config(demo_url: str) -> Config:
 
 @pytest.fixture(scope="module")
 def served(demo: RunningServer) -> Iterator[ServedPortal]:
+    previous_env = os.environ.get(DEMO_TOKEN_ENV)
     os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
     portal = ServedPortal(access_config(demo.url))
     portal.start()
@@ -109,7 +111,7 @@ def served(demo: RunningServer) -> Iterator[ServedPortal]:
         yield portal
     finally:
         portal.stop()
-        os.environ.pop(DEMO_TOKEN_ENV, None)
+        restore_env(DEMO_TOKEN_ENV, previous_env)
 
 
 def url(served: ServedPortal, portal: str, query: str = "") -> str:

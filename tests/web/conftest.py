@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from engine import Config, Gateway
 from engine.credentials import hash_api_key
 from engine.server.app import create_app
+from tests.env import restore_env
 from tests.upstreams.harness import free_port
 
 VENV_BIN = Path(sys.executable).parent
@@ -148,6 +149,7 @@ def blocking_portal() -> Iterator[BlockingPortal]:
 
 @pytest.fixture(scope="session")
 def gateway(blocking_portal: BlockingPortal) -> Iterator[Gateway]:
+    previous_env = os.environ.get(UPSTREAM_TOKEN_ENV)
     os.environ[UPSTREAM_TOKEN_ENV] = UPSTREAM_TOKEN
     try:
         cm = Gateway(web_config(free_port()))
@@ -155,7 +157,7 @@ def gateway(blocking_portal: BlockingPortal) -> Iterator[Gateway]:
             blocking_portal.call(_poll, lambda: _settled(gw), "upstreams to settle")
             yield gw
     finally:
-        os.environ.pop(UPSTREAM_TOKEN_ENV, None)
+        restore_env(UPSTREAM_TOKEN_ENV, previous_env)
 
 
 @pytest.fixture(scope="session")

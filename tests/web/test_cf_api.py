@@ -18,6 +18,7 @@ from anyio.from_thread import BlockingPortal
 from cloudflare import Cloudflare
 
 from engine import Config, Gateway
+from tests.env import restore_env
 from tests.upstreams.harness import free_port
 from tests.web.conftest import (
     ADMIN_TOKEN,
@@ -58,6 +59,7 @@ def cf(
     data["admin"] = {"account_id": ACCOUNT, "config": "file"}
     data["settings"] = {"request_log_path": ":memory:", "database_url": f"sqlite+aiosqlite:///{db}"}
     config = Config.from_dict(data)
+    previous_env = os.environ.get(UPSTREAM_TOKEN_ENV)
     os.environ[UPSTREAM_TOKEN_ENV] = UPSTREAM_TOKEN
     try:
         with blocking_portal.wrap_async_context_manager(Gateway(config)) as gw:
@@ -72,7 +74,7 @@ def cf(
             with _serving(blocking_portal, _app(gw, ADMIN_TOKEN)) as base:
                 yield Portal(base, tokens, db)
     finally:
-        os.environ.pop(UPSTREAM_TOKEN_ENV, None)
+        restore_env(UPSTREAM_TOKEN_ENV, previous_env)
 
 
 def test_portals_list_and_read_parse_into_the_sdk_models(cf: Portal) -> None:
