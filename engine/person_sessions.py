@@ -275,7 +275,7 @@ class PersonSessions:
             stored = ConfiguredClientStorage(
                 self.tokens.storage(*session.key), configured_client(config)
             )
-            session.oauth = HeadlessOAuth(config.url, config.id, stored)
+            session.oauth = HeadlessOAuth(config.url, config.id, stored, session.key)
             async with AsyncExitStack() as stack:
                 http = await stack.enter_async_context(
                     httpx2.AsyncClient(

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import anyio
 import httpx2
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.auth.exceptions import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
@@ -322,13 +324,33 @@ class _AheadContext(OAuthContext):
             self.token_expiry_time -= min(self.ahead_s, int(token.expires_in) / 2)
 
 
+_CREDENTIAL_LOCKS: weakref.WeakValueDictionary[Hashable, anyio.Lock] = weakref.WeakValueDictionary()
+"""One lock per stored credential in this process, held by every `HeadlessOAuth` of it."""
+
+
+def _credential_lock(key: Hashable) -> anyio.Lock:
+    lock = _CREDENTIAL_LOCKS.get(key)
+    if lock is None:
+        lock = _CREDENTIAL_LOCKS[key] = anyio.Lock()
+    return lock
+
+
 class HeadlessOAuth(OAuthClientProvider):
     """`OAuthClientProvider` for a stored credential and no person: it refreshes ahead of
     expiry, and where the SDK would send someone to authorize it raises
     ReauthenticationRequired instead. The SDK does not restore a stored token's expiry; our
     storage returns `expires_in` as the seconds left, and `_initialize` applies it."""
 
-    def __init__(self, server_url: str, server_id: str, storage: TokenStorage) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        server_id: str,
+        storage: TokenStorage,
+        credential: Hashable | None = None,
+    ) -> None:
+        """`credential` names the stored credential (default: the server's admin one): the
+        providers of one credential in this process take turns to refresh it."""
+        self._lock = _credential_lock(credential if credential is not None else (server_id, None))
         self.failure: ReauthenticationRequired | None = None
         """Set when the flow needed a person (the SDK may wrap what it raises)."""
         self._client_refused = False
@@ -355,6 +377,36 @@ class HeadlessOAuth(OAuthClientProvider):
         )
         given = {f.name: getattr(self.context, f.name) for f in fields(OAuthContext) if f.init}
         self.context = _AheadContext(**given)
+
+    async def _auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        """The SDK's flow, one provider of this credential at a time, and a token that needs
+        refreshing first compared with the store. Refresh tokens rotate: two providers of one
+        credential (a reconnect beside the session it replaces, a sync beside a call) that
+        both refreshed with the same refresh token made the second a replay, which an
+        authorization server with reuse detection answers by revoking the grant."""
+        async with self._lock:
+            if self._initialized and not self.context.is_token_valid():
+                await self._adopt_stored_tokens()
+            flow = super()._auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    incoming = yield outgoing
+                    outgoing = await flow.asend(incoming)
+            except StopAsyncIteration:
+                return
+            finally:
+                await flow.aclose()
+
+    async def _adopt_stored_tokens(self) -> None:
+        """Take the stored tokens when another provider (or replica) refreshed them since."""
+        stored = await self.context.storage.get_tokens()
+        held = self.context.current_tokens
+        if stored is not None and (held is None or stored.access_token != held.access_token):
+            self.context.current_tokens = stored
+            self.context.update_token_expiry(stored)
 
     async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
         self._client_refused = False
