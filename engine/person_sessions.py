@@ -35,6 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from engine.config import ServerConfig
 from engine.egress import EgressProxy, client_options
 from engine.status import ErrorDetails, UpstreamError
+from engine.upstream import upstream_limits
 from engine.upstream_errors import describe_failure
 from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
 
@@ -280,6 +281,7 @@ class PersonSessions:
                 http = await stack.enter_async_context(
                     httpx2.AsyncClient(
                         timeout=httpx2.Timeout(config.connect_timeout_s, read=None),
+                        limits=upstream_limits(),
                         auth=session.oauth,
                         **client_options(egress),
                     )

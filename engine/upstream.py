@@ -71,9 +71,22 @@ BACKOFF_START_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
 MAX_LIST_PAGES: Final = 100
 """A server whose cursors never end must not hang a sync."""
+UPSTREAM_IDLE_CONNECTIONS: Final = 8
+"""Idle HTTP connections kept per upstream for reuse. A bound is needed: httpx only drops an
+expired idle connection when the pool is next used, so without one a quiet server kept a
+file descriptor per concurrent call of its busiest moment."""
 UPSTREAM_KEEPALIVE_S: Final = 2.0
 """How long an idle HTTP connection to an upstream is kept for reuse: less than servers keep
 theirs (uvicorn 5 s, most proxies longer), so we never send on one the server is closing."""
+
+
+def upstream_limits() -> httpx2.Limits:
+    """The connection pool of every HTTP client that talks to an upstream MCP server."""
+    return httpx2.Limits(
+        max_keepalive_connections=UPSTREAM_IDLE_CONNECTIONS, keepalive_expiry=UPSTREAM_KEEPALIVE_S
+    )
+
+
 RESYNC_MIN_GAP_S: Final = 0.2
 """Between re-syncs: a flood of list_changed notifications must not become a flood of lists."""
 
@@ -424,7 +437,7 @@ class Upstream:
                     # them (uvicorn after 5 s, the same as httpx's default): reusing one just
                     # as the server closes it fails the request, and the SDK then ends the
                     # whole session, failing every call in flight.
-                    limits=httpx2.Limits(keepalive_expiry=UPSTREAM_KEEPALIVE_S),
+                    limits=upstream_limits(),
                     auth=conn.oauth,
                     # With telemetry on: `traceparent` of the current span on every request.
                     event_hooks={"request": telemetry.request_hooks(), "response": [record]},
