@@ -5,6 +5,7 @@ replica (`engine.server.stream_guard`). Tokens are named by their digest (`token
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -14,14 +15,28 @@ from engine.store.db import read
 from engine.store.schema import grants, tokens
 
 
-async def invalid_among(engine: AsyncEngine, digests: Collection[str], now: datetime) -> set[str]:
-    """The digests among `digests` whose token is revoked, whose grant is revoked, or that
+@dataclass(frozen=True)
+class Invalid:
+    """Digests of tokens no longer valid, by why: revocation ends everything a token opened;
+    expiry only what carries no work (see `engine.server.stream_guard`)."""
+
+    revoked: frozenset[str]
+    """The token or its grant was revoked."""
+    expired: frozenset[str]
+    """Expired, not revoked."""
+
+    def __bool__(self) -> bool:
+        return bool(self.revoked or self.expired)
+
+
+async def invalid_among(engine: AsyncEngine, digests: Collection[str], now: datetime) -> Invalid:
+    """Which of `digests` name a token that is revoked, whose grant is revoked, or that
     expired by `now`. A digest the database does not know is not reported (its request was
     never let in). Raises StoreUnavailable in an outage."""
     if not digests:
-        return set()
+        return Invalid(frozenset(), frozenset())
     statement = (
-        select(tokens.c.token_hash)
+        select(tokens.c.token_hash, tokens.c.revoked_at, grants.c.revoked_at.label("grant_gone"))
         .join(grants, grants.c.id == tokens.c.grant_id)
         .where(
             tokens.c.token_hash.in_(list(digests)),
@@ -33,4 +48,6 @@ async def invalid_among(engine: AsyncEngine, digests: Collection[str], now: date
         )
     )
     async with read(engine) as conn:
-        return set((await conn.execute(statement)).scalars())
+        rows = (await conn.execute(statement)).all()
+    revoked = frozenset(r.token_hash for r in rows if r.revoked_at or r.grant_gone)
+    return Invalid(revoked, frozenset(r.token_hash for r in rows) - revoked)

@@ -315,12 +315,6 @@ async def _run_code_inside(url: str) -> str:
         return text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, intermittent: a refresh of the credential for the inner portal's "
-    "code-mode URL (with a query string) sometimes fails ('could not be refreshed'), depending "
-    "on what ran before; the plain URL's refreshes work. Not yet understood: see the issue note",
-)
 def test_the_inner_portals_code_mode_url_is_an_upstream_too(stack: Stack) -> None:
     """The URL the inner portal prints for code mode carries a query string: discovery, the
     resource indicator and the token's audience must all still agree."""
