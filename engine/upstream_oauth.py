@@ -29,6 +29,7 @@ from mcp.client.auth.oauth2 import OAuthContext
 from mcp.client.auth.utils import (
     build_oauth_authorization_server_metadata_discovery_urls,
     build_protected_resource_metadata_discovery_urls,
+    extract_field_from_www_auth,
     issuers_match,
 )
 from mcp.shared.auth import (
@@ -39,6 +40,7 @@ from mcp.shared.auth import (
     OAuthToken,
     ProtectedResourceMetadata,
 )
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from pydantic import AnyUrl, ValidationError
 
 from engine.config import ServerConfig
@@ -381,14 +383,35 @@ class HeadlessOAuth(OAuthClientProvider):
     async def _auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        """The SDK's flow, one provider of this credential at a time, and a token that needs
-        refreshing first compared with the store. Refresh tokens rotate: two providers of one
-        credential (a reconnect beside the session it replaces, a sync beside a call) that
-        both refreshed with the same refresh token made the second a replay, which an
-        authorization server with reuse detection answers by revoking the grant."""
+        """The token is made ready (loaded, compared with the store, refreshed) one provider
+        of this credential at a time; the request itself then goes out under no lock. The
+        SDK's flow holds its lock until the response's headers arrive, so calls to an upstream
+        that answers with JSON went one at a time for every client of the portal (python-sdk
+        issue 3209). Without a token, or when the server refuses it, the SDK's flow runs
+        (under the credential's lock): it ends in ReauthenticationRequired, as no person is
+        here to authorize."""
+        refresh_failed = False
         async with self._lock:
-            if self._initialized and not self.context.is_token_valid():
+            if not self._initialized:
+                await self._initialize()
+            elif not self.context.is_token_valid():
                 await self._adopt_stored_tokens()
+            if not self.context.is_token_valid() and self.context.can_refresh_token():
+                self.context.protocol_version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+                refreshed = yield await self._refresh_token()
+                refresh_failed = not await self._handle_refresh_response(refreshed)
+            ready = self.context.is_token_valid()
+            if ready:
+                self.context.protocol_version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+                self._add_auth_header(request)
+        if ready:
+            response = yield request
+            if not _refused(response):
+                return
+            # A refused request was not acted on: the SDK's flow sends it again.
+        async with self._lock:
+            if ready and not refresh_failed:
+                await self._adopt_stored_tokens()  # another provider may have refreshed
             flow = super()._auth_flow(request)
             try:
                 outgoing = await flow.__anext__()
@@ -433,6 +456,14 @@ class HeadlessOAuth(OAuthClientProvider):
             if prm is not None:
                 self.context.auth_server_url = str(prm.authorization_servers[0])
             self.context.oauth_metadata = metadata
+
+
+def _refused(response: httpx2.Response) -> bool:
+    """Whether the server refused the token: a 401, or a 403 asking for more scope."""
+    if response.status_code == 401:
+        return True
+    insufficient = extract_field_from_www_auth(response, "error") == "insufficient_scope"
+    return response.status_code == 403 and insufficient
 
 
 async def revoke_tokens(

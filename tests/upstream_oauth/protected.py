@@ -5,8 +5,10 @@ with RFC 9728 protected-resource metadata, as the mcp SDK's bearer middleware do
 
     python -m tests.upstream_oauth.protected --port P --issuer http://127.0.0.1:Q
 
-Tools: `whoami` (the token's subject), `echo`. Each request's token subject is appended to
-`--seen` (one line per request), so tests can tell whose token a call carried.
+Tools: `whoami` (the token's subject), `echo`, and `meet(n)`, which answers "met" once `n` of
+its calls are in the server at the same time, or "alone" after MEET_S (so a client that sends
+one call at a time never meets). Each request's token subject is appended to `--seen` (one line
+per request), so tests can tell whose token a call carried.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import uvicorn
 from joserfc import jwt
@@ -26,6 +29,27 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 
 SCOPE = "mcp:tools"
+MEET_S = 20.0
+
+
+class Meeting:
+    """Calls of `meet` waiting for each other; a round ends when all its calls have left."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.everyone = anyio.Event()
+
+    async def meet(self, n: int) -> str:
+        everyone = self.everyone
+        self.waiting += 1
+        if self.waiting >= n:
+            everyone.set()
+        with anyio.move_on_after(MEET_S):
+            await everyone.wait()
+        self.waiting -= 1
+        if self.waiting == 0 and everyone.is_set():
+            self.everyone = anyio.Event()
+        return "met" if everyone.is_set() else "alone"
 
 
 class JwtVerifier:
@@ -94,6 +118,14 @@ def build(issuer: str, url: str, seen: Path | None) -> MCPServer:
         """Echo `text` back."""
         subject()
         return text
+
+    meeting = Meeting()
+
+    @server.tool()
+    async def meet(n: int) -> str:
+        """Wait until `n` calls of this tool are here at once: "met", or "alone" after 20 s."""
+        subject()
+        return await meeting.meet(n)
 
     return server
 

@@ -157,6 +157,27 @@ def test_codemode_auth_then_calls_keep_working_across_expiries(stack: Stack) -> 
     assert stack.server_status()["status"] == "Ready"
 
 
+async def _meet(url: str, n: int) -> list[str]:
+    """`n` calls of `meet(n)` at once, each from its own client of the portal."""
+    answers: list[str] = []
+
+    async def one() -> None:
+        async with Client(url) as client:
+            result = await client.call_tool("prot_meet", {"n": n})
+        answers.append(result.content[0].text if result.content else "")  # type: ignore[union-attr]
+
+    async with anyio.create_task_group() as group:
+        for _ in range(n):
+            group.start_soon(one)
+    return answers
+
+
+def test_calls_to_an_oauth_upstream_run_side_by_side(stack: Stack) -> None:
+    """The SDK's OAuth provider held its lock until each response's headers came back, so the
+    calls of all clients to an OAuth upstream that answers with JSON went one at a time."""
+    assert anyio.run(_meet, stack.portal.mcp_url("main"), 3) == ["met"] * 3
+
+
 def test_a_refresh_token_revoked_at_the_as_puts_the_server_in_error(stack: Stack) -> None:
     tokens, client = stack.stored()
     assert tokens is not None and tokens.refresh_token and client is not None
@@ -172,7 +193,7 @@ def test_a_refresh_token_revoked_at_the_as_puts_the_server_in_error(stack: Stack
     server = stack.server_status()
     assert server["status"] == "Error"
     assert "re-authenticate the server (run `codemode auth prot`)" in str(server["error_details"])
-    assert server["tool_count"] == 2  # the last good sync's tools stay listed
+    assert server["tool_count"] == 3  # the last good sync's tools stay listed
 
 
 def test_re_authorizing_recovers_and_dropping_revokes_at_the_as(stack: Stack) -> None:

@@ -31,8 +31,8 @@ def test_headless_registers_dynamically_and_lists_tools(tmp_path: Path) -> None:
         run = connect(up.url, "--headless", "--call", "whoami")
     assert run.returncode == EXIT_OK, run.stderr
     lines = run.stdout.splitlines()
-    assert [line.split("\t")[0] for line in lines[:2]] == ["whoami", "echo"]
-    assert lines[2] == "alice"  # the tool saw a token issued to alice, for this server
+    assert [line.split("\t")[0] for line in lines[:3]] == ["whoami", "echo", "meet"]
+    assert lines[3] == "alice"  # the tool saw a token issued to alice, for this server
 
 
 def test_loopback_callback_completes_when_the_browser_returns(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_the_secret_from_the_sdk_update_connects_the_server(stack: Stack) -> Non
     assert page.status_code == 200 and "is connected" in page.text, page.text
     stack.cf.wait_status("prot", "Ready")
     server = stack.server()
-    assert {t["name"] for t in server["tools"]} == {"whoami", "echo"}
+    assert {t["name"] for t in server["tools"]} == {"whoami", "echo", "meet"}
     first = stack.stored()
     time.sleep(TTL_S + 0.5)  # the access token lapses: the sync must refresh it, headless
     synced = stack.cf.sdk().servers.sync("prot", account_id=ACCOUNT)
