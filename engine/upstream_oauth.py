@@ -16,9 +16,10 @@ import contextlib
 import os
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import anyio
@@ -176,6 +177,23 @@ class ConfiguredClientStorage:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         await self._inner.set_client_info(client_info)
+
+    def refresh_turn(self) -> AbstractAsyncContextManager[None]:
+        return _refresh_turn(self._inner)
+
+
+@runtime_checkable
+class TakesTurns(Protocol):
+    """A `TokenStorage` shared by several processes, which refresh it one at a time."""
+
+    def refresh_turn(self) -> AbstractAsyncContextManager[None]: ...
+
+
+def _refresh_turn(storage: TokenStorage) -> AbstractAsyncContextManager[None]:
+    """The storage's refresh turn; none needed for storage no other process shares."""
+    if isinstance(storage, TakesTurns):
+        return storage.refresh_turn()
+    return contextlib.nullcontext()
 
 
 def configured_client(server: ServerConfig) -> OAuthClientInformationFull | None:
@@ -397,9 +415,13 @@ class HeadlessOAuth(OAuthClientProvider):
             elif not self.context.is_token_valid():
                 await self._adopt_stored_tokens()
             if not self.context.is_token_valid() and self.context.can_refresh_token():
-                self.context.protocol_version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
-                refreshed = yield await self._refresh_token()
-                refresh_failed = not await self._handle_refresh_response(refreshed)
+                async with _refresh_turn(self.context.storage):
+                    await self._adopt_stored_tokens()  # refreshed elsewhere while we waited?
+                    if not self.context.is_token_valid() and self.context.can_refresh_token():
+                        version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+                        self.context.protocol_version = version
+                        refreshed = yield await self._refresh_token()
+                        refresh_failed = not await self._handle_refresh_response(refreshed)
             ready = self.context.is_token_valid()
             if ready:
                 self.context.protocol_version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)

@@ -177,6 +177,18 @@ upstream_oauth_states = Table(
         nullable=True,
         comment="when its refresh was refused (null: not expired)",
     ),
+    Column(
+        "refreshing_by",
+        String(32),
+        nullable=True,
+        comment="the process refreshing it now (a random name), or null",
+    ),
+    Column(
+        "refreshing_until",
+        UTCDateTime,
+        nullable=True,
+        comment="when that turn lapses if its process died mid-refresh",
+    ),
     UniqueConstraint("person_id", "server_id"),
 )
 

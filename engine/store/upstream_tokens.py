@@ -4,15 +4,23 @@ AES-GCM encrypted with associated data naming its row, and the access token's ex
 `person_id` None is the server's one admin credential.
 
 `storage(server_id, person_id)` is the mcp SDK's `TokenStorage` over one row. The SDK keeps
-only `expires_in`; `get_tokens` gives it back as the seconds left, from `expires_at`."""
+only `expires_in`; `get_tokens` gives it back as the seconds left, from `expires_at`.
+
+`StoredTokens.refresh_turn()` makes the processes and replicas sharing the database refresh a
+credential one at a time (refresh tokens rotate; one sent twice is a replay): a turn is taken
+with one conditional UPDATE of the row, and lapses after TURN_S if its holder died."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
+import anyio
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select, update
@@ -22,6 +30,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from engine.store.db import now_utc, read, write
 from engine.store.schema import upstream_oauth_states as states
 from engine.store.secrets import Cipher
+
+TURN_S: Final = 30.0
+"""How long a refresh turn lasts at most: the refresh request's own timeout. A holder that
+died mid-refresh delays the others this long, once."""
+TURN_POLL_S: Final = 0.1
+"""How often a process waiting for its turn looks again."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,30 @@ class UpstreamTokenStore:
             await conn.execute(sql_delete(states).where(_row(server_id, person_id)))
         return held
 
+    async def take_turn(self, server_id: str, person_id: int | None, holder: str) -> bool:
+        """Take the refresh turn of the row for `holder`, unless another holds a turn that has
+        not lapsed. True also when there is no row: there is nobody to take turns with."""
+        now = self._now()
+        free = states.c.refreshing_until.is_(None) | (states.c.refreshing_until < now)
+        async with write(self._engine) as conn:
+            taken = await conn.execute(
+                update(states)
+                .where(_row(server_id, person_id), free)
+                .values(refreshing_by=holder, refreshing_until=now + timedelta(seconds=TURN_S))
+            )
+            if taken.rowcount == 1:
+                return True
+            found = await conn.execute(select(states.c.id).where(_row(server_id, person_id)))
+            return found.first() is None
+
+    async def end_turn(self, server_id: str, person_id: int | None, holder: str) -> None:
+        async with write(self._engine) as conn:
+            await conn.execute(
+                update(states)
+                .where(_row(server_id, person_id), states.c.refreshing_by == holder)
+                .values(refreshing_by=None, refreshing_until=None)
+            )
+
     async def _put(self, server_id: str, person_id: int | None, **values: object) -> None:
         now = self._now()
         async with write(self._engine) as conn:
@@ -154,6 +192,21 @@ class StoredTokens:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         await self._store.set_client_info(self.server_id, self.person_id, client_info)
+
+    @asynccontextmanager
+    async def refresh_turn(self) -> AsyncIterator[None]:
+        """Wait for this credential's refresh turn among every process using the store (at
+        most TURN_S: then the holder is taken to have died), hold it inside the block."""
+        holder = secrets.token_hex(16)
+        key = (self.server_id, self.person_id)
+        with anyio.move_on_after(TURN_S):
+            while not await self._store.take_turn(*key, holder):  # noqa: ASYNC110 (other processes)
+                await anyio.sleep(TURN_POLL_S)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._store.end_turn(*key, holder)
 
 
 def _row(server_id: str, person_id: int | None) -> ColumnElement[bool]:

@@ -24,7 +24,7 @@ from tests.store.conftest import PG_SECRET_KEY, connect, settings_for
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0009"
+HEAD = "0010"
 """The newest migration: every store, new or upgraded, ends there."""
 
 TABLES = {

@@ -41,7 +41,7 @@ def _text(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
-async def _scenario(directory: Path, up: Protected) -> list[str]:
+async def _scenario(directory: Path, up: Protected, replicas: bool) -> list[str]:
     url = f"sqlite+aiosqlite:///{directory}/db"
     settings = Config.from_dict({"settings": {"database_url": url}}, base_dir=directory).settings
     seen: list[str] = []
@@ -50,9 +50,11 @@ async def _scenario(directory: Path, up: Protected) -> list[str]:
         await connect_person(store, up, ana.id, "ana")
         async with AsyncExitStack() as stack:
             clients = []
-            for _ in range(2):
+            for replica in range(2):
                 storage = store.upstream_tokens.storage("prot", ana.id)
-                auth = HeadlessOAuth(up.url, "prot", storage, ("prot", ana.id))
+                # As replicas, the providers share the store but no lock in memory.
+                key = ("prot", ana.id, replica) if replicas else ("prot", ana.id)
+                auth = HeadlessOAuth(up.url, "prot", storage, key)
                 http = await stack.enter_async_context(httpx2.AsyncClient(auth=auth, timeout=30))
                 transport = streamable_http_client(up.url, http_client=http)
                 clients.append(await stack.enter_async_context(Client(transport)))
@@ -70,4 +72,10 @@ async def _scenario(directory: Path, up: Protected) -> list[str]:
 
 
 def test_two_providers_of_one_credential_refresh_in_turns(up: Protected, tmp_path: Path) -> None:
-    assert anyio.run(_scenario, tmp_path, up) == ["ana"] * (2 * ROUNDS)
+    assert anyio.run(_scenario, tmp_path, up, False) == ["ana"] * (2 * ROUNDS)
+
+
+def test_two_replicas_refresh_one_credential_in_turns(up: Protected, tmp_path: Path) -> None:
+    """The turns are taken through the store (a lease on the credential's row), so processes
+    and replicas that share only the database do not both send one refresh token."""
+    assert anyio.run(_scenario, tmp_path, up, True) == ["ana"] * (2 * ROUNDS)
