@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -79,6 +79,10 @@ class PersonConnections(Protocol):
 
 class SelectionStoreLike(Protocol):
     async def disabled(self, grant_id: str, portal_id: str) -> frozenset[str]: ...
+
+    async def disabled_among(
+        self, grant_ids: Collection[str], portal_id: str
+    ) -> dict[str, frozenset[str]]: ...
 
     async def set_enabled(
         self, grant_id: str, portal_id: str, server_id: str, enabled: bool
@@ -138,6 +142,24 @@ class Selections:
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return value
+
+    def cached(self, grant_id: str, portal_id: str) -> frozenset[str] | None:
+        """The choice last read for this grant, however old; None if none is held."""
+        hit = self._cache.get((grant_id, portal_id))
+        return hit[1] if hit is not None else None
+
+    async def read_through(
+        self, grant_ids: Collection[str], portal_id: str
+    ) -> dict[str, frozenset[str]]:
+        """The stored choices of `grant_ids`, read now (not from the cache, which they then
+        replace): for noticing changes made by other processes."""
+        found = await self._store.disabled_among(grant_ids, portal_id)
+        now = time.monotonic()
+        for grant_id in grant_ids:
+            self._cache[(grant_id, portal_id)] = (now, found.get(grant_id, frozenset()))
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return {grant_id: found.get(grant_id, frozenset()) for grant_id in grant_ids}
 
     async def set_enabled(
         self, grant_id: str, portal_id: str, server_id: str, enabled: bool

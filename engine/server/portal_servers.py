@@ -12,11 +12,18 @@ client grant); on the code surface, and inside every code run, the same operatio
 A change announces `notifications/tools/list_changed` (and prompts, resources) to the live
 2025-era sessions of that grant on every surface of the portal, and on the 2026-era listen
 streams (which carry no grant: every listener re-lists, and sees only its own choice).
+
+A change made by another process or replica (the `/connections` page behind a balancer, the
+tool on another replica) is noticed by comparing, every WATCH_S, the stored choices of the
+grants that have live 2025-era sessions here with the last ones seen; a difference is
+announced the same way. (2026-era listen streams on this replica are not told of a change
+made elsewhere: they carry no grant to watch.)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -48,6 +55,7 @@ from engine.server.client_toggles import page_of
 from engine.server.connections import PersonLinks
 from engine.server.live_sessions import Ctx, LiveSessions, session_key
 from engine.server.url_connect import origin_of
+from engine.store import StoreUnavailable
 from engine.surfaces import Surface
 
 GRANT_SCOPE_KEY: Final = "codemode.grant"
@@ -56,8 +64,13 @@ token); absent for every other caller."""
 
 PORTAL_SERVERS: Final = "portal_servers"
 ACTIONS: Final = ("list", "enable", "disable", "select", "logout")
+log = logging.getLogger("codemode.selection")
+
 MAX_OWNERS: Final = 10_000
 """Sessions whose grant is remembered per server (least recently seen forgotten first)."""
+WATCH_S: Final = 1.0
+"""How often the choices of the grants with live sessions here are compared with the store:
+one indexed read per portal surface, only while such sessions exist."""
 
 PORTAL_SERVERS_TOOL = types.Tool(
     name=PORTAL_SERVERS,
@@ -118,6 +131,7 @@ class ServerChoices:
         self.selections = selections
         self._principal_of = principal_of
         self._owners: OrderedDict[str, str] = OrderedDict()  # session key -> grant id
+        self._seen: dict[str, frozenset[str]] = {}  # grant id -> its choice, last compared
         self._changed: MemoryObjectSendStream[str] | None = None
         self._bus: SubscriptionBus | None = None
         self._sessions: LiveSessions | None = None
@@ -126,12 +140,19 @@ class ServerChoices:
 
     async def middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
         key, grant = session_key(ctx), grant_of(ctx)
-        if key is not None and grant is not None:
-            self._owners[key] = grant
-            self._owners.move_to_end(key)
-            while len(self._owners) > MAX_OWNERS:
-                self._owners.popitem(last=False)
-        return await call_next(ctx)
+        if key is None or grant is None:
+            return await call_next(ctx)
+        self._owners[key] = grant
+        self._owners.move_to_end(key)
+        while len(self._owners) > MAX_OWNERS:
+            self._owners.popitem(last=False)
+        result = await call_next(ctx)
+        if grant not in self._seen and self.selections is not None:
+            # What this session was just served is what a later change is compared with.
+            served = self.selections.cached(grant, self.portal.id)
+            if served is not None:
+                self._seen[grant] = served
+        return result
 
     def forget(self, key: str) -> None:
         self._owners.pop(key, None)
@@ -234,6 +255,25 @@ class ServerChoices:
             owned = self._owned_by(grant)
             await self._sessions.announce(tools=True, prompts=True, resources=True, only=owned)
 
+    async def _watch(self) -> None:
+        """Announce the changes other processes made to the choices of grants with sessions
+        here (see the module docstring)."""
+        while True:
+            await anyio.sleep(WATCH_S)
+            grants = set(self._owners.values())
+            if self.selections is None or not grants:
+                self._seen.clear()
+                continue
+            try:
+                stored = await self.selections.read_through(grants, self.portal.id)
+            except StoreUnavailable as exc:
+                log.debug("selection watch: skipped a check: %s", exc)
+                continue
+            changed = [g for g, now in stored.items() if self._seen.get(g, now) != now]
+            self._seen = stored
+            for grant in changed:
+                await self._announce(grant)
+
     @asynccontextmanager
     async def announcing(self) -> AsyncIterator[None]:
         """Announce the changes of this portal's selections while entered."""
@@ -241,10 +281,12 @@ class ServerChoices:
 
         async def loop() -> None:
             async for grant in receive:
+                self._seen.pop(grant, None)  # announced here: the watch need not again
                 await self._announce(grant)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(loop)
+            tg.start_soon(self._watch)
             self._changed = send
             try:
                 yield

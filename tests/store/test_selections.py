@@ -1,5 +1,6 @@
 """Per-client server selection on both databases: a disabled server is kept per (grant,
-portal), not shared with another grant or portal, turned back on, and gone with its grant."""
+portal), not shared with another grant or portal, turned back on, and gone with its grant;
+several grants' choices read at once."""
 
 from __future__ import annotations
 
@@ -39,3 +40,17 @@ async def test_selection_goes_with_its_grant(store: Store, clock: Clock) -> None
     clock.advance(1)
     assert await store.grants.purge(keep=timedelta(0))
     assert await store.selections.disabled(pair.grant_id, "team") == frozenset()
+
+
+async def test_the_choices_of_several_grants_in_one_read(store: Store) -> None:
+    mine, other, third = [await connect(store, name) for name in ("A", "B", "C")]
+    selections = store.selections
+    await selections.set_enabled(mine.grant_id, "team", "demo", False)
+    await selections.set_enabled(other.grant_id, "team", "time", False)
+    await selections.set_enabled(other.grant_id, "eng", "demo", False)
+    grants = [mine.grant_id, other.grant_id, third.grant_id]
+    assert await selections.disabled_among(grants, "team") == {
+        mine.grant_id: {"demo"},
+        other.grant_id: {"time"},
+    }
+    assert await selections.disabled_among([], "team") == {}

@@ -1,0 +1,97 @@
+"""A client's server choice changed on one portal process reaches that client's 2025-era
+session on another process as `tools/list_changed`, and its next list shows the change: two
+`codemode serve` processes on one SQLite store (as workers on one host, or replicas on one
+database), `[identity] provider = "dev"`. The client session is on process 1; the same
+client grant turns a server off through process 2 (a 2026-era client, as a page behind a
+balancer would land anywhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tests.cli.test_serve as cli_serve
+from tests.identity.test_server_selection import LIST_CHANGED, Inbox, connect, names
+from tests.identity_flow.devflow import connect_client
+from tests.scale.conftest import client
+from tests.server.conftest import VENV_BIN, eventually
+from tests.upstreams.harness import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+def config(directory: Path) -> Path:
+    path = directory / "portal.toml"
+    path.write_text(
+        f"""
+[identity]
+provider = "dev"
+
+[[policies]]
+id = "staff"
+decision = "allow"
+include = [{{ email_domain = "example.com" }}]
+
+[[servers]]
+id = "time"
+command = {json.dumps(str(VENV_BIN / "mcp-server-time"))}
+policies = ["staff"]
+
+[[servers]]
+id = "clock"
+command = {json.dumps(str(VENV_BIN / "mcp-server-time"))}
+policies = ["staff"]
+
+[[portals]]
+id = "team"
+policies = ["staff"]
+servers = [{{ server_id = "time" }}, {{ server_id = "clock" }}]
+
+[settings]
+request_log_path = ":memory:"
+database_url = {json.dumps(f"sqlite+aiosqlite:///{directory / 'codemode.db'}")}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def two_processes(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    path = config(tmp_path)
+    ports = free_port(), free_port()
+    served: list[cli_serve.Served] = []
+    try:
+        for port in ports:  # one after the other: the first creates the store and its key
+            argv = ["serve", "--config", str(path), "--port", str(port)]
+            served.append(cli_serve.Served(argv, env=dict(os.environ)))
+            served[-1].wait_for_line("portal team")
+        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+    finally:
+        for process in served:
+            process.stop()
+
+
+async def test_a_choice_made_on_another_process_is_announced_here(
+    two_processes: tuple[str, str],
+) -> None:
+    first, second = two_processes
+    token = (await connect_client(first, "ana@example.com")).access_token
+    inbox = Inbox()
+    async with connect(f"{first}/mcp", token, inbox) as session:
+        assert "clock_get_current_time" in await names(session)
+        # The name clients use is process 1's (a balancer's, in production): tokens are
+        # issued for that resource.
+        host = first.removeprefix("http://")
+        async with client(f"{second}/mcp", token, host=host) as elsewhere:
+            off = await elsewhere.call_tool(
+                "portal_servers", {"action": "disable", "server": "clock"}
+            )
+            assert not off.is_error, off
+        await eventually(lambda: LIST_CHANGED in inbox.methods, "list_changed on process 1")
+        listed = await names(session)
+        assert "clock_get_current_time" not in listed and "time_get_current_time" in listed
