@@ -69,6 +69,7 @@ class Catalog:
         self._tokens: UpstreamTokenStore | None = None
         self.people: PersonSessions | None = None
         """Sessions carrying people's own tokens to `on_behalf` servers (with the store)."""
+        self._notice: Callable[[str], None] | None = None
         for server in servers:
             if server.id in self._upstreams:
                 raise ValueError(f"two servers share the id {server.id!r}; ids must be unique")
@@ -318,7 +319,21 @@ class Catalog:
 
         upstream = Upstream(server, changed, logged, updated, egress=self._routes.get(server.id))
         upstream.tokens = self._tokens
+        upstream.on_notice = self._notice
         return upstream
+
+    def on_upstream_notice(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(server_id)` when a server announces list_changed itself (for the
+        processes that share the store, `engine.upstream_relay`); one callback."""
+        self._notice = callback
+        for upstream in self._upstreams.values():
+            upstream.on_notice = callback
+
+    def peer_noticed(self, server_id: str) -> None:
+        """Another process saw `server_id` announce list_changed: list it again here."""
+        upstream = self._upstreams.get(server_id)
+        if upstream is not None:
+            upstream.peer_noticed()
 
     def _start(self, upstream: Upstream) -> None:
         assert self._task_group is not None

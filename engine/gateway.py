@@ -56,6 +56,7 @@ from sandbox import Sandbox
 if TYPE_CHECKING:
     from engine.config_follow import ConfigFollower
     from engine.store import Store
+    from engine.upstream_relay import UpstreamRelay
 
 log = logging.getLogger("codemode.reload")
 
@@ -91,6 +92,7 @@ class Gateway:
         self.store: Store | None = None
         self._store_cm: AbstractAsyncContextManager[Store] | None = None
         self._follower: ConfigFollower | None = None
+        self._relay: UpstreamRelay | None = None
         # Held by a config write (admin API) from computing the change to its commit, and by
         # the follower from reading the store to applying it: neither sees the other's half.
         self.config_lock = anyio.Lock()
@@ -150,6 +152,11 @@ class Gateway:
 
             self._follower = ConfigFollower(self)
             self._follower.start()
+        if self.store is not None and self.store.engine.url.get_backend_name() == "postgresql":
+            from engine.upstream_relay import UpstreamRelay  # SQLAlchemy: only with a store
+
+            self._relay = UpstreamRelay(self.catalog, self.store)
+            self._relay.start()
         return self
 
     def _open_request_log(self) -> RequestLog:
@@ -170,6 +177,8 @@ class Gateway:
         try:
             if self._follower is not None:
                 await self._follower.stop()
+            if self._relay is not None:
+                await self._relay.stop()
             await self.catalog.__aexit__(exc_type, exc, tb)
         finally:
             if self._own_sandbox:

@@ -170,6 +170,14 @@ class Upstream:
         """Where an `oauth` server's admin credential is kept (set before `run`)."""
         self._stale = False
         """In Error because the credential needs a person: the last good lists stay offered."""
+        self.on_notice: Callable[[str], None] | None = None
+        """Told `server_id` when the server announces list_changed itself: other processes,
+        with their own connections, may not have been told (`engine.upstream_relay`)."""
+
+    def peer_noticed(self) -> None:
+        """Another process saw this server announce list_changed: list it again."""
+        if self._conn is not None:
+            self._conn.want_resync()
 
     # ----- read side -----
 
@@ -388,6 +396,8 @@ class Upstream:
                     | types.ResourceListChangedNotification,
                 ):
                     conn.want_resync()
+                    if self.on_notice is not None:
+                        self.on_notice(self.config.id)
                 elif isinstance(message, types.ResourceUpdatedNotification):
                     # 2026-era updates come (also) through the listen stream: taken there.
                     if not conn.modern:

@@ -1,4 +1,5 @@
-"""Noticing that another process changed the stored configuration (portals and servers).
+"""Noticing what other processes sharing the store changed: the stored configuration
+(`ConfigChanges`), and upstream servers that announced new lists (`UpstreamNotices`).
 
 One interface for both backends: `ConfigChanges.follow(on_change)` runs until cancelled and
 awaits `on_change()` after every committed configuration write by any process (this one
@@ -11,23 +12,30 @@ for writes it may have missed.
   reconnects with a bounded back-off (0.5 s doubling to 5 s) and then calls `on_change` once.
 - SQLite (processes on one host): the newest `config_audit` id is polled every second (one
   indexed read); a new id means a write was committed.
+
+`UpstreamNotices` carries "server X announced list_changed" between processes on PostgreSQL
+only (`NOTIFY codemode_upstream, '<origin> <server id>'`): each process keeps its own upstream
+connections, and a 2025-era upstream tells only the session that caused a change. SQLite
+workers are not told: each re-lists at its next interval sync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from engine.store.db import StoreUnavailable, read
+from engine.store.db import StoreUnavailable, read, write
 from engine.store.schema import config_audit
 
 log = logging.getLogger("codemode.store")
 CHANNEL = "codemode_config"
+UPSTREAM_CHANNEL = "codemode_upstream"
 POLL_S = 1.0
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
@@ -80,44 +88,97 @@ class ConfigChanges:
                 log.warning("config changes: %s; polling again in %g s", exc, POLL_S)
             await asyncio.sleep(POLL_S)
 
-    def _conninfo(self) -> str:
-        url = self._engine.url.set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
-
     async def _listen(self, on_change: OnChange) -> None:
-        delay = RETRY_FIRST_S
-        first = True
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._conninfo(), autocommit=True, connect_timeout=5
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    if not first:
-                        log.info("config changes: listening again on %s", CHANNEL)
-                        await on_change()  # what was written while we were away
-                    first, delay = False, RETRY_FIRST_S
-                    await self._receive(conn, on_change)
-            except psycopg.OperationalError as exc:
-                first = False
-                reason = str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
-                log.warning(
-                    "config changes: the listener lost the database (%s); retrying in %g s",
-                    reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        async def on_payloads(_payloads: list[str]) -> None:
+            await on_change()  # one call covers every write so far: on_change re-reads
 
-    async def _receive(
-        self, conn: psycopg.AsyncConnection[tuple[object, ...]], on_change: OnChange
-    ) -> None:
-        while True:
-            got = 0
-            async for _ in conn.notifies(timeout=LISTEN_IDLE_S):
-                got += 1
-                break  # one call covers every write so far: on_change re-reads the store
-            if got:
-                await on_change()
-            else:
-                await conn.execute("SELECT 1")  # raises OperationalError if the link is gone
+        await listen(self._engine, CHANNEL, on_payloads, on_reconnect=on_change)
+
+
+class UpstreamNotices:
+    """Upstream list_changed notices between the processes on one PostgreSQL store."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.origin = secrets.token_hex(8)
+        """This process's name in the notices it sends (it ignores its own)."""
+
+    async def publish(self, server_id: str) -> None:
+        """Tell the other processes that `server_id` announced a change (best effort: an
+        outage drops the notice; the others re-list at their next interval sync)."""
+        try:
+            async with write(self._engine) as conn:
+                await conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": UPSTREAM_CHANNEL, "payload": f"{self.origin} {server_id}"},
+                )
+        except StoreUnavailable as exc:
+            log.info("upstream notices: could not tell the other processes: %s", exc)
+
+    async def follow(self, on_notice: Callable[[str], Awaitable[None]]) -> None:
+        """Await `on_notice(server_id)` for each notice another process sends, until
+        cancelled; never raises for an outage."""
+
+        async def on_payloads(payloads: list[str]) -> None:
+            servers = []
+            for payload in payloads:
+                origin, _, server_id = payload.partition(" ")
+                if origin != self.origin and server_id and server_id not in servers:
+                    servers.append(server_id)
+            for server_id in servers:
+                await on_notice(server_id)
+
+        await listen(self._engine, UPSTREAM_CHANNEL, on_payloads)
+
+
+def _conninfo(engine: AsyncEngine) -> str:
+    url = engine.url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+async def listen(
+    engine: AsyncEngine,
+    channel: str,
+    on_payloads: Callable[[list[str]], Awaitable[None]],
+    *,
+    on_reconnect: OnChange | None = None,
+) -> None:
+    """`LISTEN channel` on a dedicated connection (autocommit, outside the pool) and await
+    `on_payloads` with the notices that arrived together, until cancelled. When the database
+    goes away it reconnects with a bounded back-off (0.5 s doubling to 5 s), then awaits
+    `on_reconnect()` for what it may have missed."""
+    delay = RETRY_FIRST_S
+    first = True
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                _conninfo(engine), autocommit=True, connect_timeout=5
+            ) as conn:
+                await conn.execute(f"LISTEN {channel}")
+                if not first:
+                    log.info("%s: listening again", channel)
+                    if on_reconnect is not None:
+                        await on_reconnect()
+                first, delay = False, RETRY_FIRST_S
+                await _receive(conn, on_payloads)
+        except psycopg.OperationalError as exc:
+            first = False
+            reason = str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning(
+                "%s: the listener lost the database (%s); retrying in %g s", channel, reason, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def _receive(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    on_payloads: Callable[[list[str]], Awaitable[None]],
+) -> None:
+    while True:
+        payloads = [n.payload async for n in conn.notifies(timeout=LISTEN_IDLE_S, stop_after=1)]
+        if payloads:
+            payloads += [n.payload async for n in conn.notifies(timeout=0)]
+            await on_payloads(payloads)
+        else:
+            await conn.execute("SELECT 1")  # raises OperationalError if the link is gone
