@@ -116,3 +116,60 @@ def broken_server(logs: Path, mode: str, issuer: str = "") -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         process.stop()
+
+
+def person_portal_toml(
+    logs: Path,
+    upstream_url: str,
+    *,
+    database_url: str | None = None,
+    include: str = "",
+    server: str = "",
+    portal: str = "",
+    settings: str = "",
+) -> str:
+    """A portal with dev sign-in, a `staff` policy (people of example.com, and the `include`
+    entries), and the OAuth upstream `prot` at `upstream_url`, acting for each person
+    (`on_behalf`) in portal `main`. `server`, `portal` and `settings` are extra TOML lines
+    for those tables; the store is SQLite in `logs` unless `database_url` says otherwise."""
+    database_url = database_url or f"sqlite+aiosqlite:///{logs}/codemode.db"
+    included = ", ".join(['{ email_domain = "example.com" }', *filter(None, [include])])
+    return f"""
+[settings]
+database_url = "{database_url}"
+request_log_path = "{logs}/requests.db"
+{settings}
+
+[identity]
+provider = "dev"
+
+[[policies]]
+id = "staff"
+decision = "allow"
+include = [{included}]
+
+[[servers]]
+id = "prot"
+url = "{upstream_url}"
+auth_type = "oauth"
+policies = ["staff"]
+{server}
+
+[[portals]]
+id = "main"
+policies = ["staff"]
+servers = [{{ server_id = "prot", on_behalf = true }}]
+{portal}
+"""
+
+
+def admin_authorizes(origin: str, admin_token: str, server_id: str = "prot") -> str:
+    """The admin authorizes the server's admin credential through the admin API (the test
+    authorization server approves at once); the authorization URL it was sent to."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    base = f"{origin}/oauth/upstream/{server_id}"
+    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
+    url = str(started["result"]["authorization_url"])
+    page = httpx2.get(url, follow_redirects=True, timeout=60)
+    assert "is connected" in page.text, page.text
+    return url

@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError, UrlElicitationRequiredError
 
 from tests.identity.harness import missing_tools, start_portal
 from tests.identity_flow.devflow import connect_client
-from tests.upstream_oauth.harness import protected_upstream
+from tests.upstream_oauth.harness import admin_authorizes, person_portal_toml, protected_upstream
 from tests.upstream_oauth.test_person_credentials import Browser, Stack
 from tests.upstreams.harness import free_port
 
@@ -39,47 +39,13 @@ WHOAMI = "return (await codemode.prot_whoami({})).result;"
 
 
 def _config(logs: Path, url: str, run_s: float) -> str:
-    return f"""
-[settings]
-database_url = "sqlite+aiosqlite:///{logs}/codemode.db"
-request_log_path = "{logs}/requests.db"
-
-[settings.sandbox]
-timeout_s = {run_s}
-
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}]
-
-[[servers]]
-id = "prot"
-url = "{url}"
-auth_type = "oauth"
-policies = ["staff"]
-
-[[portals]]
-id = "main"
-policies = ["staff"]
-servers = [{{ server_id = "prot", on_behalf = true }}]
-"""
+    return person_portal_toml(logs, url, settings=f"[settings.sandbox]\ntimeout_s = {run_s}")
 
 
 @dataclass
 class Stacks:
     roomy: Stack
     hurried: Stack
-
-
-def _admin_authorizes(stack: Stack) -> None:
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    base = f"{stack.portal.origin}/oauth/upstream/prot"
-    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
-    page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
-    assert "is connected" in page.text, page.text
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +63,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
                 config = _config(here, up.url, run_s)
                 portal = start_portal(here, free_port(), config, {"CODEMODE_ADMIN_TOKEN": ADMIN})
                 built.append(Stack(up, portal, here))
-                _admin_authorizes(built[-1])
+                admin_authorizes(built[-1].portal.origin, ADMIN)
             yield Stacks(*built)
         finally:
             for stack in built:

@@ -36,7 +36,12 @@ from engine.config import Config
 from engine.store import open_store
 from tests.identity.harness import Portal, missing_tools, start_portal
 from tests.pg_cluster import PgCluster
-from tests.upstream_oauth.harness import Protected, protected_upstream
+from tests.upstream_oauth.harness import (
+    Protected,
+    admin_authorizes,
+    person_portal_toml,
+    protected_upstream,
+)
 from tests.upstream_oauth.test_person_credentials import Browser, Stack, _whoami, portal_token
 from tests.upstreams.harness import free_port
 
@@ -70,33 +75,6 @@ class Replicas:
         return anyio.run(load)
 
 
-def _toml(database_url: str, logs: Path, url: str) -> str:
-    return f"""
-[settings]
-database_url = "{database_url}"
-request_log_path = "{logs}/requests.db"
-
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}]
-
-[[servers]]
-id = "prot"
-url = "{url}"
-auth_type = "oauth"
-policies = ["staff"]
-
-[[portals]]
-id = "main"
-policies = ["staff"]
-servers = [{{ server_id = "prot", on_behalf = true }}]
-"""
-
-
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> Iterator[Replicas]:
     reason = missing_tools()
@@ -111,22 +89,14 @@ def replicas(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) ->
             for name in ("one", "two"):
                 directory = logs / name
                 directory.mkdir()
-                toml = _toml(database_url, directory, up.url)
+                toml = person_portal_toml(directory, up.url, database_url=database_url)
                 started.append(start_portal(directory, free_port(), toml, env))
                 if name == "one":  # the admin credential first, so both replicas sync with it
-                    _authorize_admin(started[0])
+                    admin_authorizes(started[0].origin, ADMIN)
             yield Replicas(up, started[0], started[1], logs)
         finally:
             for portal in started:
                 portal.process.stop()
-
-
-def _authorize_admin(portal: Portal) -> None:
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    base = f"{portal.origin}/oauth/upstream/prot"
-    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
-    page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
-    assert "is connected" in page.text, page.text
 
 
 class Alternating(httpx2.AsyncBaseTransport):

@@ -28,11 +28,10 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.identity.harness import missing_tools, start_portal
 from tests.identity_flow.devflow import REDIRECT_URI
-from tests.upstream_oauth.harness import protected_upstream
+from tests.upstream_oauth.harness import admin_authorizes, protected_upstream
 from tests.upstream_oauth.test_asking_in_runs import (
     ADMIN,
     TOKENS,
-    _admin_authorizes,
     _config,
     _token,
 )
@@ -54,7 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         portal = start_portal(logs, free_port(), config, {"CODEMODE_ADMIN_TOKEN": ADMIN})
         try:
             found = Stack(up, portal, logs)
-            _admin_authorizes(found)
+            admin_authorizes(found.portal.origin, ADMIN)
             yield found
         finally:
             portal.process.stop()

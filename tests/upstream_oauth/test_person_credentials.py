@@ -40,7 +40,12 @@ from engine.credentials import hash_api_key
 from engine.store import open_store
 from tests.identity.harness import Portal, missing_tools, start_portal
 from tests.identity_flow.devflow import connect_client
-from tests.upstream_oauth.harness import Protected, protected_upstream
+from tests.upstream_oauth.harness import (
+    Protected,
+    admin_authorizes,
+    person_portal_toml,
+    protected_upstream,
+)
 from tests.upstreams.harness import free_port
 
 ADMIN = "admin-" + secrets.token_urlsafe(24)
@@ -87,31 +92,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.skip(reason)
     logs = tmp_path_factory.mktemp("person-oauth")
     with protected_upstream(logs, ttl_s=TTL_S, account="alice") as up:
-        toml = f"""
-[settings]
-database_url = "sqlite+aiosqlite:///{logs}/codemode.db"
-request_log_path = "{logs}/requests.db"
-
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}, {{ service = "ci" }}]
-
-[[servers]]
-id = "prot"
-url = "{up.url}"
-auth_type = "oauth"
-policies = ["staff"]
-
-[[portals]]
-id = "main"
-policies = ["staff"]
-api_keys = [{{ name = "ci", sha256 = "{hash_api_key(API_KEY)}" }}]
-servers = [{{ server_id = "prot", on_behalf = true }}]
-"""
+        toml = person_portal_toml(
+            logs,
+            up.url,
+            include='{ service = "ci" }',
+            portal=f'api_keys = [{{ name = "ci", sha256 = "{hash_api_key(API_KEY)}" }}]',
+        )
         env = {"CODEMODE_ADMIN_TOKEN": ADMIN}
         portal = start_portal(logs, free_port(), toml, env)
         try:
@@ -230,11 +216,7 @@ def _token(stack: Stack, email: str) -> str:
 
 
 def test_the_admin_credential_syncs_the_catalog(stack: Stack) -> None:
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    base = f"{stack.portal.origin}/oauth/upstream/prot"
-    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
-    page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
-    assert "is connected" in page.text, page.text
+    admin_authorizes(stack.portal.origin, ADMIN)
 
 
 def test_a_person_not_connected_is_told_where_to_connect(stack: Stack) -> None:

@@ -24,6 +24,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.identity.test_server_selection import Inbox, connect
+from tests.upstream_oauth.harness import admin_authorizes
 from tests.upstream_oauth.test_person_credentials import (
     ADMIN,
     API_KEY,
@@ -80,11 +81,7 @@ def code(stack: Stack, source: str) -> tuple[bool, str]:
 
 def test_the_admin_credential_syncs_the_catalog(stack: Stack) -> None:
     """The server's tools are listed once an admin authorized it (the person's calls below)."""
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    base = f"{stack.portal.origin}/oauth/upstream/prot"
-    started = httpx2.post(f"{base}/authorize", headers=headers, timeout=60).json()
-    page = httpx2.get(started["result"]["authorization_url"], follow_redirects=True, timeout=60)
-    assert "is connected" in page.text, page.text
+    admin_authorizes(stack.portal.origin, ADMIN)
 
 
 def select_url(stack: Stack) -> str:
