@@ -34,10 +34,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from engine.config import ServerConfig
 from engine.egress import EgressProxy, client_options
+from engine.headless_oauth import HeadlessOAuth
 from engine.status import ErrorDetails, UpstreamError
 from engine.upstream import upstream_limits
 from engine.upstream_errors import describe_failure
-from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
+from engine.upstream_oauth import ConfiguredClientStorage, configured_client
 
 if TYPE_CHECKING:
     from engine.store.connect_prompts import ConnectPromptStore

@@ -42,6 +42,7 @@ from engine.config import ServerConfig
 from engine.credentials import read_secret, resolve_env, upstream_headers
 from engine.egress import EgressProxy, client_options, proxy_unreachable, via_proxy
 from engine.environment import resolve_command
+from engine.headless_oauth import HeadlessOAuth
 from engine.status import ErrorDetails, ServerState, ServerStatus, UpstreamError
 from engine.upstream_errors import (
     describe_failure,
@@ -50,7 +51,7 @@ from engine.upstream_errors import (
     session_gone,
     with_stderr_tail,
 )
-from engine.upstream_oauth import ConfiguredClientStorage, HeadlessOAuth, configured_client
+from engine.upstream_oauth import ConfiguredClientStorage, configured_client
 from engine.upstream_resources import (
     ResourceSubscriptions,
     cancel_on,

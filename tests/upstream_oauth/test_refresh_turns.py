@@ -18,8 +18,8 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from engine.config import Config
+from engine.headless_oauth import HeadlessOAuth
 from engine.store import open_store
-from engine.upstream_oauth import HeadlessOAuth
 from tests.identity.harness import missing_tools
 from tests.upstream_oauth.harness import Protected, connect_person, protected_upstream
 
