@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,9 @@ async def test_a_choice_made_on_another_process_is_announced_here(
                 "portal_servers", {"action": "disable", "server": "clock"}
             )
             assert not off.is_error, off
+        answered = time.monotonic()
         await eventually(lambda: LIST_CHANGED in inbox.methods, "list_changed on process 1")
+        elapsed_ms = (time.monotonic() - answered) * 1000
+        print(f"turned off via process 2 -> list_changed on process 1: {elapsed_ms:.0f} ms")
         listed = await names(session)
         assert "clock_get_current_time" not in listed and "time_get_current_time" in listed

@@ -7,6 +7,7 @@ session on replica 2 gets `tools/list_changed` and then lists the tool added thr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +27,10 @@ from tests.server.conftest import eventually
 from tests.upstreams.harness import RunningServer, demo_argv, free_port, running
 
 pytestmark = pytest.mark.anyio
+
+
+def _ms_since(start: float) -> str:
+    return f"{(time.monotonic() - start) * 1000:.0f}"
 
 
 @pytest.fixture
@@ -94,7 +99,9 @@ async def test_a_change_announced_to_replica_1_reaches_a_client_of_replica_2(
             async with client(f"{first}/mcp", token) as changer:
                 added = await changer.call_tool("demo_mutate", {"kind": "tool", "name": "fresh"})
                 assert not added.is_error, added
+            answered = time.monotonic()
             await eventually(lambda: LIST_CHANGED in inbox.methods, "list_changed on replica 2")
+            print(f"added via replica 1 -> list_changed on replica 2: {_ms_since(answered)} ms")
             assert "demo_fresh" in await names(watcher)
     finally:
         for served in replicas:
