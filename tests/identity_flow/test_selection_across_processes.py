@@ -7,7 +7,6 @@ balancer would land anywhere)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 import tests.cli.test_serve as cli_serve
 from tests.identity.test_server_selection import LIST_CHANGED, Inbox, connect, names
+from tests.identity_flow.dev_portal import dev_portal_toml
 from tests.identity_flow.devflow import connect_client
 from tests.scale.conftest import client
 from tests.server.conftest import VENV_BIN, eventually
@@ -26,39 +26,13 @@ pytestmark = pytest.mark.anyio
 
 
 def config(directory: Path) -> Path:
-    path = directory / "portal.toml"
-    path.write_text(
-        f"""
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}]
-
-[[servers]]
-id = "time"
-command = {json.dumps(str(VENV_BIN / "mcp-server-time"))}
-policies = ["staff"]
-
-[[servers]]
-id = "clock"
-command = {json.dumps(str(VENV_BIN / "mcp-server-time"))}
-policies = ["staff"]
-
-[[portals]]
-id = "team"
-policies = ["staff"]
-servers = [{{ server_id = "time" }}, {{ server_id = "clock" }}]
-
-[settings]
-request_log_path = ":memory:"
-database_url = {json.dumps(f"sqlite+aiosqlite:///{directory / 'codemode.db'}")}
-""",
-        encoding="utf-8",
+    time_server = {"command": str(VENV_BIN / "mcp-server-time")}
+    return dev_portal_toml(
+        directory,
+        {"time": time_server, "clock": time_server},
+        database_url=f"sqlite+aiosqlite:///{directory / 'codemode.db'}",
+        settings={"request_log_path": ":memory:"},
     )
-    return path
 
 
 @pytest.fixture

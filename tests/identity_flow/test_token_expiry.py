@@ -6,7 +6,6 @@ upstream (`tests.upstreams.counting`) holds the call at its gate past the token'
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 import tests.cli.test_serve as cli_serve
 from benchmarks import loadgen
 from engine.server.stream_guard import CHECK_S
+from tests.identity_flow.dev_portal import dev_portal_toml
 from tests.identity_flow.devflow import connect_client
 from tests.scale.test_replica_kill import counting_argv, set_gate, upstream_state
 from tests.scale.test_revocation import standing_stream
@@ -41,35 +41,12 @@ async def wait_until_held(upstream: RunningServer) -> None:
 
 
 def config(directory: Path, upstream: str) -> Path:
-    path = directory / "portal.toml"
-    path.write_text(
-        f"""
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}]
-
-[[servers]]
-id = "counter"
-url = {json.dumps(upstream)}
-policies = ["staff"]
-
-[[portals]]
-id = "team"
-policies = ["staff"]
-servers = [{{ server_id = "counter" }}]
-
-[settings]
-request_log_path = {json.dumps(str(directory / "requests.sqlite3"))}
-database_url = {json.dumps(f"sqlite+aiosqlite:///{directory / 'codemode.db'}")}
-access_token_ttl_s = {TTL_S}
-""",
-        encoding="utf-8",
+    return dev_portal_toml(
+        directory,
+        {"counter": {"url": upstream}},
+        database_url=f"sqlite+aiosqlite:///{directory / 'codemode.db'}",
+        settings={"access_token_ttl_s": TTL_S},
     )
-    return path
 
 
 async def test_a_call_outlives_its_tokens_expiry_and_a_standing_stream_does_not(

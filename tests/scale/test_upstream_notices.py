@@ -6,7 +6,6 @@ session on replica 2 gets `tools/list_changed` and then lists the tool added thr
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 import tests.cli.test_serve as cli_serve
 from tests.identity.test_server_selection import LIST_CHANGED, Inbox, names
+from tests.identity_flow.dev_portal import dev_portal_toml
 from tests.identity_flow.devflow import connect_client
 from tests.pg_cluster import PgCluster
 from tests.scale.conftest import SECRET_ENV, client
@@ -40,35 +40,12 @@ def legacy_demo() -> Iterator[RunningServer]:
 
 
 def replica_toml(directory: Path, database_url: str, upstream: str) -> Path:
-    path = directory / "portal.toml"
-    path.write_text(
-        f"""
-[identity]
-provider = "dev"
-
-[[policies]]
-id = "staff"
-decision = "allow"
-include = [{{ email_domain = "example.com" }}]
-
-[[servers]]
-id = "demo"
-url = {json.dumps(upstream)}
-policies = ["staff"]
-
-[[portals]]
-id = "team"
-policies = ["staff"]
-servers = [{{ server_id = "demo" }}]
-
-[settings]
-request_log_path = {json.dumps(str(directory / "requests.sqlite3"))}
-database_url = {json.dumps(database_url)}
-secret_key_env = "{SECRET_ENV}"
-""",
-        encoding="utf-8",
+    return dev_portal_toml(
+        directory,
+        {"demo": {"url": upstream}},
+        database_url=database_url,
+        settings={"secret_key_env": SECRET_ENV},
     )
-    return path
 
 
 @asynccontextmanager
