@@ -12,14 +12,13 @@ The set is split into a dev half and a held-out test half (the `split` field, ma
 test, so every server is in both halves). Ranker changes are made looking at dev misses only;
 the test half is the honest figure, and this report lists only the dev misses.
 
-Rankers:
-- `query`: `engine.view.PortalView.search`, the ranking behind both the `query` tool and
-  `codemode.search`;
-- `codemode.search` in the sandbox: every task run through the real QuickJS sandbox via
-  `engine.executor.CodeExecutor`, its declarations parsed back into tool names, and checked to
-  be the same ranking as `query`;
-- substring baseline: a tool scores one point per distinct query word (3+ letters) found as a
-  substring of its name or description; ties keep catalog order.
+Rankers: `query` and the substring baseline (benchmarks/ranking.py), and `codemode.search` in
+the sandbox: every task run through the real QuickJS sandbox via `engine.executor.CodeExecutor`,
+its declarations parsed back into tool names, and checked to be the same ranking as `query`.
+
+This is set (1). Sets (2) and (3), an external labelled set searched alone and among the
+synthetic distractors, are measured by benchmarks/search_external.py and reported in the same
+file.
 
 Writes benchmarks/results/search.md and search.png.
 """
@@ -33,8 +32,8 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,14 +41,25 @@ from typing import Any
 import anyio
 from mcp_types import CallToolResult
 
+from benchmarks import search_external
 from benchmarks.catalogs import merged, portal_view, real_catalog, synthetic_catalog
+from benchmarks.ranking import (
+    BASELINE,
+    QUERY,
+    Ranker,
+    Score,
+    met,
+    query_ranker,
+    rank_of,
+    substring_ranker,
+)
 from benchmarks.sandbox import machine
 from engine.calls import Caller
 from engine.curation import CuratedTool
 from engine.executor import CodeExecutor
 from engine.search import ToolIndex
 from engine.validation import ArgumentValidator
-from engine.view import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, PortalView
+from engine.view import DEFAULT_SEARCH_LIMIT, PortalView
 from sandbox import Limits, Sandbox
 from stubs import count_tokens
 
@@ -64,9 +74,6 @@ HALVES = ("dev", "test")
 TARGET_BUILD_MS = 100.0
 TARGET_QUERY_MS = 5.0
 TIMING_ROUNDS = 5
-
-Ranker = Callable[[str], list[str]]
-"""A task sentence to client-visible tool names, best first."""
 
 
 @dataclass(frozen=True)
@@ -84,20 +91,6 @@ class Task:
     @property
     def accepted(self) -> frozenset[str]:
         return frozenset((self.tool, *self.also))
-
-
-@dataclass
-class Score:
-    name: str
-    ranks: list[int | None] = field(default_factory=list)
-    """1-based rank of the first accepted tool per task, None if not ranked."""
-
-    def recall(self, k: int) -> float:
-        return sum(1 for r in self.ranks if r is not None and r <= k) / len(self.ranks)
-
-    @property
-    def mrr(self) -> float:
-        return sum(1 / r for r in self.ranks if r is not None) / len(self.ranks)
 
 
 class TaskSetError(ValueError):
@@ -134,41 +127,13 @@ def check_tasks(tasks: Sequence[Task], view: PortalView) -> None:
         raise TaskSetError(f"tasks.json names tools not in the catalog: {', '.join(unknown)}")
 
 
-def rank_of(ranking: Sequence[str], task: Task) -> int | None:
-    return next((i + 1 for i, name in enumerate(ranking) if name in task.accepted), None)
-
-
 def score(name: str, ranker: Ranker, tasks: Sequence[Task]) -> tuple[Score, list[list[str]]]:
     result, rankings = Score(name), []
     for task in tasks:
         ranking = ranker(task.task)
         rankings.append(ranking)
-        result.ranks.append(rank_of(ranking, task))
+        result.ranks.append(rank_of(ranking, task.accepted))
     return result, rankings
-
-
-def query_ranker(view: PortalView, limit: int = MAX_SEARCH_LIMIT) -> Ranker:
-    return lambda q: [m.tool.name for m in view.search(q, limit)]
-
-
-QUERY = "`query` (PortalView.search)"
-BASELINE = "substring baseline"
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def substring_ranker(view: PortalView, limit: int = MAX_SEARCH_LIMIT) -> Ranker:
-    texts = [(t.name, f"{t.name} {t.description}".lower()) for t in view.tools]
-
-    def rank(query: str) -> list[str]:
-        words = {w for w in _WORD.findall(query.lower()) if len(w) >= 3}
-        scored = [(sum(w in text for w in words), i, name) for i, (name, text) in enumerate(texts)]
-        scored = [s for s in scored if s[0] > 0]
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return [name for _, _, name in scored[:limit]]
-
-    return rank
 
 
 # -- codemode.search inside the sandbox ---------------------------------------------------------
@@ -231,7 +196,7 @@ def sandbox_check(view: PortalView, tasks: Sequence[Task], limit: int) -> Sandbo
         if ranking == [m.tool.name for m in view.search(task.task, limit)]
     )
     result = Score(f"`codemode.search` in the sandbox (top {limit})")
-    result.ranks = [rank_of(r, t) for r, t in zip(rankings, tasks, strict=True)]
+    result.ranks = [rank_of(r, t.accepted) for r, t in zip(rankings, tasks, strict=True)]
     return SandboxCheck(result, same, len(tasks))
 
 
@@ -353,10 +318,6 @@ def _per_server(tasks: Sequence[Task], result: Score) -> list[tuple[str, int, fl
     ]
 
 
-def _met(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
 def _halves_table(report: Report) -> list[str]:
     n_big = report.rows[2][0]
     out = [
@@ -371,7 +332,7 @@ def _halves_table(report: Report) -> list[str]:
         q, b = row.query, row.baseline
         out.append(
             f"| {row.half} | {len(q.ranks)} | {q.recall(1):.3f} | {q.recall(3):.3f} "
-            f"| {q.mrr:.3f} | {b.recall(3):.3f} | {_met(q.recall(3) >= TARGET_RECALL_AT_3)} |"
+            f"| {q.mrr:.3f} | {b.recall(3):.3f} | {met(q.recall(3) >= TARGET_RECALL_AT_3)} |"
         )
     return out
 
@@ -385,15 +346,16 @@ def _speed_table(sp: Speed) -> list[str]:
         "| measure | ms | target | met |",
         "|---|---:|---|---|",
         f"| build the index | {sp.build_ms:.1f} | < {TARGET_BUILD_MS:.0f} ms "
-        f"| {_met(sp.build_ms < TARGET_BUILD_MS)} |",
+        f"| {met(sp.build_ms < TARGET_BUILD_MS)} |",
         f"| one query, median | {sp.query_ms_median:.2f} | < {TARGET_QUERY_MS:.0f} ms "
-        f"| {_met(sp.query_ms_median < TARGET_QUERY_MS)} |",
+        f"| {met(sp.query_ms_median < TARGET_QUERY_MS)} |",
         f"| one query, p95 | {sp.query_ms_p95:.2f} | | |",
         f"| one query, slowest | {sp.query_ms_max:.2f} | | |",
     ]
 
 
-def render(report: Report, tasks: Sequence[Task]) -> str:
+def render(report: Report, tasks: Sequence[Task], external: Sequence[str] = ()) -> str:
+    """The report; `external` is the rendered section for sets (2) and (3)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     tools = len({t.tool for t in tasks})
     out = [
@@ -416,7 +378,7 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
     ]
     sandbox = report.sandbox
     for n, s in [*report.rows, (report.rows[2][0], sandbox.score)]:
-        target = "(baseline)" if s.name == BASELINE else _met(s.recall(3) >= TARGET_RECALL_AT_3)
+        target = "(baseline)" if s.name == BASELINE else met(s.recall(3) >= TARGET_RECALL_AT_3)
         out.append(
             f"| {s.name} | {n:,} | {s.recall(1):.3f} | {s.recall(3):.3f} | {s.recall(5):.3f} "
             f"| {s.recall(10):.3f} | {s.mrr:.3f} | {target} |"
@@ -444,8 +406,8 @@ def render(report: Report, tasks: Sequence[Task]) -> str:
         "|---|---:|---:|",
     ]
     out += [f"| {server} | {n} | {r:.3f} |" for server, n, r in report.per_server]
+    out += ["", *external]
     out += [
-        "",
         f"## Misses of `query` on the dev half at {report.rows[2][0]:,} tools (correct tool "
         "not in the top 3)",
         "",
@@ -503,7 +465,8 @@ def plot(report: Report, path: Path) -> None:
 def main() -> None:
     tasks = load_tasks()
     report = measure(tasks)
-    text = render(report, tasks)
+    external = search_external.render(search_external.measure_if_present())
+    text = render(report, tasks, external)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     plot(report, PLOT)

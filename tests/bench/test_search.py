@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.catalogs import merged, portal_view, real_catalog, synthetic_catalog
+from benchmarks.ranking import Score, query_ranker, rank_of, substring_ranker
 from benchmarks.search import (
-    Score,
     Task,
     TaskSetError,
     check_tasks,
     declared_names,
     load_tasks,
-    query_ranker,
-    rank_of,
     sandbox_search,
-    substring_ranker,
 )
 
 
@@ -36,8 +33,8 @@ def test_unknown_tool_in_the_set_is_reported_by_name() -> None:
 
 def test_metrics() -> None:
     task = Task("q", "b", also=("c",))
-    assert rank_of(["a", "c", "b"], task) == 2
-    assert rank_of(["a"], task) is None
+    assert rank_of(["a", "c", "b"], task.accepted) == 2
+    assert rank_of(["a"], task.accepted) is None
     score = Score("s", ranks=[1, 2, None, 4])
     assert score.recall(1) == 0.25
     assert score.recall(3) == 0.5
