@@ -68,6 +68,7 @@ RESULTS = Path(__file__).parent / "results" / "search.md"
 PLOT = RESULTS.with_suffix(".png")
 DISTRACTORS = 1000
 TARGET_RECALL_AT_3 = 0.9
+TARGET_RECALL_AT_1 = 0.75
 SANDBOX_LIMIT = 10
 """Matches per `codemode.search` call in the sandbox run (its MRR is therefore MRR@10)."""
 HALVES = ("dev", "test")
@@ -325,14 +326,15 @@ def _halves_table(report: Report) -> list[str]:
         "misses only; **test is the held-out figure**.",
         "",
         "| half | requests | recall@1 | recall@3 | MRR | baseline recall@3 "
-        "| target recall@3 >= 0.9 |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| target recall@3 >= {TARGET_RECALL_AT_3} | target recall@1 >= {TARGET_RECALL_AT_1} |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in report.halves:
         q, b = row.query, row.baseline
         out.append(
             f"| {row.half} | {len(q.ranks)} | {q.recall(1):.3f} | {q.recall(3):.3f} "
-            f"| {q.mrr:.3f} | {b.recall(3):.3f} | {met(q.recall(3) >= TARGET_RECALL_AT_3)} |"
+            f"| {q.mrr:.3f} | {b.recall(3):.3f} | {met(q.recall(3) >= TARGET_RECALL_AT_3)} "
+            f"| {met(q.recall(1) >= TARGET_RECALL_AT_1)} |"
         )
     return out
 
