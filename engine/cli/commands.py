@@ -20,6 +20,7 @@ from engine.cli.exits import (
     EXIT_OK,
     CliError,
 )
+from engine.cli.gc_policy import tune_for_serving
 from engine.cli.report import (
     count,
     print_run_result,
@@ -155,7 +156,7 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
                     drain_s=args.drain,
                     worker=None if worker is None else worker.number,
                     verbose=getattr(args, "verbose", False),
-                    on_serving=lambda: print("\n".join(urls), flush=True),
+                    on_serving=lambda: _serving(urls),
                 )
             except ServeError as exc:
                 raise CliError(str(exc), EXIT_FAILED) from None
@@ -163,6 +164,11 @@ async def _serve_http(config: Config, args: argparse.Namespace, stop: Stop) -> i
     if not started and stop.signal is None:
         raise CliError("the HTTP server did not start (see the log above)", EXIT_FAILED)
     return EXIT_OK
+
+
+def _serving(urls: list[str]) -> None:
+    tune_for_serving()
+    print("\n".join(urls), flush=True)
 
 
 async def _serve_workers(args: argparse.Namespace, stop: Stop) -> int:
