@@ -2,6 +2,12 @@
 
 A guest serves exactly one run and is then discarded: the pool only moves instantiation and
 prelude evaluation (a few ms) off the critical path, it never reuses an instance.
+
+When it refills matters as much: building a guest is mostly Python holding the GIL, so a
+refill started as a run took its guest ran *beside* that run and slowed it (one call, in
+process: 3.5 ms p50 with the refill beside it, 2.2 ms without). The stock is therefore topped
+up when a run ends (`refill`), and at once only when taking leaves it at `LOW_WATER` or
+below, which is when runs come faster than they end.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from sandbox.guest import Guest
 from sandbox.limits import Limits
 from sandbox.priority import FILL_NICE, lower_this_thread
 from sandbox.wasm import WasmModule
+
+LOW_WATER = 1
+"""Ready guests left at or below which taking one refills at once, not at the run's end."""
 
 
 class GuestPool:
@@ -36,10 +45,16 @@ class GuestPool:
                 guest = self._ready.popleft()
             except IndexError:
                 guest = None
-            self._wanted.set()
+            if len(self._ready) <= LOW_WATER:
+                self._wanted.set()
             if guest is not None:
                 return guest
         return Guest(self._wasm, limits)
+
+    def refill(self) -> None:
+        """Top the stock up in the background (a run has ended: nothing of it is slowed)."""
+        if self._size > 0:
+            self._wanted.set()
 
     def _compatible(self, limits: Limits) -> bool:
         return (

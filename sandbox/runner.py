@@ -80,6 +80,9 @@ class Sandbox:
     def take_guest(self, limits: Limits) -> Guest:
         return self._pool.take(limits)
 
+    def run_ended(self) -> None:
+        self._pool.refill()
+
     def close(self) -> None:
         self._pool.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
@@ -140,6 +143,7 @@ class _Run:
             self.finished = True
             driver.finish()
             await self._cancel_calls()
+            self.sandbox.run_ended()
         return RunResult(
             value=driver.value if driver.error is None else None,
             logs=driver.logs,
