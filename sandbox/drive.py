@@ -25,6 +25,7 @@ from sandbox.limits import Limits
 from sandbox.quickjs import EVAL_ASYNC, EVAL_GLOBAL, TAG_EXCEPTION, Interrupted, Trapped
 from sandbox.result import LogEntry
 from sandbox.shape import AGENT_FILE, Prepared, as_function_body, as_script, needs_function_body
+from sandbox.threads import demote_if_long
 
 log = logging.getLogger("codemode.sandbox")
 
@@ -128,8 +129,10 @@ class Driver:
             return "cancelled"
         if time.perf_counter() > self.deadline:
             return "timeout"
-        if self.cpu_used + time.thread_time() - self._section_start > self.limits.cpu_s:
+        cpu = self.cpu_used + time.thread_time() - self._section_start
+        if cpu > self.limits.cpu_s:
             return "cpu"
+        demote_if_long(cpu)
         return None
 
     # -- the loop -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -18,8 +17,8 @@ from sandbox.errors import ToolError
 from sandbox.guest import Guest
 from sandbox.limits import Limits
 from sandbox.pool import GuestPool
-from sandbox.priority import RUN_NICE, lower_this_thread
 from sandbox.result import HostCall, LogEntry, RunResult
+from sandbox.threads import RunThreads
 from sandbox.wasm import shared_module
 
 log = logging.getLogger("codemode.sandbox")
@@ -39,12 +38,7 @@ class Sandbox:
         self._wasm = shared_module()
         self._pool = GuestPool(self._wasm, self.limits, pool_size)
         # Its own threads, so lowering their priority touches no other work of the process.
-        self._threads = ThreadPoolExecutor(
-            max_threads,
-            thread_name_prefix="codemode-sandbox",
-            initializer=lower_this_thread,
-            initargs=(RUN_NICE,),
-        )
+        self._threads = RunThreads(max_threads, "codemode-sandbox")
 
     async def run(
         self,
