@@ -177,10 +177,16 @@ class HeadlessOAuth(OAuthClientProvider):
                 await flow.aclose()
 
     async def _adopt_stored_tokens(self) -> None:
-        """Take the stored tokens when another provider (or replica) refreshed them since."""
+        """Take the stored tokens when another provider (or replica) refreshed them since,
+        with the client they were issued to: an authorization made again through another
+        address of the portal registers a new client, and its refresh token is refused when
+        sent with the old client's id (the server's call then failed as "expired")."""
         stored = await self.context.storage.get_tokens()
         held = self.context.current_tokens
         if stored is not None and (held is None or stored.access_token != held.access_token):
+            client = await self.context.storage.get_client_info()
+            if client is not None:
+                self.context.client_info = client
             self.context.current_tokens = stored
             self.context.update_token_expiry(stored)
 
